@@ -1,0 +1,477 @@
+package samsa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/exactlyonce"
+	"github.com/samsa-streams/samsa/internal/assign"
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// ErrMissingTopic is wrapped when a topic the topology reads or writes does not exist.
+var ErrMissingTopic = errors.New("samsa: missing topic")
+
+// ErrCopartition is wrapped when co-partitioned topics have different partition counts.
+var ErrCopartition = errors.New("samsa: co-partitioned topics differ in partition count")
+
+// ErrClosed is returned by Run on an App that already ran.
+var ErrClosed = errors.New("samsa: app already ran")
+
+// App runs a topology as one member of the consumer group named by the
+// application id. Start more instances with the same id to scale out.
+type App struct {
+	cfg   Config
+	top   *topology.Topology
+	g     *engine.Graph
+	subs  []*engine.Subtopology
+	log   *slog.Logger
+	state atomic.Int32
+
+	topicSub map[string]int // source topic → sub-topology
+
+	mu       sync.Mutex // guards tasks, between the poll loop and group callbacks
+	tasks    map[processor.TaskID]*engine.Task
+	cl       *kgo.Client
+	proto    exactlyonce.Protocol
+	out      *output
+	fatal    error
+	ran      atomic.Bool
+	cancel   context.CancelFunc
+	done     chan struct{}
+	closeMu  sync.Mutex
+	lastCmt  time.Time
+	procRecs atomic.Int64
+}
+
+// New validates the topology and the configuration and returns an App. It
+// does not contact the brokers: Run does.
+func New(top *topology.Topology, cfg Config) (*App, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if top == nil {
+		return nil, fmt.Errorf("%w: topology is nil", ErrConfig)
+	}
+	if err := top.Validate(); err != nil {
+		return nil, err
+	}
+	g := engine.GraphOf(top)
+	subs, err := g.Validate()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		cfg: c, top: top, g: g, subs: subs,
+		log:      c.Logger.With("app", c.ApplicationID),
+		topicSub: map[string]int{},
+		tasks:    map[processor.TaskID]*engine.Task{},
+		done:     make(chan struct{}),
+	}
+	for _, st := range subs {
+		for _, t := range st.SourceTopics {
+			a.topicSub[t] = st.ID
+		}
+	}
+	return a, nil
+}
+
+// State returns the current state.
+func (a *App) State() State { return State(a.state.Load()) }
+
+func (a *App) setState(s State) {
+	old := State(a.state.Swap(int32(s)))
+	if old == s {
+		return
+	}
+	a.log.Debug("state change", "from", old, "to", s)
+	if a.cfg.StateListener != nil {
+		a.cfg.StateListener(old, s)
+	}
+}
+
+// Processed returns the number of input records processed by this instance.
+func (a *App) Processed() int64 { return a.procRecs.Load() }
+
+// Close stops a running App gracefully, committing what was processed, and
+// waits for Run to return.
+func (a *App) Close() error {
+	a.closeMu.Lock()
+	cancel := a.cancel
+	a.closeMu.Unlock()
+	if cancel == nil {
+		a.setState(StateNotRunning)
+		return nil
+	}
+	cancel()
+	<-a.done
+	return nil
+}
+
+// Run joins the group and processes until ctx is cancelled (a graceful
+// shutdown that commits what was processed, returning nil) or a fatal error
+// occurs (returned). Run can be called once.
+func (a *App) Run(ctx context.Context) (err error) {
+	if !a.ran.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	defer close(a.done)
+	ctx, cancel := context.WithCancel(ctx)
+	a.closeMu.Lock()
+	a.cancel = cancel
+	a.closeMu.Unlock()
+	defer cancel()
+	defer func() {
+		if err != nil {
+			a.setState(StateError)
+		} else {
+			a.setState(StateNotRunning)
+		}
+	}()
+
+	parts, err := a.checkTopics(ctx)
+	if err != nil {
+		return err
+	}
+	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap}
+	if err := a.startClient(); err != nil {
+		return err
+	}
+	a.setState(StateRebalancing)
+	runErr := a.loop(ctx)
+	a.setState(StatePendingShutdown)
+	closeErr := a.shutdown(runErr == nil)
+	return errors.Join(runErr, closeErr)
+}
+
+// checkTopics verifies at startup that every source and fixed sink topic
+// exists and that co-partitioned topics agree on partition counts.
+func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
+	defer cancel()
+	adm, err := kgo.NewClient(kgo.SeedBrokers(a.cfg.Bootstrap...))
+	if err != nil {
+		return nil, fmt.Errorf("%w: bootstrap %v: %w", ErrConfig, a.cfg.Bootstrap, err)
+	}
+	defer adm.Close()
+	var want []string
+	for _, n := range a.g.Nodes {
+		want = append(want, n.Topics...)
+		if n.Kind == engine.KindSink && n.Topic != "" {
+			want = append(want, n.Topic)
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	td, err := kadm.NewClient(adm).ListTopics(ctx, want...)
+	if err != nil {
+		return nil, fmt.Errorf("samsa: list topics at %v: %w", a.cfg.Bootstrap, err)
+	}
+	parts := map[string]int32{}
+	var errs []error
+	for _, t := range want {
+		d, ok := td[t]
+		if !ok || d.Err != nil {
+			errs = append(errs, fmt.Errorf("%w: topic %q does not exist (create it first)", ErrMissingTopic, t))
+			continue
+		}
+		parts[t] = int32(len(d.Partitions))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for _, st := range a.subs {
+		if len(st.SourceTopics) < 2 {
+			continue
+		}
+		first := st.SourceTopics[0]
+		for _, t := range st.SourceTopics[1:] {
+			if parts[t] != parts[first] {
+				var desc []string
+				for _, t := range st.SourceTopics {
+					desc = append(desc, fmt.Sprintf("%s=%d", t, parts[t]))
+				}
+				return nil, fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, joinComma(desc))
+			}
+		}
+	}
+	return parts, nil
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
+}
+
+func (a *App) startClient() error {
+	var topics []string
+	for t := range a.topicSub {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.ConsumerGroup(a.cfg.ApplicationID),
+		kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.DisableAutoCommit(),
+		kgo.Balancers(assign.NewBalancer(a.topicSub)),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.OnPartitionsAssigned(a.onAssigned),
+		kgo.OnPartitionsRevoked(a.onRevoked),
+		kgo.OnPartitionsLost(a.onLost),
+		kgo.WithLogger(kslog{a.log}),
+	}
+	opts = append(opts, a.cfg.ClientOptions...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
+	}
+	a.cl = cl
+	a.out.cl = cl
+	a.proto = exactlyonce.AtLeastOnce{Client: cl}
+	return nil
+}
+
+func (a *App) loop(ctx context.Context) error {
+	a.lastCmt = time.Now()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, a.pollTimeout())
+		fetches := a.cl.PollRecords(pollCtx, a.cfg.MaxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		for _, fe := range fetches.Errors() {
+			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
+			}
+			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
+		}
+		err := a.processBatch(ctx, fetches)
+		a.cl.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// pollTimeout wakes the loop for wall-clock punctuators and commits.
+func (a *App) pollTimeout() time.Duration {
+	d := a.cfg.CommitInterval
+	if d > time.Second || d <= 0 {
+		d = time.Second
+	}
+	a.mu.Lock()
+	now := time.Now()
+	for _, t := range a.tasks {
+		if next, ok := t.NextWallClock(); ok {
+			if w := next.Sub(now); w < d {
+				d = w
+			}
+		}
+	}
+	a.mu.Unlock()
+	return max(d, time.Millisecond)
+}
+
+func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.fatal != nil {
+		return a.fatal
+	}
+	var routeErr error
+	fetches.EachRecord(func(r *kgo.Record) {
+		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
+		t, ok := a.tasks[id]
+		if !ok {
+			routeErr = fmt.Errorf("samsa: record for unassigned task %s (topic %q partition %d)", id, r.Topic, r.Partition)
+			return
+		}
+		t.Add(r)
+	})
+	if routeErr != nil {
+		return routeErr
+	}
+	commitNow := false
+	for _, t := range a.tasks {
+		n := t.Process(int(^uint(0) >> 1))
+		a.procRecs.Add(int64(n))
+		t.PunctuateWallClock()
+		if err := t.Err(); err != nil {
+			return err
+		}
+		if t.CommitRequested() {
+			commitNow = true
+		}
+	}
+	if err := a.out.err(); err != nil {
+		return err
+	}
+	if a.State() == StateRebalancing && len(a.tasks) > 0 {
+		a.setState(StateRunning)
+	}
+	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
+		return a.commitLocked(ctx)
+	}
+	return nil
+}
+
+// commitLocked commits every task's progress. a.mu must be held.
+func (a *App) commitLocked(ctx context.Context) error {
+	offsets := exactlyonce.Offsets{}
+	for _, t := range a.tasks {
+		for topic, eo := range t.Offsets() {
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[topic][t.ID.Partition] = eo
+		}
+	}
+	if err := a.proto.Commit(ctx, offsets); err != nil {
+		return err
+	}
+	if err := a.out.err(); err != nil {
+		return err
+	}
+	for _, t := range a.tasks {
+		if err := t.MarkCommitted(); err != nil {
+			return err
+		}
+	}
+	a.lastCmt = time.Now()
+	if len(offsets) > 0 {
+		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
+	}
+	return nil
+}
+
+func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for topic, ps := range assigned {
+		sub, ok := a.topicSub[topic]
+		if !ok {
+			continue
+		}
+		for _, p := range ps {
+			id := processor.TaskID{Subtopology: sub, Partition: p}
+			if _, ok := a.tasks[id]; ok {
+				continue
+			}
+			t, err := engine.NewTask(a.g, a.subs[sub], p, a.cfg.ApplicationID, a.out)
+			if err != nil {
+				a.setFatal(err)
+				return
+			}
+			a.tasks[id] = t
+			a.log.Info("task assigned", "task", id.String())
+		}
+	}
+}
+
+func (a *App) setFatal(err error) {
+	if a.fatal == nil {
+		a.fatal = err
+	}
+}
+
+// revokedTasks returns the tasks that own any of the partitions.
+func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
+	var out []*engine.Task
+	seen := map[processor.TaskID]bool{}
+	for topic, ps := range parts {
+		sub, ok := a.topicSub[topic]
+		if !ok {
+			continue
+		}
+		for _, p := range ps {
+			id := processor.TaskID{Subtopology: sub, Partition: p}
+			if t, ok := a.tasks[id]; ok && !seen[id] {
+				seen[id] = true
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// onRevoked commits before the partitions are released, then closes the
+// tasks that lost them. It runs while the poll loop is blocked.
+func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.setState(StateRebalancing)
+	if a.fatal == nil {
+		if err := a.commitLocked(ctx); err != nil {
+			a.log.Error("commit before revocation failed", "err", err)
+			a.setFatal(err)
+		}
+	}
+	a.closeTasks(a.revokedTasks(revoked), "revoked")
+}
+
+// onLost closes the tasks without committing: another member owns them now.
+func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.setState(StateRebalancing)
+	a.closeTasks(a.revokedTasks(lost), "lost")
+}
+
+func (a *App) closeTasks(ts []*engine.Task, why string) {
+	for _, t := range ts {
+		if err := t.Close(); err != nil {
+			a.log.Warn("close task", "task", t.ID.String(), "err", err)
+		}
+		delete(a.tasks, t.ID)
+		a.log.Info("task closed", "task", t.ID.String(), "why", why)
+	}
+}
+
+// shutdown commits what was processed (when clean), closes the tasks and
+// leaves the group.
+func (a *App) shutdown(clean bool) error {
+	var err error
+	a.mu.Lock()
+	if clean && a.fatal == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = a.commitLocked(ctx)
+		cancel()
+	}
+	var all []*engine.Task
+	for _, t := range a.tasks {
+		all = append(all, t)
+	}
+	a.closeTasks(all, "shutdown")
+	a.mu.Unlock()
+	if a.cl != nil {
+		a.cl.Close()
+	}
+	return err
+}

@@ -1,0 +1,142 @@
+// Package samsa runs Kafka Streams-style topologies in Go: an App consumes
+// Kafka topics as one consumer group, runs the topology's tasks, writes
+// Kafka topics and commits under at-least-once or exactly-once.
+//
+// Build the graph with package topology, then:
+//
+//	app, err := samsa.New(top, samsa.Config{ApplicationID: "enricher", Bootstrap: []string{"127.0.0.1:9092"}})
+//	if err != nil { ... }
+//	err = app.Run(ctx) // until ctx is cancelled or a fatal error
+package samsa
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Guarantee is the processing guarantee.
+type Guarantee int
+
+const (
+	// AtLeastOnce loses nothing; after a crash some outputs repeat.
+	AtLeastOnce Guarantee = iota
+	// ExactlyOnce commits outputs, state and offsets in one Kafka transaction.
+	ExactlyOnce
+)
+
+// String returns the guarantee's name as Kafka Streams spells it.
+func (g Guarantee) String() string {
+	switch g {
+	case AtLeastOnce:
+		return "at_least_once"
+	case ExactlyOnce:
+		return "exactly_once_v2"
+	}
+	return fmt.Sprintf("Guarantee(%d)", int(g))
+}
+
+// Config configures an App. ApplicationID and Bootstrap are required.
+type Config struct {
+	// ApplicationID names the consumer group, prefixes internal topics and
+	// the transactional id. Same id, same application: instances with the
+	// same id share the work.
+	ApplicationID string
+	// Bootstrap lists the seed brokers, host:port.
+	Bootstrap []string
+	// Guarantee is at-least-once (default) or exactly-once.
+	Guarantee Guarantee
+	// CommitInterval is how often progress is committed: default 30s under
+	// at-least-once, 100ms under exactly-once.
+	CommitInterval time.Duration
+	// StateDir is where local state lives; default os.TempDir()/samsa.
+	StateDir string
+	// MaxPollRecords bounds the records fetched per poll; default 10,000.
+	MaxPollRecords int
+	// Logger receives the app's logs; default slog.Default().
+	Logger *slog.Logger
+	// StateListener is called on every state change.
+	StateListener func(old, new State)
+	// ClientOptions are passed through to franz-go after samsa's own, so
+	// they win (TLS, SASL, client id, timeouts…). Options that would break
+	// samsa's protocol (group, balancer, commit) are rejected at startup.
+	ClientOptions []kgo.Opt
+	// StartupTimeout bounds the metadata checks at startup; default 30s.
+	StartupTimeout time.Duration
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("samsa: invalid configuration")
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	if out.ApplicationID == "" {
+		return out, fmt.Errorf("%w: field ApplicationID is empty", ErrConfig)
+	}
+	if len(out.Bootstrap) == 0 {
+		return out, fmt.Errorf("%w: field Bootstrap is empty", ErrConfig)
+	}
+	switch out.Guarantee {
+	case AtLeastOnce:
+		if out.CommitInterval == 0 {
+			out.CommitInterval = 30 * time.Second
+		}
+	case ExactlyOnce:
+		if out.CommitInterval == 0 {
+			out.CommitInterval = 100 * time.Millisecond
+		}
+	default:
+		return out, fmt.Errorf("%w: field Guarantee has unknown value %d", ErrConfig, int(out.Guarantee))
+	}
+	if out.CommitInterval < 0 {
+		return out, fmt.Errorf("%w: field CommitInterval is negative (%s)", ErrConfig, out.CommitInterval)
+	}
+	if out.MaxPollRecords == 0 {
+		out.MaxPollRecords = 10000
+	}
+	if out.MaxPollRecords < 0 {
+		return out, fmt.Errorf("%w: field MaxPollRecords is negative (%d)", ErrConfig, out.MaxPollRecords)
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	if out.StartupTimeout == 0 {
+		out.StartupTimeout = 30 * time.Second
+	}
+	return out, nil
+}
+
+// State is the lifecycle state of an App, as Kafka Streams' KafkaStreams.State.
+type State int32
+
+// App states.
+const (
+	StateCreated State = iota
+	StateRebalancing
+	StateRunning
+	StatePendingShutdown
+	StateNotRunning
+	StateError
+)
+
+// String returns the state's name.
+func (s State) String() string {
+	switch s {
+	case StateCreated:
+		return "CREATED"
+	case StateRebalancing:
+		return "REBALANCING"
+	case StateRunning:
+		return "RUNNING"
+	case StatePendingShutdown:
+		return "PENDING_SHUTDOWN"
+	case StateNotRunning:
+		return "NOT_RUNNING"
+	case StateError:
+		return "ERROR"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}

@@ -1,0 +1,287 @@
+// Package engine holds samsa's runtime graph: the type-erased node
+// definitions a topology compiles to, the typed node instances that a task
+// wires together, and the task that runs them. It knows nothing of Kafka
+// clients: records come in as *kgo.Record and go out through an Output.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+)
+
+// Kind is the kind of a node.
+type Kind int
+
+// Node kinds.
+const (
+	KindSource Kind = iota
+	KindProcessor
+	KindSink
+)
+
+// Node is a node definition: a name, its place in the graph and a factory
+// for its per-task instance.
+type Node struct {
+	Name     string
+	Kind     Kind
+	Parents  []string
+	Children []string
+	// Topics read by a source node.
+	Topics []string
+	// Topic written by a sink node with a fixed topic ("" if chosen per record).
+	Topic string
+	// Stores connected to a processor node.
+	Stores []string
+	// Make creates a fresh instance for a task.
+	Make func() Instance
+	// Describe extra for sinks with a topic function.
+	TopicFuncName string
+}
+
+// StoreDef defines a state store.
+type StoreDef struct {
+	Name string
+	// Make creates the store instance for one task.
+	Make func(task *Task) (Store, error)
+	// Processors the store is connected to.
+	Processors []string
+}
+
+// Store is a store instance as the task manages it: the processor-facing
+// store plus the hooks the commit protocol drives.
+type Store interface {
+	Name() string
+	// Flush makes the writes since the last commit durable (at-least-once) or
+	// applies the write buffer (exactly-once).
+	Flush() error
+	// Close releases the store.
+	Close() error
+}
+
+// Graph is a whole topology: nodes in insertion order, stores, and the
+// errors recorded while it was built.
+type Graph struct {
+	Nodes  []*Node
+	byName map[string]*Node
+	Stores map[string]*StoreDef
+	errs   []error
+}
+
+// NewGraph returns an empty graph.
+func NewGraph() *Graph {
+	return &Graph{byName: map[string]*Node{}, Stores: map[string]*StoreDef{}}
+}
+
+// Errorf records a build error.
+func (g *Graph) Errorf(format string, args ...any) {
+	g.errs = append(g.errs, fmt.Errorf(format, args...))
+}
+
+// Node returns the node with the given name.
+func (g *Graph) Node(name string) (*Node, bool) {
+	n, ok := g.byName[name]
+	return n, ok
+}
+
+// Add adds a node, recording an error for a duplicate or empty name.
+func (g *Graph) Add(n *Node) {
+	if n.Name == "" {
+		g.Errorf("topology: a %s node has an empty name", n.Kind)
+		return
+	}
+	if _, dup := g.byName[n.Name]; dup {
+		g.Errorf("topology: duplicate node name %q", n.Name)
+		return
+	}
+	g.byName[n.Name] = n
+	g.Nodes = append(g.Nodes, n)
+}
+
+// String names the kind.
+func (k Kind) String() string {
+	switch k {
+	case KindSource:
+		return "source"
+	case KindProcessor:
+		return "processor"
+	case KindSink:
+		return "sink"
+	}
+	return "unknown"
+}
+
+// Subtopology is a connected component of the graph.
+type Subtopology struct {
+	ID int
+	// Nodes in insertion order.
+	Nodes []*Node
+	// SourceTopics are the topics its sources read, sorted.
+	SourceTopics []string
+	// Stores used by its processors, sorted.
+	Stores []string
+}
+
+// Validate checks the graph and computes children and sub-topologies. It
+// returns every problem found, each naming the node or store.
+func (g *Graph) Validate() ([]*Subtopology, error) {
+	errs := slices.Clone(g.errs)
+	for _, n := range g.Nodes {
+		n.Children = n.Children[:0]
+	}
+	for _, n := range g.Nodes {
+		switch n.Kind {
+		case KindSource:
+			if len(n.Parents) > 0 {
+				errs = append(errs, fmt.Errorf("topology: source %q cannot have parents", n.Name))
+			}
+			if len(n.Topics) == 0 {
+				errs = append(errs, fmt.Errorf("topology: source %q reads no topic", n.Name))
+			}
+		case KindProcessor, KindSink:
+			if len(n.Parents) == 0 {
+				errs = append(errs, fmt.Errorf("topology: %s %q has no parent", n.Kind, n.Name))
+			}
+		}
+		for _, p := range n.Parents {
+			pn, ok := g.byName[p]
+			if !ok {
+				errs = append(errs, fmt.Errorf("topology: %s %q has unknown parent %q", n.Kind, n.Name, p))
+				continue
+			}
+			if pn.Kind == KindSink {
+				errs = append(errs, fmt.Errorf("topology: sink %q cannot be the parent of %q", p, n.Name))
+				continue
+			}
+			pn.Children = append(pn.Children, n.Name)
+		}
+	}
+	topicOwner := map[string]string{}
+	for _, n := range g.Nodes {
+		for _, t := range n.Topics {
+			if o, dup := topicOwner[t]; dup {
+				errs = append(errs, fmt.Errorf("topology: topic %q is read by both source %q and source %q", t, o, n.Name))
+			}
+			topicOwner[t] = n.Name
+		}
+	}
+	if c := g.findCycle(); c != "" {
+		errs = append(errs, fmt.Errorf("topology: cycle through node %q", c))
+	}
+	for name, sd := range g.Stores {
+		if len(sd.Processors) == 0 {
+			errs = append(errs, fmt.Errorf("topology: store %q is not connected to any processor", name))
+		}
+		for _, p := range sd.Processors {
+			if n, ok := g.byName[p]; !ok {
+				errs = append(errs, fmt.Errorf("topology: store %q is connected to unknown processor %q", name, p))
+			} else if n.Kind != KindProcessor {
+				errs = append(errs, fmt.Errorf("topology: store %q is connected to %s %q, not a processor", name, n.Kind, p))
+			}
+		}
+	}
+	for _, n := range g.Nodes {
+		for _, s := range n.Stores {
+			if _, ok := g.Stores[s]; !ok {
+				errs = append(errs, fmt.Errorf("topology: processor %q uses unknown store %q", n.Name, s))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(g.Nodes) == 0 {
+		return nil, errors.New("topology: empty topology: add at least one source")
+	}
+	return g.subtopologies(), nil
+}
+
+func (g *Graph) findCycle() string {
+	const (
+		white = iota
+		grey
+		black
+	)
+	color := map[string]int{}
+	var found string
+	var visit func(n *Node) bool
+	visit = func(n *Node) bool {
+		color[n.Name] = grey
+		for _, c := range n.Children {
+			cn := g.byName[c]
+			switch color[c] {
+			case grey:
+				found = c
+				return true
+			case white:
+				if visit(cn) {
+					return true
+				}
+			}
+		}
+		color[n.Name] = black
+		return false
+	}
+	for _, n := range g.Nodes {
+		if color[n.Name] == white && visit(n) {
+			return found
+		}
+	}
+	return ""
+}
+
+// subtopologies splits the graph into connected components (nodes linked by
+// edges or by a shared store), numbered in the order of their first node.
+func (g *Graph) subtopologies() []*Subtopology {
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(x string) string {
+		if parent[x] == "" || parent[x] == x {
+			parent[x] = x
+			return x
+		}
+		r := find(parent[x])
+		parent[x] = r
+		return r
+	}
+	union := func(a, b string) { parent[find(a)] = find(b) }
+	for _, n := range g.Nodes {
+		find(n.Name)
+		for _, p := range n.Parents {
+			union(n.Name, p)
+		}
+	}
+	for _, sd := range g.Stores {
+		for _, p := range sd.Processors[1:] {
+			union(p, sd.Processors[0])
+		}
+	}
+	var subs []*Subtopology
+	idx := map[string]*Subtopology{}
+	for _, n := range g.Nodes {
+		r := find(n.Name)
+		st, ok := idx[r]
+		if !ok {
+			st = &Subtopology{ID: len(subs)}
+			subs = append(subs, st)
+			idx[r] = st
+		}
+		st.Nodes = append(st.Nodes, n)
+		st.SourceTopics = append(st.SourceTopics, n.Topics...)
+		for _, s := range n.Stores {
+			if !slices.Contains(st.Stores, s) {
+				st.Stores = append(st.Stores, s)
+			}
+		}
+	}
+	for _, st := range subs {
+		sort.Strings(st.SourceTopics)
+		sort.Strings(st.Stores)
+	}
+	return subs
+}
+
+// GraphOf returns the graph of a *topology.Topology; package topology sets it
+// so that the runtime can reach the graph without exporting it to users.
+var GraphOf func(topology any) *Graph

@@ -1,0 +1,296 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+// Instance is one node's instance inside one task.
+type Instance interface {
+	// Init is called once, parents after children, before any record.
+	Init(t *Task, n *Node) error
+	// Close is called once when the task closes.
+	Close() error
+	// AddChild wires a child; it fails when the child cannot receive the
+	// records this node emits.
+	AddChild(name string, child Instance) error
+}
+
+// Receiver is an instance that receives typed records.
+type Receiver[K, V any] interface {
+	Instance
+	Receive(r processor.Record[K, V])
+}
+
+// sourceInstance is an instance that consumes raw records.
+type sourceInstance interface {
+	Instance
+	consume(r *kgo.Record)
+}
+
+// children is the typed fan-out shared by sources and processors.
+type children[K, V any] struct {
+	node  string
+	list  []Receiver[K, V]
+	names []string
+}
+
+func (c *children[K, V]) add(name string, child Instance) error {
+	r, ok := child.(Receiver[K, V])
+	if !ok {
+		var k K
+		var v V
+		return fmt.Errorf("topology: node %q emits records of key %T and value %T, which child %q cannot receive", c.node, k, v, name)
+	}
+	c.list = append(c.list, r)
+	c.names = append(c.names, name)
+	return nil
+}
+
+func (c *children[K, V]) forward(r processor.Record[K, V]) {
+	for _, ch := range c.list {
+		ch.Receive(r)
+	}
+}
+
+// TimestampExtractor returns a record's event time.
+type TimestampExtractor func(r *kgo.Record) time.Time
+
+
+// NewSource returns the factory of a typed source instance.
+func NewSource[K, V any](key serde.Serde[K], value serde.Serde[V], ts TimestampExtractor) func() Instance {
+	return func() Instance { return &source[K, V]{key: key, value: value, ts: ts} }
+}
+
+type source[K, V any] struct {
+	key   serde.Serde[K]
+	value serde.Serde[V]
+	ts    TimestampExtractor
+	t     *Task
+	out   children[K, V]
+}
+
+func (s *source[K, V]) Init(t *Task, n *Node) error { s.t = t; s.out.node = n.Name; return nil }
+func (s *source[K, V]) Close() error                { return nil }
+func (s *source[K, V]) AddChild(name string, c Instance) error {
+	return s.out.add(name, c)
+}
+
+func (s *source[K, V]) consume(r *kgo.Record) {
+	k, err := s.key.Deserialize(r.Topic, r.Key)
+	if err != nil {
+		s.t.deserializationError(r, "key", err)
+		return
+	}
+	v, err := s.value.Deserialize(r.Topic, r.Value)
+	if err != nil {
+		s.t.deserializationError(r, "value", err)
+		return
+	}
+	ts := r.Timestamp
+	if s.ts != nil {
+		ts = s.ts(r)
+	}
+	var hs []processor.Header
+	if len(r.Headers) > 0 {
+		hs = make([]processor.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			hs[i] = processor.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	s.t.observe(ts)
+	s.out.forward(processor.SourceRecord(k, v, ts, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}))
+}
+
+// NewProcessor returns the factory of a typed processor instance.
+func NewProcessor[KIn, VIn, KOut, VOut any](supplier processor.Supplier[KIn, VIn, KOut, VOut]) func() Instance {
+	return func() Instance { return &proc[KIn, VIn, KOut, VOut]{p: supplier()} }
+}
+
+type proc[KIn, VIn, KOut, VOut any] struct {
+	p    processor.Processor[KIn, VIn, KOut, VOut]
+	t    *Task
+	n    *Node
+	out  children[KOut, VOut]
+	byNm map[string]Receiver[KOut, VOut]
+}
+
+func (p *proc[KIn, VIn, KOut, VOut]) Init(t *Task, n *Node) error {
+	p.t, p.n = t, n
+	p.out.node = n.Name
+	p.byNm = make(map[string]Receiver[KOut, VOut], len(p.out.names))
+	for i, nm := range p.out.names {
+		p.byNm[nm] = p.out.list[i]
+	}
+	if err := p.p.Init(p); err != nil {
+		return fmt.Errorf("processor %q: init: %w", n.Name, err)
+	}
+	return nil
+}
+
+func (p *proc[KIn, VIn, KOut, VOut]) Close() error { return p.p.Close() }
+
+func (p *proc[KIn, VIn, KOut, VOut]) AddChild(name string, c Instance) error {
+	return p.out.add(name, c)
+}
+
+func (p *proc[KIn, VIn, KOut, VOut]) Receive(r processor.Record[KIn, VIn]) {
+	if p.t.err != nil {
+		return
+	}
+	if err := p.p.Process(r); err != nil {
+		p.t.processingError(p.n.Name, err)
+	}
+}
+
+// Forward implements processor.Context.
+func (p *proc[KIn, VIn, KOut, VOut]) Forward(r processor.Record[KOut, VOut]) { p.out.forward(r) }
+
+// ForwardTo implements processor.Context.
+func (p *proc[KIn, VIn, KOut, VOut]) ForwardTo(child string, r processor.Record[KOut, VOut]) {
+	c, ok := p.byNm[child]
+	if !ok {
+		p.t.processingError(p.n.Name, fmt.Errorf("ForwardTo: %q is not a child of %q (children: %v)", child, p.n.Name, p.out.names))
+		return
+	}
+	c.Receive(r)
+}
+
+// ApplicationID implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) ApplicationID() string { return p.t.AppID }
+
+// TaskID implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return p.t.ID }
+
+// StreamTime implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) StreamTime() time.Time { return p.t.StreamTime() }
+
+// Schedule implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, typ processor.PunctuationType, fn func(time.Time) error) processor.Cancellable {
+	return p.t.schedule(p.n.Name, interval, typ, fn)
+}
+
+// StateStore implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) StateStore(name string) (processor.StateStore, error) {
+	return p.t.stateStore(p.n, name)
+}
+
+// RequestCommit implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) RequestCommit() { p.t.commitRequested = true }
+
+// Partitioner chooses the partition of a record written by a sink; it
+// returns a partition in [0, numPartitions).
+type Partitioner[K, V any] func(topic string, key K, value V, keyBytes []byte, numPartitions int32) int32
+
+// SinkSpec configures a typed sink.
+type SinkSpec[K, V any] struct {
+	Topic       string
+	TopicFunc   func(r processor.Record[K, V]) string
+	Key         serde.Serde[K]
+	Value       serde.Serde[V]
+	Partitioner Partitioner[K, V]
+}
+
+// NewSink returns the factory of a typed sink instance.
+func NewSink[K, V any](spec SinkSpec[K, V]) func() Instance {
+	return func() Instance { return &sink[K, V]{spec: spec} }
+}
+
+type sink[K, V any] struct {
+	spec SinkSpec[K, V]
+	t    *Task
+	n    *Node
+	rr   int32
+}
+
+func (s *sink[K, V]) Init(t *Task, n *Node) error { s.t, s.n = t, n; return nil }
+func (s *sink[K, V]) Close() error                { return nil }
+func (s *sink[K, V]) AddChild(name string, _ Instance) error {
+	return fmt.Errorf("topology: sink %q cannot have child %q", s.n.Name, name)
+}
+
+func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
+	if s.t.err != nil {
+		return
+	}
+	topic := s.spec.Topic
+	if s.spec.TopicFunc != nil {
+		topic = s.spec.TopicFunc(r)
+	}
+	kb, err := s.spec.Key.Serialize(topic, r.Key)
+	if err != nil {
+		s.t.processingError(s.n.Name, fmt.Errorf("serialize key for topic %q: %w", topic, err))
+		return
+	}
+	vb, err := s.spec.Value.Serialize(topic, r.Value)
+	if err != nil {
+		s.t.processingError(s.n.Name, fmt.Errorf("serialize value for topic %q: %w", topic, err))
+		return
+	}
+	n, err := s.t.out.Partitions(topic)
+	if err != nil {
+		s.t.processingError(s.n.Name, fmt.Errorf("sink %q: %w", s.n.Name, err))
+		return
+	}
+	var p int32
+	switch {
+	case s.spec.Partitioner != nil:
+		p = s.spec.Partitioner(topic, r.Key, r.Value, kb, n)
+		if p < 0 || p >= n {
+			s.t.processingError(s.n.Name, fmt.Errorf("partitioner of sink %q chose partition %d of topic %q, which has %d", s.n.Name, p, topic, n))
+			return
+		}
+	case kb != nil:
+		p = KeyPartition(kb, n)
+	default:
+		p = s.rr % n
+		s.rr++
+	}
+	s.t.out.Produce(topic, p, kb, vb, r.Timestamp, r.Headers)
+}
+
+// KeyPartition is Kafka's default partitioner for keyed records:
+// murmur2(key) & 0x7fffffff mod n, so records land where a Java producer
+// would put them.
+func KeyPartition(key []byte, n int32) int32 {
+	return int32(murmur2(key)&0x7fffffff) % n
+}
+
+// murmur2 is the 32-bit MurmurHash2 as Kafka's Utils.murmur2 computes it.
+func murmur2(b []byte) uint32 {
+	const (
+		seed uint32 = 0x9747b28c
+		m    uint32 = 0x5bd1e995
+		r           = 24
+	)
+	h := seed ^ uint32(len(b))
+	for len(b) >= 4 {
+		k := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+		b = b[4:]
+	}
+	switch len(b) {
+	case 3:
+		h ^= uint32(b[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(b[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(b[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
+}

@@ -1,0 +1,380 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/processor"
+)
+
+// Output is where sinks write: the Kafka producer at run time, a collector
+// in the test driver.
+type Output interface {
+	// Produce sends a record asynchronously. Errors surface at the next flush.
+	Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header)
+	// Partitions returns the number of partitions of an output topic.
+	Partitions(topic string) (int32, error)
+}
+
+// ErrDeserialization is wrapped by the error of a record that cannot be deserialized.
+var ErrDeserialization = errors.New("deserialization failed")
+
+// ErrProcessing is wrapped by the error a processor returned.
+var ErrProcessing = errors.New("processing failed")
+
+// Task runs one sub-topology for one partition number: its node instances,
+// its input queues and its stores.
+type Task struct {
+	ID    processor.TaskID
+	AppID string
+	// Now is the wall clock; the test driver replaces it.
+	Now func() time.Time
+
+	out     Output
+	inst    map[string]Instance
+	order   []*Node
+	sources map[string]sourceInstance
+	queues  []*queue
+	byTopic map[string]*queue
+	stores  map[string]Store
+	g       *Graph
+
+	streamTime time.Time
+	hasTime    bool
+	puncts     []*punctuator
+
+	err             error
+	current         *kgo.Record
+	commitRequested bool
+	processed       int64
+}
+
+type queue struct {
+	topic string
+	recs  []*kgo.Record
+	head  int
+	// next offset to commit and its leader epoch; -1 when nothing was
+	// processed since the last commit.
+	next      int64
+	epoch     int32
+	committed int64
+}
+
+// NewTask builds the instances of a sub-topology for one partition.
+func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Output) (*Task, error) {
+	t := &Task{
+		ID:      processor.TaskID{Subtopology: sub.ID, Partition: partition},
+		AppID:   appID,
+		Now:     time.Now,
+		out:     out,
+		inst:    make(map[string]Instance, len(sub.Nodes)),
+		order:   sub.Nodes,
+		sources: map[string]sourceInstance{},
+		byTopic: map[string]*queue{},
+		stores:  map[string]Store{},
+		g:       g,
+	}
+	for _, n := range sub.Nodes {
+		t.inst[n.Name] = n.Make()
+	}
+	for _, n := range sub.Nodes {
+		for _, c := range n.Children {
+			if err := t.inst[n.Name].AddChild(c, t.inst[c]); err != nil {
+				return nil, err
+			}
+		}
+		if n.Kind == KindSource {
+			si, ok := t.inst[n.Name].(sourceInstance)
+			if !ok {
+				return nil, fmt.Errorf("engine: source %q has no source instance", n.Name)
+			}
+			for _, topic := range n.Topics {
+				t.sources[topic] = si
+				q := &queue{topic: topic, next: -1, committed: -1}
+				t.queues = append(t.queues, q)
+				t.byTopic[topic] = q
+			}
+		}
+	}
+	for _, name := range sub.Stores {
+		s, err := g.Stores[name].Make(t)
+		if err != nil {
+			t.closeStores()
+			return nil, fmt.Errorf("task %s: store %q: %w", t.ID, name, err)
+		}
+		t.stores[name] = s
+	}
+	for i := len(sub.Nodes) - 1; i >= 0; i-- {
+		n := sub.Nodes[i]
+		if err := t.inst[n.Name].Init(t, n); err != nil {
+			t.closeStores()
+			return nil, fmt.Errorf("task %s: %w", t.ID, err)
+		}
+	}
+	return t, nil
+}
+
+// Topics returns the input topics of the task.
+func (t *Task) Topics() []string {
+	out := make([]string, len(t.queues))
+	for i, q := range t.queues {
+		out[i] = q.topic
+	}
+	return out
+}
+
+// Add queues an input record for processing.
+func (t *Task) Add(r *kgo.Record) {
+	q := t.byTopic[r.Topic]
+	q.recs = append(q.recs, r)
+}
+
+// Buffered returns the number of queued records.
+func (t *Task) Buffered() int {
+	n := 0
+	for _, q := range t.queues {
+		n += len(q.recs) - q.head
+	}
+	return n
+}
+
+// next returns the queue whose head record has the lowest timestamp.
+func (t *Task) next() *queue {
+	var best *queue
+	for _, q := range t.queues {
+		if q.head == len(q.recs) {
+			continue
+		}
+		if best == nil || q.recs[q.head].Timestamp.Before(best.recs[best.head].Timestamp) {
+			best = q
+		}
+	}
+	return best
+}
+
+// Process processes up to max queued records, lowest timestamp first across
+// the task's input partitions, and returns how many it processed. After a
+// fatal error it stops; Err returns the error.
+func (t *Task) Process(max int) int {
+	n := 0
+	for n < max && t.err == nil {
+		q := t.next()
+		if q == nil {
+			break
+		}
+		r := q.recs[q.head]
+		q.recs[q.head] = nil
+		q.head++
+		if q.head == len(q.recs) {
+			q.recs, q.head = q.recs[:0], 0
+		}
+		t.current = r
+		t.sources[r.Topic].consume(r)
+		t.current = nil
+		if t.err != nil {
+			break
+		}
+		q.next, q.epoch = r.Offset+1, r.LeaderEpoch
+		t.processed++
+		n++
+		t.punctuateStream()
+	}
+	return n
+}
+
+// Processed returns the number of records processed over the task's life.
+func (t *Task) Processed() int64 { return t.processed }
+
+// Err returns the fatal error that stopped the task, if any.
+func (t *Task) Err() error { return t.err }
+
+// Current returns the input record being processed, or nil.
+func (t *Task) Current() *kgo.Record { return t.current }
+
+// CommitRequested reports and clears a processor's request to commit.
+func (t *Task) CommitRequested() bool {
+	r := t.commitRequested
+	t.commitRequested = false
+	return r
+}
+
+// Offsets returns the next offsets to commit for the input partitions that
+// advanced since the last MarkCommitted.
+func (t *Task) Offsets() map[string]kgo.EpochOffset {
+	var m map[string]kgo.EpochOffset
+	for _, q := range t.queues {
+		if q.next >= 0 && q.next != q.committed {
+			if m == nil {
+				m = make(map[string]kgo.EpochOffset, len(t.queues))
+			}
+			m[q.topic] = kgo.EpochOffset{Epoch: q.epoch, Offset: q.next}
+		}
+	}
+	return m
+}
+
+// MarkCommitted records that the offsets returned by Offsets are committed
+// and flushes the stores.
+func (t *Task) MarkCommitted() error {
+	for _, q := range t.queues {
+		if q.next >= 0 {
+			q.committed = q.next
+		}
+	}
+	for _, s := range t.stores {
+		if err := s.Flush(); err != nil {
+			return fmt.Errorf("task %s: flush store %q: %w", t.ID, s.Name(), err)
+		}
+	}
+	return nil
+}
+
+// Close closes the node instances and stores.
+func (t *Task) Close() error {
+	var errs []error
+	for _, n := range t.order {
+		if err := t.inst[n.Name].Close(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: close %q: %w", t.ID, n.Name, err))
+		}
+	}
+	errs = append(errs, t.closeStores())
+	return errors.Join(errs...)
+}
+
+func (t *Task) closeStores() error {
+	var errs []error
+	for name, s := range t.stores {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("task %s: close store %q: %w", t.ID, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StreamTime returns the highest event time seen by the task.
+func (t *Task) StreamTime() time.Time { return t.streamTime }
+
+func (t *Task) observe(ts time.Time) {
+	if !t.hasTime || ts.After(t.streamTime) {
+		t.streamTime, t.hasTime = ts, true
+	}
+}
+
+func (t *Task) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
+}
+
+func (t *Task) deserializationError(r *kgo.Record, what string, err error) {
+	t.fail(fmt.Errorf("task %s: %w: %s of record at topic %q partition %d offset %d: %w", t.ID, ErrDeserialization, what, r.Topic, r.Partition, r.Offset, err))
+}
+
+func (t *Task) processingError(node string, err error) {
+	if r := t.current; r != nil {
+		t.fail(fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
+		return
+	}
+	t.fail(fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
+}
+
+func (t *Task) stateStore(n *Node, name string) (processor.StateStore, error) {
+	if !slices.Contains(n.Stores, name) {
+		return nil, fmt.Errorf("%w: store %q, processor %q", processor.ErrStoreNotConnected, name, n.Name)
+	}
+	s, ok := t.stores[name].(processor.StateStore)
+	if !ok {
+		return nil, fmt.Errorf("task %s: store %q is not available", t.ID, name)
+	}
+	return s, nil
+}
+
+type punctuator struct {
+	t         *Task
+	node      string
+	interval  time.Duration
+	typ       processor.PunctuationType
+	fn        func(time.Time) error
+	next      time.Time
+	armed     bool
+	cancelled bool
+}
+
+func (p *punctuator) Cancel() { p.cancelled = true }
+
+func (t *Task) schedule(node string, interval time.Duration, typ processor.PunctuationType, fn func(time.Time) error) processor.Cancellable {
+	if interval <= 0 {
+		interval = time.Millisecond
+	}
+	p := &punctuator{t: t, node: node, interval: interval, typ: typ, fn: fn}
+	switch typ {
+	case processor.WallClockTime:
+		p.next, p.armed = t.Now().Add(interval), true
+	default:
+		if t.hasTime {
+			p.next, p.armed = t.streamTime.Add(interval), true
+		}
+	}
+	t.puncts = append(t.puncts, p)
+	return p
+}
+
+func (t *Task) punctuateStream() {
+	if len(t.puncts) == 0 || !t.hasTime {
+		return
+	}
+	t.fire(processor.StreamTime, t.streamTime)
+}
+
+// PunctuateWallClock fires the wall-clock punctuators that are due.
+func (t *Task) PunctuateWallClock() {
+	if len(t.puncts) == 0 || t.err != nil {
+		return
+	}
+	t.fire(processor.WallClockTime, t.Now())
+}
+
+// NextWallClock returns when the next wall-clock punctuator is due.
+func (t *Task) NextWallClock() (time.Time, bool) {
+	var next time.Time
+	ok := false
+	for _, p := range t.puncts {
+		if p.typ == processor.WallClockTime && !p.cancelled && (!ok || p.next.Before(next)) {
+			next, ok = p.next, true
+		}
+	}
+	return next, ok
+}
+
+func (t *Task) fire(typ processor.PunctuationType, now time.Time) {
+	live := t.puncts[:0]
+	for _, p := range t.puncts {
+		if !p.cancelled {
+			live = append(live, p)
+		}
+	}
+	t.puncts = live
+	for _, p := range slices.Clone(t.puncts) {
+		if p.typ != typ || p.cancelled || t.err != nil {
+			continue
+		}
+		if !p.armed {
+			p.next, p.armed = now.Add(p.interval), true
+			continue
+		}
+		if now.Before(p.next) {
+			continue
+		}
+		if err := p.fn(now); err != nil {
+			t.processingError(p.node, err)
+			return
+		}
+		for !p.next.After(now) {
+			p.next = p.next.Add(p.interval)
+		}
+	}
+}

@@ -1,0 +1,179 @@
+// Package topology builds samsa topologies: sources reading Kafka topics,
+// processors, sinks writing Kafka topics and the state stores processors use.
+//
+// Two layers are offered, as in Kafka Streams. The low-level builder
+// (AddSource, AddProcessor, AddSink, AddStore) names every node; the DSL
+// (Stream, Map, Filter, To, …) builds on it and names nodes for you. Both
+// record mistakes as they go; Validate (and App at startup) reports all of
+// them, each naming the node, store or topic at fault.
+package topology
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+func init() {
+	engine.GraphOf = func(v any) *engine.Graph {
+		t, ok := v.(*Topology)
+		if !ok || t == nil {
+			return nil
+		}
+		return t.g
+	}
+}
+
+// Topology is a graph of sources, processors, sinks and stores. Build it
+// once; an App instantiates it per task.
+type Topology struct {
+	g    *engine.Graph
+	seq  int
+	subs []*engine.Subtopology
+}
+
+// New returns an empty topology.
+func New() *Topology { return &Topology{g: engine.NewGraph()} }
+
+// Validate checks the topology and returns every problem found: unknown
+// parents, cycles, duplicate names, sinks without parents, stores not
+// connected, records of the wrong type flowing into a node.
+func (t *Topology) Validate() error {
+	subs, err := t.g.Validate()
+	if err != nil {
+		return err
+	}
+	t.subs = subs
+	return nil
+}
+
+// Subtopologies returns the number of sub-topologies: the connected parts of
+// the graph, each run as one task per input partition. It validates first.
+func (t *Topology) Subtopologies() (int, error) {
+	if err := t.Validate(); err != nil {
+		return 0, err
+	}
+	return len(t.subs), nil
+}
+
+// name returns a generated node name: PREFIX-0000000003, as Kafka Streams does.
+func (t *Topology) name(prefix string) string {
+	n := t.seq
+	t.seq++
+	return prefix + "-" + pad10(n)
+}
+
+func pad10(n int) string {
+	s := []byte("0000000000")
+	for i := len(s) - 1; i >= 0 && n > 0; i-- {
+		s[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(s)
+}
+
+// TimestampExtractor returns the event time of a raw input record. The
+// default is the record's own timestamp.
+type TimestampExtractor func(r *kgo.Record) time.Time
+
+// Source configures a source node.
+type Source[K, V any] struct {
+	// Topics read by the source; at least one.
+	Topics []string
+	// Key and Value deserialize the records. Both are required.
+	Key   serde.Serde[K]
+	Value serde.Serde[V]
+	// Timestamp extracts the event time; nil means the record timestamp.
+	Timestamp TimestampExtractor
+}
+
+// AddSource adds a source node reading the given topics.
+func AddSource[K, V any](t *Topology, name string, src Source[K, V]) {
+	if src.Key == nil || src.Value == nil {
+		t.g.Errorf("topology: source %q needs both a key and a value serde", name)
+		return
+	}
+	var ts engine.TimestampExtractor
+	if src.Timestamp != nil {
+		ts = engine.TimestampExtractor(src.Timestamp)
+	}
+	t.g.Add(&engine.Node{
+		Name:   name,
+		Kind:   engine.KindSource,
+		Topics: append([]string(nil), src.Topics...),
+		Make:   engine.NewSource(src.Key, src.Value, ts),
+	})
+}
+
+// AddProcessor adds a processor node fed by the named parents. supplier is
+// called once per task. The parents must emit records of type KIn, VIn.
+func AddProcessor[KIn, VIn, KOut, VOut any](t *Topology, name string, supplier processor.Supplier[KIn, VIn, KOut, VOut], parents ...string) {
+	if supplier == nil {
+		t.g.Errorf("topology: processor %q has no supplier", name)
+		return
+	}
+	t.g.Add(&engine.Node{
+		Name:    name,
+		Kind:    engine.KindProcessor,
+		Parents: append([]string(nil), parents...),
+		Make:    engine.NewProcessor(supplier),
+	})
+}
+
+// Partitioner chooses the partition of a record a sink writes, in
+// [0, numPartitions). keyBytes is the serialized key.
+type Partitioner[K, V any] func(topic string, key K, value V, keyBytes []byte, numPartitions int32) int32
+
+// Sink configures a sink node.
+type Sink[K, V any] struct {
+	// Topic is the topic written, unless TopicFunc is set.
+	Topic string
+	// TopicFunc chooses the topic per record.
+	TopicFunc func(r processor.Record[K, V]) string
+	// Key and Value serialize the records. Both are required.
+	Key   serde.Serde[K]
+	Value serde.Serde[V]
+	// Partitioner chooses the partition; nil means Kafka's default
+	// (murmur2 of the key bytes, round robin for a nil key).
+	Partitioner Partitioner[K, V]
+}
+
+// AddSink adds a sink node fed by the named parents.
+func AddSink[K, V any](t *Topology, name string, s Sink[K, V], parents ...string) {
+	switch {
+	case s.Key == nil || s.Value == nil:
+		t.g.Errorf("topology: sink %q needs both a key and a value serde", name)
+		return
+	case s.Topic == "" && s.TopicFunc == nil:
+		t.g.Errorf("topology: sink %q needs a Topic or a TopicFunc", name)
+		return
+	}
+	n := &engine.Node{
+		Name:    name,
+		Kind:    engine.KindSink,
+		Parents: append([]string(nil), parents...),
+		Topic:   s.Topic,
+		Make: engine.NewSink(engine.SinkSpec[K, V]{
+			Topic: s.Topic, TopicFunc: s.TopicFunc, Key: s.Key, Value: s.Value,
+			Partitioner: engine.Partitioner[K, V](s.Partitioner),
+		}),
+	}
+	if s.TopicFunc != nil {
+		n.Topic = ""
+		n.TopicFuncName = "TopicNameExtractor"
+	}
+	t.g.Add(n)
+}
+
+// Topics returns the topics the topology reads, in the order of their sources.
+func (t *Topology) Topics() []string {
+	var out []string
+	for _, n := range t.g.Nodes {
+		out = append(out, n.Topics...)
+	}
+	return out
+}
