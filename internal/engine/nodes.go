@@ -61,7 +61,6 @@ func (c *children[K, V]) forward(r processor.Record[K, V]) {
 // TimestampExtractor returns a record's event time.
 type TimestampExtractor func(r *kgo.Record) time.Time
 
-
 // NewSource returns the factory of a typed source instance.
 func NewSource[K, V any](key serde.Serde[K], value serde.Serde[V], ts TimestampExtractor) func() Instance {
 	return func() Instance { return &source[K, V]{key: key, value: value, ts: ts} }
