@@ -54,6 +54,7 @@ type App struct {
 	closeMu  sync.Mutex
 	lastCmt  time.Time
 	procRecs atomic.Int64
+	stores   engine.StoreProvider
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -80,6 +81,7 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		topicSub: map[string]int{},
 		tasks:    map[processor.TaskID]*engine.Task{},
 		done:     make(chan struct{}),
+		stores:   engine.NewMemoryStores(),
 	}
 	for _, st := range subs {
 		for _, t := range st.SourceTopics {
@@ -384,7 +386,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			if _, ok := a.tasks[id]; ok {
 				continue
 			}
-			t, err := engine.NewTask(a.g, a.subs[sub], p, a.cfg.ApplicationID, a.out)
+			t, err := engine.NewTask(a.g, a.subs[sub], p, a.cfg.ApplicationID, a.out, a.stores)
 			if err != nil {
 				a.setFatal(err)
 				return

@@ -6,6 +6,9 @@ package engine
 
 import (
 	"errors"
+
+	"github.com/samsa-streams/samsa/processor"
+
 	"fmt"
 	"slices"
 	"sort"
@@ -40,24 +43,31 @@ type Node struct {
 	TopicFuncName string
 }
 
-// StoreDef defines a state store.
+// StoreDef defines a key-value state store.
 type StoreDef struct {
 	Name string
-	// Make creates the store instance for one task.
-	Make func(task *Task) (Store, error)
 	// Processors the store is connected to.
 	Processors []string
+	// Logged stores write a changelog topic.
+	Logged bool
+	// Wrap turns the raw bytes store into the typed store processors see.
+	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
 }
 
-// Store is a store instance as the task manages it: the processor-facing
-// store plus the hooks the commit protocol drives.
-type Store interface {
-	Name() string
-	// Flush makes the writes since the last commit durable (at-least-once) or
-	// applies the write buffer (exactly-once).
+// RawStore is a bytes store as a task manages it: the processor-facing
+// operations plus the hooks the commit protocol drives.
+type RawStore interface {
+	processor.BytesKeyValueStore
+	// Flush makes the writes since the last commit durable.
 	Flush() error
 	// Close releases the store.
 	Close() error
+}
+
+// StoreProvider opens the stores of a task: storage engines at run time, in
+// memory in the test driver.
+type StoreProvider interface {
+	Open(task processor.TaskID, def *StoreDef) (RawStore, error)
 }
 
 // Graph is a whole topology: nodes in insertion order, stores, and the
@@ -129,6 +139,19 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 	errs := slices.Clone(g.errs)
 	for _, n := range g.Nodes {
 		n.Children = n.Children[:0]
+		n.Stores = n.Stores[:0]
+	}
+	storeNames := make([]string, 0, len(g.Stores))
+	for name := range g.Stores {
+		storeNames = append(storeNames, name)
+	}
+	sort.Strings(storeNames)
+	for _, name := range storeNames {
+		for _, p := range g.Stores[name].Processors {
+			if n, ok := g.byName[p]; ok {
+				n.Stores = append(n.Stores, name)
+			}
+		}
 	}
 	for _, n := range g.Nodes {
 		switch n.Kind {
@@ -169,7 +192,8 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 	if c := g.findCycle(); c != "" {
 		errs = append(errs, fmt.Errorf("topology: cycle through node %q", c))
 	}
-	for name, sd := range g.Stores {
+	for _, name := range storeNames {
+		sd := g.Stores[name]
 		if len(sd.Processors) == 0 {
 			errs = append(errs, fmt.Errorf("topology: store %q is not connected to any processor", name))
 		}
@@ -178,13 +202,6 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 				errs = append(errs, fmt.Errorf("topology: store %q is connected to unknown processor %q", name, p))
 			} else if n.Kind != KindProcessor {
 				errs = append(errs, fmt.Errorf("topology: store %q is connected to %s %q, not a processor", name, n.Kind, p))
-			}
-		}
-	}
-	for _, n := range g.Nodes {
-		for _, s := range n.Stores {
-			if _, ok := g.Stores[s]; !ok {
-				errs = append(errs, fmt.Errorf("topology: processor %q uses unknown store %q", n.Name, s))
 			}
 		}
 	}

@@ -40,7 +40,8 @@ type Task struct {
 	sources map[string]sourceInstance
 	queues  []*queue
 	byTopic map[string]*queue
-	stores  map[string]Store
+	stores  map[string]RawStore
+	typed   map[string]processor.StateStore
 	g       *Graph
 
 	streamTime time.Time
@@ -65,7 +66,7 @@ type queue struct {
 }
 
 // NewTask builds the instances of a sub-topology for one partition.
-func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Output) (*Task, error) {
+func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Output, stores StoreProvider) (*Task, error) {
 	t := &Task{
 		ID:      processor.TaskID{Subtopology: sub.ID, Partition: partition},
 		AppID:   appID,
@@ -75,7 +76,8 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Outp
 		order:   sub.Nodes,
 		sources: map[string]sourceInstance{},
 		byTopic: map[string]*queue{},
-		stores:  map[string]Store{},
+		stores:  map[string]RawStore{},
+		typed:   map[string]processor.StateStore{},
 		g:       g,
 	}
 	for _, n := range sub.Nodes {
@@ -101,12 +103,14 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Outp
 		}
 	}
 	for _, name := range sub.Stores {
-		s, err := g.Stores[name].Make(t)
+		def := g.Stores[name]
+		s, err := stores.Open(t.ID, def)
 		if err != nil {
 			t.closeStores()
 			return nil, fmt.Errorf("task %s: store %q: %w", t.ID, name, err)
 		}
 		t.stores[name] = s
+		t.typed[name] = def.Wrap(s)
 	}
 	for i := len(sub.Nodes) - 1; i >= 0; i-- {
 		n := sub.Nodes[i]
@@ -225,9 +229,9 @@ func (t *Task) MarkCommitted() error {
 			q.committed = q.next
 		}
 	}
-	for _, s := range t.stores {
+	for name, s := range t.stores {
 		if err := s.Flush(); err != nil {
-			return fmt.Errorf("task %s: flush store %q: %w", t.ID, s.Name(), err)
+			return fmt.Errorf("task %s: flush store %q: %w", t.ID, name, err)
 		}
 	}
 	return nil
@@ -286,11 +290,17 @@ func (t *Task) stateStore(n *Node, name string) (processor.StateStore, error) {
 	if !slices.Contains(n.Stores, name) {
 		return nil, fmt.Errorf("%w: store %q, processor %q", processor.ErrStoreNotConnected, name, n.Name)
 	}
-	s, ok := t.stores[name].(processor.StateStore)
+	s, ok := t.typed[name]
 	if !ok {
 		return nil, fmt.Errorf("task %s: store %q is not available", t.ID, name)
 	}
 	return s, nil
+}
+
+// Store returns the typed store with the given name, for inspection by tests.
+func (t *Task) Store(name string) (processor.StateStore, bool) {
+	s, ok := t.typed[name]
+	return s, ok
 }
 
 type punctuator struct {
