@@ -155,7 +155,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.setState(StateRebalancing)
 	runErr := a.loop(ctx)
 	a.setState(StatePendingShutdown)
-	closeErr := a.shutdown(runErr == nil)
+	closeErr := a.shutdown(runErr)
 	return errors.Join(runErr, closeErr)
 }
 
@@ -335,9 +335,6 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 	if err := a.out.err(); err != nil {
 		return err
 	}
-	if a.State() == StateRebalancing && len(a.tasks) > 0 {
-		a.setState(StateRunning)
-	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
 		return a.commitLocked(ctx)
 	}
@@ -395,6 +392,17 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			a.log.Info("task assigned", "task", id.String())
 		}
 	}
+	a.setRunningState(StateRunning)
+}
+
+// setRunningState moves between RUNNING and REBALANCING, but never out of
+// shutdown or error.
+func (a *App) setRunningState(s State) {
+	switch a.State() {
+	case StatePendingShutdown, StateNotRunning, StateError:
+		return
+	}
+	a.setState(s)
 }
 
 func (a *App) setFatal(err error) {
@@ -428,7 +436,7 @@ func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
 func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.setState(StateRebalancing)
+	a.setRunningState(StateRebalancing)
 	if a.fatal == nil {
 		if err := a.commitLocked(ctx); err != nil {
 			a.log.Error("commit before revocation failed", "err", err)
@@ -442,7 +450,7 @@ func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][
 func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.setState(StateRebalancing)
+	a.setRunningState(StateRebalancing)
 	a.closeTasks(a.revokedTasks(lost), "lost")
 }
 
@@ -458,10 +466,13 @@ func (a *App) closeTasks(ts []*engine.Task, why string) {
 
 // shutdown commits what was processed (when clean), closes the tasks and
 // leaves the group.
-func (a *App) shutdown(clean bool) error {
+func (a *App) shutdown(runErr error) error {
 	var err error
 	a.mu.Lock()
-	if clean && a.fatal == nil {
+	if runErr != nil {
+		a.setFatal(runErr) // no commit in the revoke callback either
+	}
+	if a.fatal == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		err = a.commitLocked(ctx)
 		cancel()

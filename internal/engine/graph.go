@@ -189,6 +189,7 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 			topicOwner[t] = n.Name
 		}
 	}
+	errs = append(errs, g.checkTypes()...)
 	if c := g.findCycle(); c != "" {
 		errs = append(errs, fmt.Errorf("topology: cycle through node %q", c))
 	}
@@ -302,3 +303,27 @@ func (g *Graph) subtopologies() []*Subtopology {
 // GraphOf returns the graph of a *topology.Topology; package topology sets it
 // so that the runtime can reach the graph without exporting it to users.
 var GraphOf func(topology any) *Graph
+
+// checkTypes wires a throwaway instance of every node to its children, so
+// that records of the wrong type flowing into a node fail at build time
+// rather than when the first task starts.
+func (g *Graph) checkTypes() []error {
+	inst := make(map[string]Instance, len(g.Nodes))
+	for _, n := range g.Nodes {
+		if n.Make != nil {
+			inst[n.Name] = n.Make()
+		}
+	}
+	var errs []error
+	for _, n := range g.Nodes {
+		for _, c := range n.Children {
+			if inst[n.Name] == nil || inst[c] == nil {
+				continue
+			}
+			if err := inst[n.Name].AddChild(c, inst[c]); err != nil {
+				errs = append(errs, fmt.Errorf("topology: node %q %w", n.Name, err))
+			}
+		}
+	}
+	return errs
+}

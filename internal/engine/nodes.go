@@ -45,7 +45,7 @@ func (c *children[K, V]) add(name string, child Instance) error {
 	if !ok {
 		var k K
 		var v V
-		return fmt.Errorf("topology: node %q emits records of key %T and value %T, which child %q cannot receive", c.node, k, v, name)
+		return fmt.Errorf("emits records of key %T and value %T, which child %q cannot receive", k, v, name)
 	}
 	c.list = append(c.list, r)
 	c.names = append(c.names, name)
@@ -210,7 +210,7 @@ type sink[K, V any] struct {
 func (s *sink[K, V]) Init(t *Task, n *Node) error { s.t, s.n = t, n; return nil }
 func (s *sink[K, V]) Close() error                { return nil }
 func (s *sink[K, V]) AddChild(name string, _ Instance) error {
-	return fmt.Errorf("topology: sink %q cannot have child %q", s.n.Name, name)
+	return fmt.Errorf("is a sink and cannot have child %q", name)
 }
 
 func (s *sink[K, V]) Receive(r processor.Record[K, V]) {

@@ -86,7 +86,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Outp
 	for _, n := range sub.Nodes {
 		for _, c := range n.Children {
 			if err := t.inst[n.Name].AddChild(c, t.inst[c]); err != nil {
-				return nil, err
+				return nil, fmt.Errorf("topology: node %q %w", n.Name, err)
 			}
 		}
 		if n.Kind == KindSource {

@@ -1,0 +1,215 @@
+package samsa_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+func passTopology(in, out string) *topology.Topology {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, in).To(out, serde.String, serde.String)
+	return t
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	top := passTopology("a", "b")
+	for _, c := range []struct {
+		cfg  samsa.Config
+		want string
+	}{
+		{samsa.Config{Bootstrap: []string{"x:1"}}, "ApplicationID"},
+		{samsa.Config{ApplicationID: "a"}, "Bootstrap"},
+		{samsa.Config{ApplicationID: "a", Bootstrap: []string{"x:1"}, CommitInterval: -time.Second}, "CommitInterval"},
+		{samsa.Config{ApplicationID: "a", Bootstrap: []string{"x:1"}, Guarantee: 7}, "Guarantee"},
+	} {
+		_, err := samsa.New(top, c.cfg)
+		if !errors.Is(err, samsa.ErrConfig) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("New(%+v) = %v, want ErrConfig naming %s", c.cfg, err, c.want)
+		}
+	}
+}
+
+func TestStartupFailsOnMissingTopic(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	in := c.Topic(t, "in", 2)
+	app, err := samsa.New(passTopology(in, "no-such-output"), samsa.Config{
+		ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap, Logger: testkit.Logger(t, slog.LevelInfo),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.Run(context.Background())
+	if !errors.Is(err, samsa.ErrMissingTopic) || !strings.Contains(err.Error(), `"no-such-output"`) {
+		t.Fatalf("Run = %v, want ErrMissingTopic naming the topic", err)
+	}
+	if app.State() != samsa.StateError {
+		t.Errorf("state = %s, want ERROR", app.State())
+	}
+}
+
+func TestStartupFailsOnCopartitionMismatch(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	a := c.Topic(t, "left", 4)
+	b := c.Topic(t, "right", 3)
+	out := c.Topic(t, "out", 4)
+	top := topology.New()
+	l := topology.StreamOf(top, serde.String, serde.String, a)
+	r := topology.StreamOf(top, serde.String, serde.String, b)
+	l.Merge(r).To(out, serde.String, serde.String)
+	app, err := samsa.New(top, samsa.Config{ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap, Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app.Run(context.Background())
+	if !errors.Is(err, samsa.ErrCopartition) || !strings.Contains(err.Error(), a+"=4") || !strings.Contains(err.Error(), b+"=3") {
+		t.Fatalf("Run = %v, want ErrCopartition naming both topics and counts", err)
+	}
+}
+
+func TestBadRecordStopsTheAppNamingItsPlace(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	in := c.Topic(t, "in", 1)
+	out := c.Topic(t, "out", 1)
+	top := topology.New()
+	topology.StreamOf(top, serde.String, serde.JSON[map[string]int](), in).To(out, serde.String, serde.JSON[map[string]int]())
+	var mu sync.Mutex
+	var states []samsa.State
+	app, err := samsa.New(top, samsa.Config{
+		ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap, Logger: testkit.Logger(t, slog.LevelInfo),
+		StateListener: func(_, s samsa.State) { mu.Lock(); states = append(states, s); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Produce(ctx, true,
+		&kgo.Record{Topic: in, Key: []byte("k"), Value: []byte(`{"a":1}`)},
+		&kgo.Record{Topic: in, Key: []byte("k"), Value: []byte(`{"a":`)},
+	); err != nil {
+		t.Fatal(err)
+	}
+	err = app.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), `topic "`+in+`" partition 0 offset 1`) || !errors.Is(err, serde.ErrDeserialize) {
+		t.Fatalf("Run = %v, want a deserialization error naming topic, partition 0 and offset 1", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got := make([]string, len(states))
+	for i, s := range states {
+		got[i] = s.String()
+	}
+	if strings.Join(got, ",") != "REBALANCING,RUNNING,PENDING_SHUTDOWN,ERROR" {
+		t.Errorf("states = %v", got)
+	}
+}
+
+// counter counts records per key in a store and emits the running count; a
+// wall-clock punctuator emits a heartbeat record.
+type counter struct {
+	ctx   processor.Context[string, int64]
+	store processor.KeyValueStore[string, int64]
+}
+
+func (p *counter) Init(ctx processor.Context[string, int64]) error {
+	p.ctx = ctx
+	s, err := processor.GetKeyValueStore[string, int64](ctx, "counts")
+	if err != nil {
+		return err
+	}
+	p.store = s
+	ctx.Schedule(50*time.Millisecond, processor.WallClockTime, func(now time.Time) error {
+		ctx.Forward(processor.NewRecord("heartbeat", int64(-1), now))
+		return nil
+	})
+	return nil
+}
+
+func (p *counter) Process(r processor.Record[string, string]) error {
+	n, _, err := p.store.Get(r.Key)
+	if err != nil {
+		return err
+	}
+	n++
+	if err := p.store.Put(r.Key, n); err != nil {
+		return err
+	}
+	p.ctx.Forward(processor.WithValue(r, n))
+	return nil
+}
+
+func (p *counter) Close() error { return nil }
+
+func TestStoreAndWallClockPunctuation(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	in := c.Topic(t, "in", 2)
+	out := c.Topic(t, "out", 2)
+	top := topology.New()
+	topology.AddSource(top, "src", topology.Source[string, string]{Topics: []string{in}, Key: serde.String, Value: serde.String})
+	topology.AddProcessor(top, "count", func() processor.Processor[string, string, string, int64] { return &counter{} }, "src")
+	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "count")
+	topology.AddSink(top, "sink", topology.Sink[string, int64]{Topic: out, Key: serde.String, Value: serde.JSON[int64]()}, "count")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range 300 {
+		recs = append(recs, &kgo.Record{Topic: in, Key: []byte([]string{"a", "b", "c"}[i%3]), Value: []byte("x")})
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+	app, err := samsa.New(top, samsa.Config{ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap, CommitInterval: 100 * time.Millisecond, Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	run.WaitFor(t, 30*time.Second, "input processed", func() bool { return app.Processed() >= 300 })
+	time.Sleep(300 * time.Millisecond) // let heartbeats fire
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.ReadTopic(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]int64{}
+	heartbeats := 0
+	for _, rs := range got {
+		for _, r := range rs {
+			n, err := serde.JSON[int64]().Deserialize(out, r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(r.Key) == "heartbeat" {
+				heartbeats++
+				continue
+			}
+			if n != last[string(r.Key)]+1 {
+				t.Fatalf("key %s: count %d after %d", r.Key, n, last[string(r.Key)])
+			}
+			last[string(r.Key)] = n
+		}
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		if last[k] != 100 {
+			t.Errorf("count of %s = %d, want 100", k, last[k])
+		}
+	}
+	if heartbeats < 2 {
+		t.Errorf("%d wall-clock heartbeats in 300ms+ of running at 50ms, want several", heartbeats)
+	}
+}

@@ -1,0 +1,150 @@
+package topology_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+func pass() processor.Supplier[string, string, string, string] {
+	return processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		ctx.Forward(r)
+		return nil
+	}).Supplier()
+}
+
+func src(t *topology.Topology, name string, topics ...string) {
+	topology.AddSource(t, name, topology.Source[string, string]{Topics: topics, Key: serde.String, Value: serde.String})
+}
+
+func sink(t *topology.Topology, name, topic string, parents ...string) {
+	topology.AddSink(t, name, topology.Sink[string, string]{Topic: topic, Key: serde.String, Value: serde.String}, parents...)
+}
+
+func TestValidateNamesTheNode(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(*topology.Topology)
+		want  []string
+	}{
+		{"unknown parent", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			topology.AddProcessor(tp, "p", pass(), "nope")
+			sink(tp, "out", "b", "p")
+		}, []string{`processor "p" has unknown parent "nope"`}},
+		{"cycle", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			topology.AddProcessor(tp, "p1", pass(), "in", "p2")
+			topology.AddProcessor(tp, "p2", pass(), "p1")
+			sink(tp, "out", "b", "p2")
+		}, []string{"cycle through node"}},
+		{"duplicate name", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			topology.AddProcessor(tp, "in", pass(), "in")
+		}, []string{`duplicate node name "in"`}},
+		{"sink without parent", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			sink(tp, "out", "b")
+		}, []string{`sink "out" has no parent`}},
+		{"store not connected", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			sink(tp, "out", "b", "in")
+			topology.AddKeyValueStore(tp, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()})
+		}, []string{`store "counts" is not connected to any processor`}},
+		{"store on unknown processor", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			sink(tp, "out", "b", "in")
+			topology.AddKeyValueStore(tp, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "ghost")
+		}, []string{`store "counts" is connected to unknown processor "ghost"`}},
+		{"topic read twice", func(tp *topology.Topology) {
+			src(tp, "in1", "a")
+			src(tp, "in2", "a")
+		}, []string{`topic "a" is read by both source "in1" and source "in2"`}},
+		{"missing serde", func(tp *topology.Topology) {
+			topology.AddSource(tp, "in", topology.Source[string, string]{Topics: []string{"a"}, Key: serde.String})
+		}, []string{`source "in" needs both a key and a value serde`}},
+		{"sink parent", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			sink(tp, "out", "b", "in")
+			sink(tp, "out2", "c", "out")
+		}, []string{`sink "out" cannot be the parent of "out2"`}},
+		{"several errors at once", func(tp *topology.Topology) {
+			src(tp, "in", "a")
+			topology.AddProcessor(tp, "p", pass(), "x")
+			sink(tp, "out", "b")
+		}, []string{`unknown parent "x"`, `sink "out" has no parent`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tp := topology.New()
+			c.build(tp)
+			err := tp.Validate()
+			if err == nil {
+				t.Fatal("Validate returned nil")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDescribeMatchesKafkaStreamsFormat(t *testing.T) {
+	tp := topology.New()
+	s := topology.StreamOf(tp, serde.String, serde.String, "input")
+	s.Filter(func(_, v string) bool { return v != "" }).To("output", serde.String, serde.String)
+	other := topology.StreamOf(tp, serde.String, serde.String, "clicks")
+	topology.AddProcessor(tp, "counter", pass(), other.Node())
+	topology.AddKeyValueStore(tp, topology.KeyValueStore[string, string]{Name: "counts", Key: serde.String, Value: serde.String}, "counter")
+	sink(tp, "counts-sink", "counts-out", "counter")
+
+	d, err := tp.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input])
+      --> KSTREAM-FILTER-0000000001
+    Processor: KSTREAM-FILTER-0000000001 (stores: [])
+      --> KSTREAM-SINK-0000000002
+      <-- KSTREAM-SOURCE-0000000000
+    Sink: KSTREAM-SINK-0000000002 (topic: output)
+      <-- KSTREAM-FILTER-0000000001
+
+   Sub-topology: 1
+    Source: KSTREAM-SOURCE-0000000003 (topics: [clicks])
+      --> counter
+    Processor: counter (stores: [counts])
+      --> counts-sink
+      <-- KSTREAM-SOURCE-0000000003
+    Sink: counts-sink (topic: counts-out)
+      <-- counter
+
+`
+	if got := d.String(); got != want {
+		t.Errorf("Describe() =\n%s\nwant\n%s", got, want)
+	}
+	m := d.Mermaid()
+	for _, w := range []string{"flowchart TD", `subgraph sub1["Sub-topology 1"]`, `t_clicks(["clicks"])`, `s_counts[("counts")]`, "n_counter --- s_counts", "n_KSTREAM_SINK_0000000002 --> t_output"} {
+		if !strings.Contains(m, w) {
+			t.Errorf("Mermaid output lacks %q:\n%s", w, m)
+		}
+	}
+}
+
+func TestTypeMismatchBetweenNodesFailsAtBuild(t *testing.T) {
+	tp := topology.New()
+	src(tp, "in", "a")
+	// The processor expects int64 values but the source emits strings.
+	topology.AddProcessor(tp, "p", processor.Func[string, int64, string, int64](func(processor.Context[string, int64], processor.Record[string, int64]) error { return nil }).Supplier(), "in")
+	err := tp.Validate()
+	if err == nil || !strings.Contains(err.Error(), `node "in" emits records of key string and value string, which child "p" cannot receive`) {
+		t.Fatalf("Validate = %v, want a type mismatch naming both nodes", err)
+	}
+}
