@@ -274,7 +274,7 @@ func (a *App) loop(ctx context.Context) error {
 			}
 			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}
-		err := a.processBatch(ctx, fetches)
+		err := a.processBatch(fetches)
 		a.cl.AllowRebalance()
 		if err != nil {
 			return err
@@ -301,7 +301,7 @@ func (a *App) pollTimeout() time.Duration {
 	return max(d, time.Millisecond)
 }
 
-func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
+func (a *App) processBatch(fetches kgo.Fetches) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.fatal != nil {
@@ -336,13 +336,19 @@ func (a *App) processBatch(ctx context.Context, fetches kgo.Fetches) error {
 		return err
 	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
-		return a.commitLocked(ctx)
+		return a.commitLocked()
 	}
 	return nil
 }
 
+// commitTimeout bounds one commit. A commit does not depend on the context
+// of Run: work processed before a shutdown must still be committed.
+const commitTimeout = time.Minute
+
 // commitLocked commits every task's progress. a.mu must be held.
-func (a *App) commitLocked(ctx context.Context) error {
+func (a *App) commitLocked() error {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
 	offsets := exactlyonce.Offsets{}
 	for _, t := range a.tasks {
 		for topic, eo := range t.Offsets() {
@@ -433,12 +439,12 @@ func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
 
 // onRevoked commits before the partitions are released, then closes the
 // tasks that lost them. It runs while the poll loop is blocked.
-func (a *App) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
 	if a.fatal == nil {
-		if err := a.commitLocked(ctx); err != nil {
+		if err := a.commitLocked(); err != nil {
 			a.log.Error("commit before revocation failed", "err", err)
 			a.setFatal(err)
 		}
@@ -473,9 +479,7 @@ func (a *App) shutdown(runErr error) error {
 		a.setFatal(runErr) // no commit in the revoke callback either
 	}
 	if a.fatal == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = a.commitLocked(ctx)
-		cancel()
+		err = a.commitLocked()
 	}
 	var all []*engine.Task
 	for _, t := range a.tasks {
