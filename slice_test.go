@@ -3,6 +3,7 @@ package samsa_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"fmt"
 	"strings"
 	"testing"
@@ -93,6 +94,7 @@ func runSlice(t *testing.T, c *testkit.Cluster) {
 		ApplicationID:  appID,
 		Bootstrap:      c.Bootstrap,
 		CommitInterval: 200 * time.Millisecond,
+		Logger:         testkit.Logger(t, slog.LevelInfo),
 	})
 	if err != nil {
 		t.Fatal(err)
