@@ -216,7 +216,7 @@ func runScaleOut(t *testing.T, c *testkit.Cluster) {
 	r1.WaitFor(t, 90*time.Second, "all input processed", func() bool { return processed(a1, a2, a3) >= int64(total) })
 
 	// Wait until every input shows up in the output, then stop.
-	seen := map[string]int{}
+	var seen map[string]int
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		got, err := c.ReadTopic(ctx, out)
