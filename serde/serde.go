@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Serde serializes and deserializes values of type T for a topic.
@@ -46,7 +47,10 @@ func (f funcSerde[T]) Serialize(topic string, v T) ([]byte, error)      { return
 func (f funcSerde[T]) Deserialize(topic string, data []byte) (T, error) { return f.de(topic, data) }
 
 // String is the UTF-8 string serde (Kafka's StringSerializer). It does not
-// validate UTF-8, as Kafka's does not.
+// validate UTF-8, as Kafka's does not. Serialize does not copy: the bytes it
+// returns share the string's memory and must not be modified (the producer
+// and the stores only read them). Deserialize copies, so the string never
+// pins a fetch buffer.
 var String Serde[string] = stringSerde{}
 
 type stringSerde struct{}
@@ -55,7 +59,7 @@ func (stringSerde) Serialize(_ string, v string) ([]byte, error) {
 	if v == "" {
 		return []byte{}, nil
 	}
-	return []byte(v), nil
+	return unsafe.Slice(unsafe.StringData(v), len(v)), nil
 }
 
 func (stringSerde) Deserialize(_ string, data []byte) (string, error) { return string(data), nil }
@@ -91,4 +95,20 @@ func (jsonSerde[T]) Deserialize(topic string, data []byte) (T, error) {
 		return v, fmt.Errorf("%w: json from topic %q: %w", ErrDeserialize, topic, err)
 	}
 	return v, nil
+}
+
+// StringView is String without the copy on Deserialize: the string shares
+// the record's bytes. It saves an allocation per key and value on the hot
+// path; the price is that a string kept after processing (in a map, say)
+// keeps the whole fetch buffer it came from alive. The Kafka client never
+// reuses fetch buffers, so the string itself never changes.
+var StringView Serde[string] = stringViewSerde{}
+
+type stringViewSerde struct{ stringSerde }
+
+func (stringViewSerde) Deserialize(_ string, data []byte) (string, error) {
+	if len(data) == 0 {
+		return "", nil
+	}
+	return unsafe.String(&data[0], len(data)), nil
 }
