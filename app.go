@@ -389,7 +389,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			if _, ok := a.tasks[id]; ok {
 				continue
 			}
-			t, err := engine.NewTask(a.g, a.subs[sub], p, a.cfg.ApplicationID, a.out, a.stores)
+			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores})
 			if err != nil {
 				a.setFatal(err)
 				return

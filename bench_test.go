@@ -39,7 +39,7 @@ func benchTask(b *testing.B, top *topology.Topology) {
 		b.Fatal(err)
 	}
 	out := &discard{}
-	task, err := engine.NewTask(g, subs[0], 0, "bench", out, engine.NewMemoryStores())
+	task, err := engine.NewTask(g, subs[0], 0, engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -65,13 +65,26 @@ type queue struct {
 	committed int64
 }
 
+// TaskConfig is what a task needs besides its graph.
+type TaskConfig struct {
+	AppID  string
+	Output Output
+	Stores StoreProvider
+	// Now is the wall clock; nil means time.Now.
+	Now func() time.Time
+}
+
 // NewTask builds the instances of a sub-topology for one partition.
-func NewTask(g *Graph, sub *Subtopology, partition int32, appID string, out Output, stores StoreProvider) (*Task, error) {
+func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	stores := cfg.Stores
 	t := &Task{
 		ID:      processor.TaskID{Subtopology: sub.ID, Partition: partition},
-		AppID:   appID,
-		Now:     time.Now,
-		out:     out,
+		AppID:   cfg.AppID,
+		Now:     cfg.Now,
+		out:     cfg.Output,
 		inst:    make(map[string]Instance, len(sub.Nodes)),
 		order:   sub.Nodes,
 		sources: map[string]sourceInstance{},

@@ -1,0 +1,187 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+func TestMurmur2MatchesKafka(t *testing.T) {
+	// Vectors from Kafka's UtilsTest.testMurmur2.
+	cases := map[string]int32{
+		"21":                         -973932308,
+		"foobar":                     -790332482,
+		"a-little-bit-long-string":   -985981536,
+		"a-little-bit-longer-string": -1486304829,
+		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+		"abc": 479470107,
+	}
+	for in, want := range cases {
+		if got := int32(murmur2([]byte(in))); got != want {
+			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
+		}
+	}
+	// And the partition agrees with franz-go's Kafka-compatible partitioner.
+	p := kgo.StickyKeyPartitioner(nil).ForTopic("t")
+	for i := range 1000 {
+		k := []byte(strings.Repeat("k", i%7) + string(rune('a'+i%26)) + string(rune(i)))
+		if got, want := KeyPartition(k, 12), int32(p.Partition(&kgo.Record{Key: k}, 12)); got != want {
+			t.Fatalf("KeyPartition(%q) = %d, franz-go says %d", k, got, want)
+		}
+	}
+}
+
+type collect struct {
+	recs []string
+	n    map[string]int32
+}
+
+func (c *collect) Produce(topic string, p int32, k, v []byte, _ time.Time, _ []processor.Header) {
+	c.recs = append(c.recs, topic+":"+string(k)+"="+string(v))
+}
+func (c *collect) Partitions(string) (int32, error) { return 1, nil }
+
+func newGraph(t *testing.T, build func(g *Graph)) (*Graph, []*Subtopology) {
+	t.Helper()
+	g := NewGraph()
+	build(g)
+	subs, err := g.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, subs
+}
+
+func fn(f processor.Func[string, string, string, string]) func() Instance {
+	return NewProcessor(f.Supplier())
+}
+
+func TestTaskPicksLowestTimestampAcrossPartitions(t *testing.T) {
+	clock := time.Now
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "a", Kind: KindSource, Topics: []string{"ta"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "b", Kind: KindSource, Topics: []string{"tb"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"a", "b"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: serde.String, Value: serde.String})})
+	})
+	out := &collect{}
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(topic, v string, ms int64, off int64) *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(v), Timestamp: time.UnixMilli(ms), Offset: off}
+	}
+	task.Add(at("ta", "a1", 10, 0))
+	task.Add(at("ta", "a2", 40, 1))
+	task.Add(at("tb", "b1", 20, 0))
+	task.Add(at("tb", "b2", 30, 1))
+	if n := task.Process(100); n != 4 {
+		t.Fatalf("processed %d", n)
+	}
+	if got := strings.Join(out.recs, " "); got != "o:=a1 o:=b1 o:=b2 o:=a2" {
+		t.Errorf("order = %s, want lowest timestamp first", got)
+	}
+	if got := task.Offsets(); got["ta"].Offset != 2 || got["tb"].Offset != 2 {
+		t.Errorf("offsets = %v", got)
+	}
+	if task.StreamTime() != time.UnixMilli(40) {
+		t.Errorf("stream time = %v", task.StreamTime())
+	}
+}
+
+func TestPunctuationAndForwardTo(t *testing.T) {
+	var fired []int64
+	var wall int
+	var cancel processor.Cancellable
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "route", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &router{onInit: func(ctx processor.Context[string, string]) {
+				ctx.Schedule(10*time.Millisecond, processor.StreamTime, func(ts time.Time) error {
+					fired = append(fired, ts.UnixMilli())
+					return nil
+				})
+				cancel = ctx.Schedule(time.Second, processor.WallClockTime, func(time.Time) error { wall++; return nil })
+			}}
+		})})
+		g.Add(&Node{Name: "x", Kind: KindSink, Parents: []string{"route"}, Topic: "x", Make: NewSink(SinkSpec[string, string]{Topic: "x", Key: serde.String, Value: serde.String})})
+		g.Add(&Node{Name: "y", Kind: KindSink, Parents: []string{"route"}, Topic: "y", Make: NewSink(SinkSpec[string, string]{Topic: "y", Key: serde.String, Value: serde.String})})
+	})
+	out := &collect{}
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ms := range []int64{0, 5, 12, 35, 36} {
+		task.Add(&kgo.Record{Topic: "in", Key: []byte([]string{"x", "y"}[i%2]), Value: []byte("v"), Timestamp: time.UnixMilli(ms), Offset: int64(i)})
+	}
+	task.Process(10)
+	if err := task.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Armed at stream time 0 with a 10ms interval: 12 passes 10 and fires;
+	// 35 passes 20 and 30 but fires once; 36 is before 40.
+	if got := fired; len(got) != 2 || got[0] != 12 || got[1] != 35 {
+		t.Errorf("stream-time punctuations at %v, want [12 35]", got)
+	}
+	if got := strings.Join(out.recs, " "); got != "x:x=v y:y=v x:x=v y:y=v x:x=v" {
+		t.Errorf("ForwardTo routing: %s", got)
+	}
+	now = now.Add(5 * time.Second)
+	task.PunctuateWallClock()
+	if wall != 1 {
+		t.Errorf("wall-clock punctuator fired %d times after 5s at a 1s interval, want 1 (one firing per call)", wall)
+	}
+	cancel.Cancel()
+	now = now.Add(5 * time.Second)
+	task.PunctuateWallClock()
+	if wall != 1 {
+		t.Errorf("cancelled punctuator fired: %d", wall)
+	}
+}
+
+type router struct {
+	ctx    processor.Context[string, string]
+	onInit func(processor.Context[string, string])
+}
+
+func (r *router) Init(ctx processor.Context[string, string]) error {
+	r.ctx = ctx
+	r.onInit(ctx)
+	return nil
+}
+func (r *router) Process(rec processor.Record[string, string]) error {
+	r.ctx.ForwardTo(rec.Key, rec)
+	return nil
+}
+func (r *router) Close() error { return nil }
+
+func TestForwardToUnknownChildFailsTheTask(t *testing.T) {
+	clock := time.Now
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "route", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &router{onInit: func(processor.Context[string, string]) {}}
+		})})
+		g.Add(&Node{Name: "x", Kind: KindSink, Parents: []string{"route"}, Topic: "x", Make: NewSink(SinkSpec[string, string]{Topic: "x", Key: serde.String, Value: serde.String})})
+	})
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &collect{}, Stores: NewMemoryStores(), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.Add(&kgo.Record{Topic: "in", Key: []byte("nope"), Offset: 7})
+	task.Process(1)
+	if err := task.Err(); err == nil || !strings.Contains(err.Error(), `"nope" is not a child of "route"`) || !strings.Contains(err.Error(), "offset 7") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(task.Offsets()) != 0 {
+		t.Errorf("a failed record must not advance the offsets: %v", task.Offsets())
+	}
+}
