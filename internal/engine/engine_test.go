@@ -38,7 +38,6 @@ func TestMurmur2MatchesKafka(t *testing.T) {
 
 type collect struct {
 	recs []string
-	n    map[string]int32
 }
 
 func (c *collect) Produce(topic string, p int32, k, v []byte, _ time.Time, _ []processor.Header) {
@@ -55,10 +54,6 @@ func newGraph(t *testing.T, build func(g *Graph)) (*Graph, []*Subtopology) {
 		t.Fatal(err)
 	}
 	return g, subs
-}
-
-func fn(f processor.Func[string, string, string, string]) func() Instance {
-	return NewProcessor(f.Supplier())
 }
 
 func TestTaskPicksLowestTimestampAcrossPartitions(t *testing.T) {
