@@ -54,7 +54,10 @@ type App struct {
 	closeMu  sync.Mutex
 	lastCmt  time.Time
 	procRecs atomic.Int64
-	stores   engine.StoreProvider
+	// rebalanceWaiting is set when the group wants to rebalance while the
+	// poll loop blocks it: the loop then commits before allowing it.
+	rebalanceWaiting atomic.Bool
+	stores           engine.StoreProvider
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -243,6 +246,7 @@ func (a *App) startClient() error {
 		kgo.OnPartitionsAssigned(a.onAssigned),
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
+		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { a.rebalanceWaiting.Store(true) }),
 		kgo.WithLogger(kslog{a.log}),
 	}
 	opts = append(opts, a.cfg.ClientOptions...)
@@ -334,6 +338,9 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	}
 	if err := a.out.err(); err != nil {
 		return err
+	}
+	if a.rebalanceWaiting.Swap(false) {
+		commitNow = true
 	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
 		return a.commitLocked()

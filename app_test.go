@@ -213,3 +213,32 @@ func TestStoreAndWallClockPunctuation(t *testing.T) {
 		t.Errorf("%d wall-clock heartbeats in 300ms+ of running at 50ms, want several", heartbeats)
 	}
 }
+
+func TestRequestCommitCommitsBeforeTheInterval(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	in, out := c.Topic(t, "in", 1), c.Topic(t, "out", 1)
+	top := topology.New()
+	s := topology.StreamOf(top, serde.String, serde.String, in)
+	topology.Process(s, processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		if r.Value == "commit" {
+			ctx.RequestCommit()
+		}
+		ctx.Forward(r)
+		return nil
+	}).Supplier()).To(out, serde.String, serde.String)
+	appID := testkit.UniqueName("app")
+	app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, CommitInterval: time.Hour, Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Produce(ctx, true, &kgo.Record{Topic: in, Value: []byte("a")}, &kgo.Record{Topic: in, Value: []byte("commit")}); err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	run.WaitFor(t, 20*time.Second, "the commit request to commit offset 2", func() bool {
+		off, err := c.CommittedOffsets(ctx, appID)
+		return err == nil && off[in][0] == 2
+	})
+}

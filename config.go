@@ -61,8 +61,9 @@ type Config struct {
 	// StateListener is called on every state change.
 	StateListener func(old, new State)
 	// ClientOptions are passed through to franz-go after samsa's own, so
-	// they win (TLS, SASL, client id, timeouts…). Options that would break
-	// samsa's protocol (group, balancer, commit) are rejected at startup.
+	// they win (TLS, SASL, client id, timeouts…). Do not override the
+	// group, balancer, isolation level or commit options: samsa's
+	// guarantees depend on them.
 	ClientOptions []kgo.Opt
 	// StartupTimeout bounds the metadata checks at startup; default 30s.
 	StartupTimeout time.Duration

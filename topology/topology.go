@@ -177,3 +177,15 @@ func (t *Topology) Topics() []string {
 	}
 	return out
 }
+
+// ChangelogTopic returns the name of the changelog topic of a store:
+// <application id>-<store>-changelog, as Kafka Streams names it.
+func ChangelogTopic(applicationID, store string) string {
+	return applicationID + "-" + store + "-changelog"
+}
+
+// RepartitionTopic returns the name of a repartition topic:
+// <application id>-<name>-repartition, as Kafka Streams names it.
+func RepartitionTopic(applicationID, name string) string {
+	return applicationID + "-" + name + "-repartition"
+}
