@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/exactlyonce"
 	"github.com/samsa-streams/samsa/internal/assign"
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -58,6 +59,12 @@ type App struct {
 	// poll loop blocks it: the loop then commits before allowing it.
 	rebalanceWaiting atomic.Bool
 	stores           engine.StoreProvider
+	// stateEngine holds the stores; restoreCl reads changelogs; restoring
+	// lists the tasks whose stores must be restored before they process.
+	stateEngine *changelog.Engine
+	restoreCl   *kgo.Client
+	restoring   []*engine.Task
+	restored    atomic.Int64
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -84,7 +91,6 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		topicSub: map[string]int{},
 		tasks:    map[processor.TaskID]*engine.Task{},
 		done:     make(chan struct{}),
-		stores:   engine.NewMemoryStores(),
 	}
 	for _, st := range subs {
 		for _, t := range st.SourceTopics {
@@ -107,6 +113,9 @@ func (a *App) setState(s State) {
 		a.cfg.StateListener(old, s)
 	}
 }
+
+// Restored returns the number of changelog records this instance restored.
+func (a *App) Restored() int64 { return a.restored.Load() }
 
 // Processed returns the number of input records processed by this instance.
 func (a *App) Processed() int64 { return a.procRecs.Load() }
@@ -147,6 +156,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	a.stateEngine, err = changelog.NewEngine(changelog.Options{
+		Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID, InMemory: a.cfg.InMemoryState,
+		CacheSize: a.cfg.StateCacheSize, MemTableSize: a.cfg.MemTableSize, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.stateEngine.Close()
+	a.stores = &storeProvider{a: a, e: a.stateEngine}
 	parts, err := a.checkTopics(ctx)
 	if err != nil {
 		return err
@@ -197,6 +215,9 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	if err := a.ensureInternalTopics(ctx, kadm.NewClient(adm), parts); err != nil {
+		return nil, err
 	}
 	for _, st := range a.subs {
 		if len(st.SourceTopics) < 2 {
@@ -253,6 +274,16 @@ func (a *App) startClient() error {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
+	}
+	ropts := append([]kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{a.log}),
+	}, a.cfg.ClientOptions...)
+	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
+		cl.Close()
+		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
 	}
 	a.cl = cl
 	a.out.cl = cl
@@ -323,6 +354,13 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	})
 	if routeErr != nil {
 		return routeErr
+	}
+	for len(a.restoring) > 0 {
+		t := a.restoring[0]
+		if err := a.restore(context.Background(), t); err != nil {
+			return err
+		}
+		a.restoring = a.restoring[1:]
 	}
 	commitNow := false
 	for _, t := range a.tasks {
@@ -402,6 +440,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 				return
 			}
 			a.tasks[id] = t
+			a.restoring = append(a.restoring, t)
 			a.log.Info("task assigned", "task", id.String())
 		}
 	}
@@ -469,6 +508,9 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 
 func (a *App) closeTasks(ts []*engine.Task, why string) {
 	for _, t := range ts {
+		if i := slices.Index(a.restoring, t); i >= 0 {
+			a.restoring = slices.Delete(a.restoring, i, i+1)
+		}
 		if err := t.Close(); err != nil {
 			a.log.Warn("close task", "task", t.ID.String(), "err", err)
 		}
@@ -496,6 +538,9 @@ func (a *App) shutdown(runErr error) error {
 	a.mu.Unlock()
 	if a.cl != nil {
 		a.cl.Close()
+	}
+	if a.restoreCl != nil {
+		a.restoreCl.Close()
 	}
 	return err
 }

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,8 +54,23 @@ type Config struct {
 	// CommitInterval is how often progress is committed: default 30s under
 	// at-least-once, 100ms under exactly-once.
 	CommitInterval time.Duration
-	// StateDir is where local state lives; default os.TempDir()/samsa.
+	// StateDir is where this instance keeps local state (one Pebble
+	// database per task); default os.TempDir()/samsa/<ApplicationID>.
+	// Instances on one machine need one directory each.
 	StateDir string
+	// InMemoryState keeps stores in memory instead of Pebble: state is
+	// restored from the changelogs at every start.
+	InMemoryState bool
+	// StateCacheSize is the block cache shared by all stores of the
+	// instance; default 64 MiB. MemTableSize is per task; default 4 MiB.
+	StateCacheSize int64
+	MemTableSize   uint64
+	// ReplicationFactor of the internal topics samsa creates; default
+	// min(3, number of brokers).
+	ReplicationFactor int16
+	// RestoreListener receives restore progress (records done and to go,
+	// rate, ETA), at least every few seconds and at the end of each store.
+	RestoreListener func(RestoreProgress)
 	// MaxPollRecords bounds the records fetched per poll; default 10,000.
 	MaxPollRecords int
 	// Logger receives the app's logs; default slog.Default().
@@ -103,6 +120,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
+	}
+	if out.StateDir == "" {
+		out.StateDir = filepath.Join(os.TempDir(), "samsa", out.ApplicationID)
 	}
 	if out.StartupTimeout == 0 {
 		out.StartupTimeout = 30 * time.Second

@@ -45,6 +45,7 @@ func Example() {
 
 	app, err := samsa.New(top, samsa.Config{
 		ApplicationID: "shouter",
+		InMemoryState: true,
 		Bootstrap:     cluster.Bootstrap,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -55,7 +56,11 @@ func Example() {
 	done := make(chan error)
 	go func() { done <- app.Run(runCtx) }()
 	for app.Processed() < 3 {
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case err := <-done:
+			panic(fmt.Sprintf("app stopped: %v", err))
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 	stop() // graceful: commits what was processed
 	if err := <-done; err != nil {

@@ -34,6 +34,19 @@ func (o *output) Produce(topic string, partition int32, key, value []byte, ts ti
 	o.cl.Produce(context.Background(), r, o.promise)
 }
 
+// produceAck produces a changelog record and reports its offset to ack once
+// the broker acknowledged it.
+func (o *output) produceAck(topic string, partition int32, key, value []byte, ack func(int64)) {
+	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value}
+	o.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			o.promise(r, err)
+			return
+		}
+		ack(r.Offset)
+	})
+}
+
 func (o *output) promise(r *kgo.Record, err error) {
 	if err == nil {
 		return

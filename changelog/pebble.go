@@ -153,4 +153,3 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
-

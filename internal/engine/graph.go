@@ -60,6 +60,8 @@ type RawStore interface {
 	processor.BytesKeyValueStore
 	// Flush makes the writes since the last commit durable.
 	Flush() error
+	// Abort drops the writes since the last commit.
+	Abort()
 	// Close releases the store.
 	Close() error
 }

@@ -114,5 +114,9 @@ func (s *MemStore) ApproximateCount() (int64, error) { return int64(len(s.keys))
 // Flush implements RawStore.
 func (s *MemStore) Flush() error { return nil }
 
+// Abort implements RawStore: the in-memory provider has no write buffer, so
+// it is only usable where nothing aborts (at-least-once, the test driver).
+func (s *MemStore) Abort() {}
+
 // Close implements RawStore.
 func (s *MemStore) Close() error { return nil }

@@ -250,6 +250,26 @@ func (t *Task) MarkCommitted() error {
 	return nil
 }
 
+// Abort drops the stores' uncommitted writes and forgets the offsets
+// processed since the last commit: the consumer rewinds to the committed
+// offsets and the records are processed again.
+func (t *Task) Abort() {
+	for _, q := range t.queues {
+		q.next = q.committed
+		for i := q.head; i < len(q.recs); i++ {
+			q.recs[i] = nil
+		}
+		q.recs, q.head = q.recs[:0], 0
+	}
+	for _, s := range t.stores {
+		s.Abort()
+	}
+}
+
+// RawStores returns the task's stores by name, for the runtime's restore
+// and commit bookkeeping.
+func (t *Task) RawStores() map[string]RawStore { return t.stores }
+
 // Close closes the node instances and stores.
 func (t *Task) Close() error {
 	var errs []error

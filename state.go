@@ -1,0 +1,269 @@
+package samsa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// ErrChangelog is wrapped when a changelog topic is missing or misconfigured.
+var ErrChangelog = errors.New("samsa: changelog topic")
+
+// RestoreProgress reports the restore of one store of one task.
+type RestoreProgress struct {
+	Task  processor.TaskID
+	Store string
+	Topic string
+	// Done and ToGo count changelog offsets restored and left.
+	Done, ToGo int64
+	// Rate is records per second so far; ETA the time left at that rate.
+	Rate float64
+	ETA  time.Duration
+	// Finished is true on the last report of a store.
+	Finished bool
+}
+
+// storeProvider opens a task's stores in the changelog engine and hooks
+// logged stores to their changelog topics.
+type storeProvider struct {
+	a *App
+	e *changelog.Engine
+}
+
+func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
+	s, err := p.e.Open(task, def.Name)
+	if errors.Is(err, changelog.ErrForeignState) || (errors.Is(err, changelog.ErrCorruptState) && !strings.Contains(err.Error(), "lock")) {
+		p.a.log.Warn("local state is unusable: wiping it and rebuilding from the changelog", "task", task.String(), "store", def.Name, "why", err)
+		if werr := p.e.Wipe(task); werr != nil {
+			return nil, werr
+		}
+		s, err = p.e.Open(task, def.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if def.Logged {
+		topic := topology.ChangelogTopic(p.a.cfg.ApplicationID, def.Name)
+		partition := task.Partition
+		out := p.a.out
+		s.OnWrite = func(k, v []byte) {
+			out.produceAck(topic, partition, k, v, s.AckOffset)
+		}
+	}
+	return s, nil
+}
+
+// internalTopics returns the changelog topics the topology needs, with their
+// partition counts (those of the sub-topology's input topics).
+func (a *App) internalTopics(parts map[string]int32) map[string]int32 {
+	out := map[string]int32{}
+	for _, st := range a.subs {
+		var n int32
+		for _, t := range st.SourceTopics {
+			n = max(n, parts[t])
+		}
+		for _, name := range st.Stores {
+			if a.g.Stores[name].Logged {
+				out[topology.ChangelogTopic(a.cfg.ApplicationID, name)] = n
+			}
+		}
+	}
+	return out
+}
+
+// ensureInternalTopics creates missing changelog topics (compacted) and
+// validates existing ones: partition count and cleanup policy.
+func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts map[string]int32) error {
+	want := a.internalTopics(parts)
+	if len(want) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(want))
+	for t := range want {
+		names = append(names, t)
+	}
+	td, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return fmt.Errorf("samsa: list internal topics: %w", err)
+	}
+	rf := a.cfg.ReplicationFactor
+	if rf == 0 {
+		md, err := adm.BrokerMetadata(ctx)
+		if err != nil {
+			return fmt.Errorf("samsa: broker metadata: %w", err)
+		}
+		rf = int16(min(3, len(md.Brokers)))
+	}
+	var errs []error
+	var existing []string
+	for _, t := range names {
+		d, ok := td[t]
+		if ok && d.Err == nil {
+			existing = append(existing, t)
+			if got := int32(len(d.Partitions)); got != want[t] {
+				errs = append(errs, fmt.Errorf("%w %q has %d partitions, the topology needs %d", ErrChangelog, t, got, want[t]))
+			}
+			continue
+		}
+		if a.stateEngine.HasState() {
+			errs = append(errs, fmt.Errorf("%w %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrChangelog, t, a.cfg.StateDir))
+			continue
+		}
+		compact := "compact"
+		resp, err := adm.CreateTopic(ctx, want[t], rf, map[string]*string{"cleanup.policy": &compact}, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("%w %q: create: %w", ErrChangelog, t, err))
+			continue
+		}
+		a.log.Info("created changelog topic", "topic", t, "partitions", want[t], "replication", rf)
+	}
+	if len(existing) > 0 {
+		rc, err := adm.DescribeTopicConfigs(ctx, existing...)
+		if err != nil {
+			return fmt.Errorf("samsa: describe internal topics: %w", err)
+		}
+		for _, r := range rc {
+			for _, c := range r.Configs {
+				if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, "compact") {
+					errs = append(errs, fmt.Errorf("%w %q has cleanup.policy=%s, want compact", ErrChangelog, r.Name, *c.Value))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// restore replays the changelogs of a task's logged stores from their
+// checkpoints to the last stable offset, in bounded batches.
+func (a *App) restore(ctx context.Context, t *engine.Task) error {
+	for name, rs := range t.RawStores() {
+		if !a.g.Stores[name].Logged {
+			continue
+		}
+		s, ok := rs.(*changelog.Store)
+		if !ok {
+			continue
+		}
+		if err := a.restoreStore(ctx, t.ID, name, s); err != nil {
+			return fmt.Errorf("task %s: restore store %q: %w", t.ID, name, err)
+		}
+	}
+	return nil
+}
+
+const restoreBatch = 10000
+
+func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store) error {
+	topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
+	start, ok, err := s.Checkpoint()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		start = 0
+	}
+	adm := kadm.NewClient(a.restoreCl)
+	ends, err := adm.ListCommittedOffsets(ctx, topic) // the last stable offset
+	if err != nil {
+		return fmt.Errorf("end offset of %q: %w", topic, err)
+	}
+	lo, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("start offset of %q: %w", topic, err)
+	}
+	end, found := ends.Lookup(topic, id.Partition)
+	if !found || end.Err != nil {
+		return fmt.Errorf("end offset of %q partition %d: missing", topic, id.Partition)
+	}
+	if so, ok := lo.Lookup(topic, id.Partition); ok && so.Err == nil && so.Offset > start {
+		start = so.Offset
+	}
+	target := end.Offset
+	if start >= target {
+		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic, Finished: true})
+		return nil
+	}
+	a.restoreCl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {id.Partition: kgo.NewOffset().At(start)}})
+	defer a.restoreCl.RemoveConsumePartitions(map[string][]int32{topic: {id.Partition}})
+
+	began := time.Now()
+	lastLog := began
+	pos := start
+	batch := make([]changelog.Record, 0, restoreBatch)
+	flush := func() error {
+		if len(batch) == 0 && pos <= start {
+			return nil
+		}
+		if err := s.Restore(batch, pos); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for pos < target {
+		fs := a.restoreCl.PollRecords(ctx, restoreBatch)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for _, fe := range fs.Errors() {
+			return fmt.Errorf("fetch %q partition %d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Topic != topic || r.Partition != id.Partition || r.Offset < pos {
+				return
+			}
+			if !r.Attrs.IsControl() && r.Offset < target {
+				batch = append(batch, changelog.Record{Key: r.Key, Value: r.Value})
+			}
+			pos = r.Offset + 1
+		})
+		if len(batch) >= restoreBatch || pos >= target {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if now := time.Now(); now.Sub(lastLog) >= 3*time.Second || pos >= target {
+			lastLog = now
+			done := pos - start
+			rate := float64(done) / max(now.Sub(began).Seconds(), 1e-3)
+			p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: done, ToGo: max(target-pos, 0), Rate: rate, Finished: pos >= target}
+			if rate > 0 {
+				p.ETA = time.Duration(float64(p.ToGo) / rate * float64(time.Second))
+			}
+			a.reportRestore(p)
+		}
+	}
+	return flush()
+}
+
+func (a *App) reportRestore(p RestoreProgress) {
+	if p.Done > 0 || !p.Finished {
+		a.log.Info("restoring", "task", p.Task.String(), "store", p.Store, "done", p.Done, "to_go", p.ToGo,
+			"rate_per_s", int64(p.Rate), "eta", p.ETA.Round(time.Millisecond), "finished", p.Finished)
+	}
+	a.restored.Add(p.Done * boolInt(p.Finished))
+	if a.cfg.RestoreListener != nil {
+		a.cfg.RestoreListener(p)
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
