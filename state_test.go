@@ -1,0 +1,202 @@
+package samsa_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// countTopology counts records per key in the store "counts" and emits the
+// running count.
+func countTopology(in, out string) *topology.Topology {
+	top := topology.New()
+	topology.AddSource(top, "src", topology.Source[string, string]{Topics: []string{in}, Key: serde.String, Value: serde.String})
+	topology.AddProcessor(top, "count", processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		s, err := processor.GetKeyValueStore[string, int64](ctx, "counts")
+		if err != nil {
+			return err
+		}
+		n, _, err := s.Get(r.Key)
+		if err != nil {
+			return err
+		}
+		n++
+		if err := s.Put(r.Key, n); err != nil {
+			return err
+		}
+		ctx.Forward(processor.WithValue(r, strconv.FormatInt(n, 10)))
+		return nil
+	}).Supplier(), "src")
+	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "count")
+	topology.AddSink(top, "sink", topology.Sink[string, string]{Topic: out, Key: serde.String, Value: serde.String}, "count")
+	return top
+}
+
+func produceKeys(t *testing.T, c *testkit.Cluster, topic string, n, keys int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte("key-" + strconv.Itoa(i%keys)), Value: []byte("x")}
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastCounts reads the output and returns the last count per key.
+func lastCounts(t *testing.T, c *testkit.Cluster, topic string) map[string]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got, err := c.ReadTopic(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]int64{}
+	for _, rs := range got {
+		for _, r := range rs {
+			n, _ := strconv.ParseInt(string(r.Value), 10, 64)
+			last[string(r.Key)] = n
+		}
+	}
+	return last
+}
+
+func runUntil(t *testing.T, app *samsa.App, processed int64) {
+	t.Helper()
+	run := testkit.Start(t, app)
+	run.WaitFor(t, 90*time.Second, "input processed", func() bool { return app.Processed() >= processed })
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRestoreFromChangelog(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { runRestore(t, testkit.EmbeddedCluster(t)) })
+	t.Run("real", func(t *testing.T) { runRestore(t, testkit.RealCluster(t)) })
+}
+
+// runRestore: count, delete the state directory, count more: the counts
+// continue where they were (restored from the changelog); a restart with the
+// state directory intact restores nothing.
+func runRestore(t *testing.T, c *testkit.Cluster) {
+	const keys = 50
+	in, out := c.Topic(t, "count-in", 2), c.Topic(t, "count-out", 2)
+	appID := testkit.UniqueName("count-app")
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var reports []samsa.RestoreProgress
+	newApp := func() *samsa.App {
+		app, err := samsa.New(countTopology(in, out), samsa.Config{
+			ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, CommitInterval: 100 * time.Millisecond,
+			Logger:          testkit.Logger(t, slog.LevelInfo),
+			RestoreListener: func(p samsa.RestoreProgress) { mu.Lock(); reports = append(reports, p); mu.Unlock() },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+
+	produceKeys(t, c, in, 1000, keys)
+	first := newApp()
+	runUntil(t, first, 1000)
+	if n := first.Restored(); n != 0 {
+		t.Fatalf("first run restored %d records from an empty changelog", n)
+	}
+
+	// Lose the local state: the next run restores it from the changelog.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	produceKeys(t, c, in, 1000, keys)
+	second := newApp()
+	runUntil(t, second, 1000)
+	if n := second.Restored(); n < keys || n > 1000 {
+		t.Fatalf("second run restored %d records, want between %d (compacted) and 1000", n, keys)
+	}
+	for k, n := range lastCounts(t, c, out) {
+		if n != 40 {
+			t.Errorf("key %s: count %d after restore, want 40 (2000 records / 50 keys)", k, n)
+		}
+	}
+	mu.Lock()
+	finished := 0
+	for _, r := range reports {
+		if r.Finished && r.Store == "counts" && strings.HasSuffix(r.Topic, "-counts-changelog") {
+			finished++
+		}
+	}
+	mu.Unlock()
+	if finished < 2 {
+		t.Errorf("restore listener saw %d finished stores, want one per task (2)", finished)
+	}
+
+	// Restart with the state intact: nothing to restore.
+	produceKeys(t, c, in, 100, keys)
+	third := newApp()
+	runUntil(t, third, 100)
+	if n := third.Restored(); n != 0 {
+		t.Errorf("restart with intact state restored %d records, want 0", n)
+	}
+}
+
+func TestChangelogValidation(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	ctx := context.Background()
+	in, out := c.Topic(t, "in", 2), c.Topic(t, "out", 2)
+
+	// Wrong partition count.
+	appID := testkit.UniqueName("app")
+	if err := c.CreateTopic(ctx, topology.ChangelogTopic(appID, "counts"), 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	app, _ := samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
+	err := app.Run(ctx)
+	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), appID+"-counts-changelog") || !strings.Contains(err.Error(), "3 partitions") {
+		t.Fatalf("Run = %v, want ErrChangelog naming the topic and its partitions", err)
+	}
+
+	// Wrong cleanup policy.
+	appID = testkit.UniqueName("app")
+	del := "delete"
+	if err := c.CreateTopic(ctx, topology.ChangelogTopic(appID, "counts"), 2, map[string]*string{"cleanup.policy": &del}); err != nil {
+		t.Fatal(err)
+	}
+	app, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
+	err = app.Run(ctx)
+	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), "cleanup.policy=delete") {
+		t.Fatalf("Run = %v, want ErrChangelog naming the cleanup policy", err)
+	}
+
+	// Deleted changelog while local state exists.
+	appID = testkit.UniqueName("app")
+	dir := t.TempDir()
+	produceKeys(t, c, in, 10, 5)
+	app, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, Logger: testkit.Logger(t, slog.LevelInfo)})
+	runUntil(t, app, 10)
+	if _, err := c.Admin().DeleteTopic(ctx, topology.ChangelogTopic(appID, "counts")); err != nil {
+		t.Fatal(err)
+	}
+	app, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, Logger: testkit.Logger(t, slog.LevelInfo)})
+	err = app.Run(ctx)
+	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), "does not exist but local state does") {
+		t.Fatalf("Run = %v, want ErrChangelog about the deleted topic", err)
+	}
+}
