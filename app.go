@@ -175,10 +175,50 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	a.setState(StateRebalancing)
 	runErr := a.loop(ctx)
+	for attempt := 1; errors.Is(runErr, exactlyonce.ErrUnknownOutcome) && attempt <= maxRecoveries && ctx.Err() == nil; attempt++ {
+		// The transaction may or may not have committed: drop every task
+		// (their stores keep only committed state), leave with this
+		// producer and join again, so that offsets and state are read
+		// back from what Kafka committed. The new producer fences the old.
+		a.log.Warn("transaction outcome unknown: rebuilding from the committed offsets and state", "attempt", attempt, "err", runErr)
+		a.recoverClient()
+		if err := a.startClient(); err != nil {
+			runErr = err
+			break
+		}
+		a.setState(StateRebalancing)
+		runErr = a.loop(ctx)
+	}
 	a.setState(StatePendingShutdown)
 	closeErr := a.shutdown(runErr)
 	return errors.Join(runErr, closeErr)
 }
+
+// maxRecoveries bounds the rebuilds after unknown transaction outcomes
+// before the app gives up with the error.
+const maxRecoveries = 10
+
+// recoverClient closes every task without committing and closes the
+// clients, so that a new client starts from the committed offsets.
+func (a *App) recoverClient() {
+	a.mu.Lock()
+	a.fatal = errRecovering // no commit from the revoke callback while closing
+	var all []*engine.Task
+	for _, t := range a.tasks {
+		t.Abort()
+		all = append(all, t)
+	}
+	a.closeTasks(all, "recovery")
+	a.mu.Unlock()
+	a.cl.CloseAllowingRebalance()
+	a.restoreCl.Close()
+	a.mu.Lock()
+	a.fatal = nil
+	a.out.reset()
+	a.mu.Unlock()
+}
+
+var errRecovering = errors.New("samsa: recovering")
 
 // checkTopics verifies at startup that every source and fixed sink topic
 // exists and that co-partitioned topics agree on partition counts.
@@ -270,8 +310,23 @@ func (a *App) startClient() error {
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { a.rebalanceWaiting.Store(true) }),
 		kgo.WithLogger(kslog{a.log}),
 	}
+	if a.cfg.Guarantee == ExactlyOnce {
+		opts = append(opts,
+			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.InstanceID),
+			kgo.TransactionTimeout(a.cfg.TransactionTimeout))
+	}
 	opts = append(opts, a.cfg.ClientOptions...)
-	cl, err := kgo.NewClient(opts...)
+	var cl *kgo.Client
+	var sess *kgo.GroupTransactSession
+	var err error
+	if a.cfg.Guarantee == ExactlyOnce {
+		sess, err = kgo.NewGroupTransactSession(opts...)
+		if sess != nil {
+			cl = sess.Client()
+		}
+	} else {
+		cl, err = kgo.NewClient(opts...)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
 	}
@@ -287,7 +342,11 @@ func (a *App) startClient() error {
 	}
 	a.cl = cl
 	a.out.cl = cl
-	a.proto = exactlyonce.AtLeastOnce{Client: cl}
+	if sess != nil {
+		a.proto = &exactlyonce.ExactlyOnce{Session: sess}
+	} else {
+		a.proto = exactlyonce.AtLeastOnce{Client: cl}
+	}
 	return nil
 }
 
@@ -310,7 +369,11 @@ func (a *App) loop(ctx context.Context) error {
 			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}
 		err := a.processBatch(fetches)
-		a.cl.AllowRebalance()
+		if !a.proto.Open() {
+			// Under exactly-once a rebalance happens only between
+			// commits: never with a transaction open.
+			a.cl.AllowRebalance()
+		}
 		if err != nil {
 			return err
 		}
@@ -354,6 +417,9 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	})
 	if routeErr != nil {
 		return routeErr
+	}
+	if err := a.proto.Begin(); err != nil {
+		return err
 	}
 	for len(a.restoring) > 0 {
 		t := a.restoring[0]
@@ -404,6 +470,17 @@ func (a *App) commitLocked() error {
 		}
 	}
 	if err := a.proto.Commit(ctx, offsets); err != nil {
+		if errors.Is(err, exactlyonce.ErrAborted) {
+			// Rolled back: drop the stores' buffers and process the
+			// records again from the committed offsets.
+			a.log.Warn("transaction aborted: processing again from the committed offsets")
+			for _, t := range a.tasks {
+				t.Abort()
+			}
+			a.out.reset()
+			a.lastCmt = time.Now()
+			return nil
+		}
 		return err
 	}
 	if err := a.out.err(); err != nil {
@@ -489,6 +566,13 @@ func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]i
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
+	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
+		// Never end a transaction inside a group callback (franz-go
+		// deadlocks); the loop commits before it allows a rebalance, so no
+		// transaction is open here.
+		a.closeTasks(a.revokedTasks(revoked), "revoked")
+		return
+	}
 	if a.fatal == nil {
 		if err := a.commitLocked(); err != nil {
 			a.log.Error("commit before revocation failed", "err", err)
@@ -526,6 +610,13 @@ func (a *App) shutdown(runErr error) error {
 	a.mu.Lock()
 	if runErr != nil {
 		a.setFatal(runErr) // no commit in the revoke callback either
+		if eos, ok := a.proto.(*exactlyonce.ExactlyOnce); ok {
+			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			if err := eos.Abort(ctx); err != nil {
+				a.log.Warn("abort on shutdown", "err", err)
+			}
+			cancel()
+		}
 	}
 	if a.fatal == nil {
 		err = a.commitLocked()
@@ -537,7 +628,7 @@ func (a *App) shutdown(runErr error) error {
 	a.closeTasks(all, "shutdown")
 	a.mu.Unlock()
 	if a.cl != nil {
-		a.cl.Close()
+		a.cl.CloseAllowingRebalance()
 	}
 	if a.restoreCl != nil {
 		a.restoreCl.Close()

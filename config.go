@@ -10,6 +10,8 @@
 package samsa
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,6 +84,14 @@ type Config struct {
 	// group, balancer, isolation level or commit options: samsa's
 	// guarantees depend on them.
 	ClientOptions []kgo.Opt
+	// InstanceID names this instance in the transactional id
+	// (<ApplicationID>-<InstanceID>) under exactly-once; default a random
+	// id per Run. Zombies are fenced by the group metadata (KIP-447)
+	// either way.
+	InstanceID string
+	// TransactionTimeout is the broker-side timeout of a transaction under
+	// exactly-once; default 10s, as Kafka Streams.
+	TransactionTimeout time.Duration
 	// StartupTimeout bounds the metadata checks at startup; default 30s.
 	StartupTimeout time.Duration
 }
@@ -123,6 +133,14 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.StateDir == "" {
 		out.StateDir = filepath.Join(os.TempDir(), "samsa", out.ApplicationID)
+	}
+	if out.InstanceID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		out.InstanceID = hex.EncodeToString(b[:])
+	}
+	if out.TransactionTimeout == 0 {
+		out.TransactionTimeout = 10 * time.Second
 	}
 	if out.StartupTimeout == 0 {
 		out.StartupTimeout = 30 * time.Second

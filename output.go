@@ -58,6 +58,13 @@ func (o *output) promise(r *kgo.Record, err error) {
 	o.mu.Unlock()
 }
 
+// reset forgets a produce error after the transaction that saw it aborted.
+func (o *output) reset() {
+	o.mu.Lock()
+	o.firstErr = nil
+	o.mu.Unlock()
+}
+
 func (o *output) err() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()

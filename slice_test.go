@@ -51,11 +51,13 @@ func sliceInput(i int) (key string, e sliceEvent) {
 // at-least-once, exact output multiset, per-partition order, committed
 // offsets at the end of the input.
 func TestVerticalSlice(t *testing.T) {
-	t.Run("embedded", func(t *testing.T) { runSlice(t, testkit.EmbeddedCluster(t)) })
-	t.Run("real", func(t *testing.T) { runSlice(t, testkit.RealCluster(t)) })
+	t.Run("embedded", func(t *testing.T) { runSlice(t, testkit.EmbeddedCluster(t), samsa.AtLeastOnce) })
+	t.Run("real", func(t *testing.T) { runSlice(t, testkit.RealCluster(t), samsa.AtLeastOnce) })
+	t.Run("embedded-eos", func(t *testing.T) { runSlice(t, testkit.EmbeddedCluster(t), samsa.ExactlyOnce) })
+	t.Run("real-eos", func(t *testing.T) { runSlice(t, testkit.RealCluster(t), samsa.ExactlyOnce) })
 }
 
-func runSlice(t *testing.T, c *testkit.Cluster) {
+func runSlice(t *testing.T, c *testkit.Cluster, g samsa.Guarantee) {
 	const n, parts = 10000, 4
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -94,6 +96,7 @@ func runSlice(t *testing.T, c *testkit.Cluster) {
 		ApplicationID:  appID,
 		Bootstrap:      c.Bootstrap,
 		CommitInterval: 200 * time.Millisecond,
+		Guarantee:      g,
 		Logger:         testkit.Logger(t, slog.LevelInfo),
 	})
 	if err != nil {

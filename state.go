@@ -25,7 +25,8 @@ type RestoreProgress struct {
 	Task  processor.TaskID
 	Store string
 	Topic string
-	// Done and ToGo count changelog offsets restored and left.
+	// Done counts the changelog records restored; ToGo the offsets left
+	// to the end (transaction markers included).
 	Done, ToGo int64
 	// Rate is records per second so far; ETA the time left at that rate.
 	Rate float64
@@ -203,6 +204,7 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 	began := time.Now()
 	lastLog := began
 	pos := start
+	records := int64(0)
 	batch := make([]changelog.Record, 0, restoreBatch)
 	flush := func() error {
 		if len(batch) == 0 && pos <= start {
@@ -228,6 +230,7 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 			}
 			if !r.Attrs.IsControl() && r.Offset < target {
 				batch = append(batch, changelog.Record{Key: r.Key, Value: r.Value})
+				records++
 			}
 			pos = r.Offset + 1
 		})
@@ -238,9 +241,8 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		}
 		if now := time.Now(); now.Sub(lastLog) >= 3*time.Second || pos >= target {
 			lastLog = now
-			done := pos - start
-			rate := float64(done) / max(now.Sub(began).Seconds(), 1e-3)
-			p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: done, ToGo: max(target-pos, 0), Rate: rate, Finished: pos >= target}
+			rate := float64(pos-start) / max(now.Sub(began).Seconds(), 1e-3)
+			p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: records, ToGo: max(target-pos, 0), Rate: rate, Finished: pos >= target}
 			if rate > 0 {
 				p.ETA = time.Duration(float64(p.ToGo) / rate * float64(time.Second))
 			}

@@ -88,14 +88,16 @@ func runUntil(t *testing.T, app *samsa.App, processed int64) {
 }
 
 func TestRestoreFromChangelog(t *testing.T) {
-	t.Run("embedded", func(t *testing.T) { runRestore(t, testkit.EmbeddedCluster(t)) })
-	t.Run("real", func(t *testing.T) { runRestore(t, testkit.RealCluster(t)) })
+	t.Run("embedded", func(t *testing.T) { runRestore(t, testkit.EmbeddedCluster(t), samsa.AtLeastOnce) })
+	t.Run("real", func(t *testing.T) { runRestore(t, testkit.RealCluster(t), samsa.AtLeastOnce) })
+	t.Run("embedded-eos", func(t *testing.T) { runRestore(t, testkit.EmbeddedCluster(t), samsa.ExactlyOnce) })
+	t.Run("real-eos", func(t *testing.T) { runRestore(t, testkit.RealCluster(t), samsa.ExactlyOnce) })
 }
 
 // runRestore: count, delete the state directory, count more: the counts
 // continue where they were (restored from the changelog); a restart with the
 // state directory intact restores nothing.
-func runRestore(t *testing.T, c *testkit.Cluster) {
+func runRestore(t *testing.T, c *testkit.Cluster, g samsa.Guarantee) {
 	const keys = 50
 	in, out := c.Topic(t, "count-in", 2), c.Topic(t, "count-out", 2)
 	appID := testkit.UniqueName("count-app")
@@ -104,7 +106,7 @@ func runRestore(t *testing.T, c *testkit.Cluster) {
 	var reports []samsa.RestoreProgress
 	newApp := func() *samsa.App {
 		app, err := samsa.New(countTopology(in, out), samsa.Config{
-			ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, CommitInterval: 100 * time.Millisecond,
+			ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, CommitInterval: 100 * time.Millisecond, Guarantee: g,
 			Logger:          testkit.Logger(t, slog.LevelInfo),
 			RestoreListener: func(p samsa.RestoreProgress) { mu.Lock(); reports = append(reports, p); mu.Unlock() },
 		})

@@ -22,14 +22,32 @@ type Offsets = map[string]map[int32]kgo.EpochOffset
 type Protocol interface {
 	// Name returns the guarantee's name as Kafka Streams spells it.
 	Name() string
+	// Begin is called before a batch is processed; under exactly-once it
+	// opens a transaction if none is open.
+	Begin() error
+	// Open reports whether work since the last commit is pending in an
+	// open transaction, which must be committed before a rebalance.
+	Open() bool
 	// Commit makes the outputs produced since the last commit durable and
-	// commits the offsets.
+	// commits the offsets. It returns an error wrapping ErrAborted when the
+	// work was rolled back (process it again from the committed offsets)
+	// and ErrUnknownOutcome when it cannot tell.
 	Commit(ctx context.Context, offsets Offsets) error
 }
 
 // ErrCommitFailed wraps a commit that was rejected; the outputs may have been
 // written (at-least-once) but the offsets were not committed.
 var ErrCommitFailed = errors.New("exactlyonce: commit failed")
+
+// ErrAborted wraps a transaction that was aborted: nothing of it is visible
+// to read_committed consumers, and the consumer was rewound to the
+// committed offsets.
+var ErrAborted = errors.New("exactlyonce: transaction aborted")
+
+// ErrUnknownOutcome wraps a transaction whose end returned an error: it may
+// have committed or not (franz-go #1207, #1052). The caller must rebuild
+// from the committed offsets and the committed state.
+var ErrUnknownOutcome = errors.New("exactlyonce: transaction outcome unknown")
 
 // AtLeastOnce flushes the producer, then commits offsets to the group:
 // after a crash, records processed since the last commit are processed
@@ -40,6 +58,12 @@ type AtLeastOnce struct {
 
 // Name implements Protocol.
 func (AtLeastOnce) Name() string { return "at_least_once" }
+
+// Begin implements Protocol; at-least-once has no transaction.
+func (AtLeastOnce) Begin() error { return nil }
+
+// Open implements Protocol; at-least-once has no transaction.
+func (AtLeastOnce) Open() bool { return false }
 
 // Commit implements Protocol.
 func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
@@ -65,6 +89,62 @@ func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
 	})
 	if cerr != nil {
 		return fmt.Errorf("%w: commit offsets: %w", ErrCommitFailed, cerr)
+	}
+	return nil
+}
+
+// ExactlyOnce commits through Kafka transactions (exactly_once_v2): one
+// transactional producer per instance, input offsets sent to the
+// transaction with the group metadata so the broker fences zombies
+// (KIP-447), outputs, changelogs and offsets committed or aborted together.
+type ExactlyOnce struct {
+	Session *kgo.GroupTransactSession
+	inTxn   bool
+}
+
+// Name implements Protocol.
+func (*ExactlyOnce) Name() string { return "exactly_once_v2" }
+
+// Open implements Protocol.
+func (p *ExactlyOnce) Open() bool { return p.inTxn }
+
+// Begin implements Protocol.
+func (p *ExactlyOnce) Begin() error {
+	if p.inTxn {
+		return nil
+	}
+	if err := p.Session.Begin(); err != nil {
+		return fmt.Errorf("%w: begin transaction: %w", ErrUnknownOutcome, err)
+	}
+	p.inTxn = true
+	return nil
+}
+
+// Commit implements Protocol. The offsets committed are those of every
+// record polled, which the runtime has processed in full by then.
+func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets) error {
+	if !p.inTxn {
+		return nil
+	}
+	p.inTxn = false
+	committed, err := p.Session.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+	}
+	if !committed {
+		return ErrAborted
+	}
+	return nil
+}
+
+// Abort rolls the open transaction back.
+func (p *ExactlyOnce) Abort(ctx context.Context) error {
+	if !p.inTxn {
+		return nil
+	}
+	p.inTxn = false
+	if _, err := p.Session.End(ctx, kgo.TryAbort); err != nil {
+		return fmt.Errorf("%w: abort: %w", ErrUnknownOutcome, err)
 	}
 	return nil
 }
