@@ -81,6 +81,17 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	g := engine.GraphOf(top)
+	for _, n := range g.Nodes {
+		if n.Internal == "" {
+			continue
+		}
+		name := topology.RepartitionTopic(c.ApplicationID, n.Internal)
+		if n.Kind == engine.KindSink {
+			n.Topic = name
+		} else {
+			n.Topics = []string{name}
+		}
+	}
 	subs, err := g.Validate()
 	if err != nil {
 		return nil, err
@@ -232,6 +243,9 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 	defer adm.Close()
 	var want []string
 	for _, n := range a.g.Nodes {
+		if n.Internal != "" {
+			continue // created below
+		}
 		want = append(want, n.Topics...)
 		if n.Kind == engine.KindSink && n.Topic != "" {
 			want = append(want, n.Topic)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 	"github.com/samsa-streams/samsa/topology"
 )
 
-// ErrChangelog is wrapped when a changelog topic is missing or misconfigured.
-var ErrChangelog = errors.New("samsa: changelog topic")
+// ErrInternalTopic is wrapped when a changelog or repartition topic is
+// missing or misconfigured.
+var ErrInternalTopic = errors.New("samsa: internal topic")
 
 // RestoreProgress reports the restore of one store of one task.
 type RestoreProgress struct {
@@ -65,26 +67,65 @@ func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engin
 	return s, nil
 }
 
-// internalTopics returns the changelog topics the topology needs, with their
-// partition counts (those of the sub-topology's input topics).
-func (a *App) internalTopics(parts map[string]int32) map[string]int32 {
-	out := map[string]int32{}
+// internalTopic is a topic samsa creates and validates.
+type internalTopic struct {
+	partitions int32
+	policy     string // cleanup.policy
+}
+
+// internalTopics returns the repartition and changelog topics the topology
+// needs. A repartition topic gets the partition count of the input of the
+// sub-topology that writes it; a changelog that of its store's sub-topology.
+// parts receives the repartition topics' counts.
+func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
+	out := map[string]internalTopic{}
+	subOf := map[string]*engine.Subtopology{}
 	for _, st := range a.subs {
+		for _, n := range st.Nodes {
+			subOf[n.Name] = st
+		}
+	}
+	inputParts := func(st *engine.Subtopology) (int32, bool) {
 		var n int32
 		for _, t := range st.SourceTopics {
-			n = max(n, parts[t])
+			p, ok := parts[t]
+			if !ok {
+				return 0, false
+			}
+			n = max(n, p)
 		}
+		return n, true
+	}
+	// Repartition topics may feed each other: resolve until nothing changes.
+	for changed := true; changed; {
+		changed = false
+		for _, n := range a.g.Nodes {
+			if n.Internal == "" || n.Kind != engine.KindSink {
+				continue
+			}
+			if _, done := parts[n.Topic]; done {
+				continue
+			}
+			if p, ok := inputParts(subOf[n.Name]); ok {
+				parts[n.Topic] = p
+				out[n.Topic] = internalTopic{partitions: p, policy: "delete"}
+				changed = true
+			}
+		}
+	}
+	for _, st := range a.subs {
+		n, _ := inputParts(st)
 		for _, name := range st.Stores {
 			if a.g.Stores[name].Logged {
-				out[topology.ChangelogTopic(a.cfg.ApplicationID, name)] = n
+				out[topology.ChangelogTopic(a.cfg.ApplicationID, name)] = internalTopic{partitions: n, policy: "compact"}
 			}
 		}
 	}
 	return out
 }
 
-// ensureInternalTopics creates missing changelog topics (compacted) and
-// validates existing ones: partition count and cleanup policy.
+// ensureInternalTopics creates missing internal topics and validates
+// existing ones: partition count and cleanup policy.
 func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts map[string]int32) error {
 	want := a.internalTopics(parts)
 	if len(want) == 0 {
@@ -94,6 +135,7 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	for t := range want {
 		names = append(names, t)
 	}
+	sort.Strings(names)
 	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("samsa: list internal topics: %w", err)
@@ -109,28 +151,33 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	var errs []error
 	var existing []string
 	for _, t := range names {
+		w := want[t]
+		kind := "changelog topic"
+		if w.policy == "delete" {
+			kind = "repartition topic"
+		}
 		d, ok := td[t]
 		if ok && d.Err == nil {
 			existing = append(existing, t)
-			if got := int32(len(d.Partitions)); got != want[t] {
-				errs = append(errs, fmt.Errorf("%w %q has %d partitions, the topology needs %d", ErrChangelog, t, got, want[t]))
+			if got := int32(len(d.Partitions)); got != w.partitions {
+				errs = append(errs, fmt.Errorf("%w: %s %q has %d partitions, the topology needs %d", ErrInternalTopic, kind, t, got, w.partitions))
 			}
 			continue
 		}
-		if a.stateEngine.HasState() {
-			errs = append(errs, fmt.Errorf("%w %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrChangelog, t, a.cfg.StateDir))
+		if w.policy == "compact" && a.stateEngine.HasState() {
+			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrInternalTopic, kind, t, a.cfg.StateDir))
 			continue
 		}
-		compact := "compact"
-		resp, err := adm.CreateTopic(ctx, want[t], rf, map[string]*string{"cleanup.policy": &compact}, t)
+		policy := w.policy
+		resp, err := adm.CreateTopic(ctx, w.partitions, rf, map[string]*string{"cleanup.policy": &policy}, t)
 		if err == nil {
 			err = resp.Err
 		}
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("%w %q: create: %w", ErrChangelog, t, err))
+			errs = append(errs, fmt.Errorf("%w: %s %q: create: %w", ErrInternalTopic, kind, t, err))
 			continue
 		}
-		a.log.Info("created changelog topic", "topic", t, "partitions", want[t], "replication", rf)
+		a.log.Info("created internal topic", "topic", t, "partitions", w.partitions, "replication", rf, "cleanup.policy", policy)
 	}
 	if len(existing) > 0 {
 		rc, err := adm.DescribeTopicConfigs(ctx, existing...)
@@ -139,13 +186,42 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 		}
 		for _, r := range rc {
 			for _, c := range r.Configs {
-				if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, "compact") {
-					errs = append(errs, fmt.Errorf("%w %q has cleanup.policy=%s, want compact", ErrChangelog, r.Name, *c.Value))
+				if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, want[r.Name].policy) {
+					errs = append(errs, fmt.Errorf("%w: %q has cleanup.policy=%s, want %s", ErrInternalTopic, r.Name, *c.Value, want[r.Name].policy))
 				}
 			}
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	// Wait until every new topic has leaders.
+	for {
+		td, err := adm.ListTopics(ctx, names...)
+		if err == nil {
+			ready := true
+			for _, t := range names {
+				d, ok := td[t]
+				if !ok || d.Err != nil || len(d.Partitions) == 0 {
+					ready = false
+					break
+				}
+				for _, p := range d.Partitions {
+					if p.Leader < 0 {
+						ready = false
+					}
+				}
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("samsa: internal topics have no leaders yet: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // restore replays the changelogs of a task's logged stores from their

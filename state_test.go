@@ -171,7 +171,7 @@ func TestChangelogValidation(t *testing.T) {
 	}
 	app, _ := samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
 	err := app.Run(ctx)
-	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), appID+"-counts-changelog") || !strings.Contains(err.Error(), "3 partitions") {
+	if !errors.Is(err, samsa.ErrInternalTopic) || !strings.Contains(err.Error(), appID+"-counts-changelog") || !strings.Contains(err.Error(), "has 3 partitions") {
 		t.Fatalf("Run = %v, want ErrChangelog naming the topic and its partitions", err)
 	}
 
@@ -183,7 +183,7 @@ func TestChangelogValidation(t *testing.T) {
 	}
 	app, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
 	err = app.Run(ctx)
-	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), "cleanup.policy=delete") {
+	if !errors.Is(err, samsa.ErrInternalTopic) || !strings.Contains(err.Error(), "cleanup.policy=delete") {
 		t.Fatalf("Run = %v, want ErrChangelog naming the cleanup policy", err)
 	}
 
@@ -198,7 +198,77 @@ func TestChangelogValidation(t *testing.T) {
 	}
 	app, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir, Logger: testkit.Logger(t, slog.LevelInfo)})
 	err = app.Run(ctx)
-	if !errors.Is(err, samsa.ErrChangelog) || !strings.Contains(err.Error(), "does not exist but local state does") {
+	if !errors.Is(err, samsa.ErrInternalTopic) || !strings.Contains(err.Error(), "does not exist but local state does") {
 		t.Fatalf("Run = %v, want ErrChangelog about the deleted topic", err)
+	}
+}
+
+type countSum struct {
+	Count int64 `json:"c"`
+	Sum   int64 `json:"s"`
+}
+
+func TestRepartitionThenAggregate(t *testing.T) {
+	c := testkit.NewCluster(t)
+	in, out := c.Topic(t, "rp-in", 3), c.Topic(t, "rp-out", 3)
+	appID := testkit.UniqueName("rp-app")
+	top := topology.New()
+	s := topology.StreamOf(top, serde.String, serde.String, in)
+	byGroup := topology.GroupBy(s, "by-group", func(k, _ string) string { return "g" + strconv.Itoa(len(k)%4) }, serde.String, serde.String)
+	topology.Aggregate(byGroup, "group-sums", func() countSum { return countSum{} },
+		func(_ string, v string, a countSum) countSum {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return countSum{Count: a.Count + 1, Sum: a.Sum + n}
+		}, serde.String, serde.JSON[countSum]()).
+		To(out, serde.String, serde.JSON[countSum]())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	want := map[string]countSum{}
+	var recs []*kgo.Record
+	for i := range 2000 {
+		k := strings.Repeat("k", 1+i%9)
+		g := "g" + strconv.Itoa(len(k)%4)
+		want[g] = countSum{Count: want[g].Count + 1, Sum: want[g].Sum + int64(i)}
+		recs = append(recs, &kgo.Record{Topic: in, Key: []byte(k), Value: []byte(strconv.Itoa(i))})
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+	app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(),
+		Guarantee: samsa.ExactlyOnce, Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2000 inputs are processed twice: once before and once after the
+	// repartition topic.
+	runUntil(t, app, 4000)
+	got, err := c.ReadTopic(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]countSum{}
+	updates := 0
+	for _, rs := range got {
+		for _, r := range rs {
+			cs, err := serde.JSON[countSum]().Deserialize(out, r.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last[string(r.Key)] = cs
+			updates++
+		}
+	}
+	if updates != 2000 {
+		t.Errorf("%d aggregate updates, want one per input (2000)", updates)
+	}
+	for g, w := range want {
+		if last[g] != w {
+			t.Errorf("group %s = %+v, want %+v", g, last[g], w)
+		}
+	}
+	d, _ := top.Describe()
+	if !strings.Contains(d.String(), "Sub-topology: 1") {
+		t.Errorf("the repartition should split the topology in two:\n%s", d)
 	}
 }

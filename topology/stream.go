@@ -134,3 +134,62 @@ func (s Stream[K, V]) To(topic string, key serde.Serde[K], value serde.Serde[V])
 func (s Stream[K, V]) ToSink(sink Sink[K, V]) {
 	AddSink(s.t, s.t.name("KSTREAM-SINK"), sink, s.node)
 }
+
+// InternalTopicPrefix marks a topic name that the App replaces with
+// <application id>-<name>-repartition.
+const InternalTopicPrefix = "__samsa_internal__:"
+
+// Repartition writes the stream through the repartition topic
+// <application id>-<name>-repartition, created by the App with as many
+// partitions as the stream's input, and returns the stream read back from
+// it: records are then partitioned by their (new) key, so that a stateful
+// operation after a key change sees every record of a key in one task.
+func Repartition[K, V any](s Stream[K, V], name string, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
+	placeholder := InternalTopicPrefix + name
+	sink := name + "-repartition-sink"
+	AddSink(s.t, sink, Sink[K, V]{Topic: placeholder, Key: key, Value: value}, s.node)
+	if n, ok := s.t.g.Node(sink); ok {
+		n.Internal = name
+	}
+	src := name + "-repartition-source"
+	AddSource(s.t, src, Source[K, V]{Topics: []string{placeholder}, Key: key, Value: value})
+	if n, ok := s.t.g.Node(src); ok {
+		n.Internal = name
+	}
+	return Stream[K, V]{t: s.t, node: src}
+}
+
+// GroupBy re-keys the stream with fn and repartitions it by the new key
+// through <application id>-<name>-repartition.
+func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) K2, key serde.Serde[K2], value serde.Serde[V]) Stream[K2, V] {
+	rekeyed := Map(s, func(k K, v V) (K2, V) { return fn(k, v), v })
+	return Repartition(rekeyed, name, key, value)
+}
+
+// Aggregate folds the records of each key into an aggregate kept in the
+// key-value store named store (logged to <application id>-<store>-changelog)
+// and emits every updated aggregate: a changelog stream, as a KTable.
+func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+	name := s.t.name("KSTREAM-AGGREGATE")
+	AddProcessor(s.t, name, processor.Func[K, V, K, A](func(ctx processor.Context[K, A], r processor.Record[K, V]) error {
+		st, err := processor.GetKeyValueStore[K, A](ctx, store)
+		if err != nil {
+			return err
+		}
+		cur, ok, err := st.Get(r.Key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			cur = initial()
+		}
+		next := add(r.Key, r.Value, cur)
+		if err := st.Put(r.Key, next); err != nil {
+			return err
+		}
+		ctx.Forward(processor.WithValue(r, next))
+		return nil
+	}).Supplier(), s.node)
+	AddKeyValueStore(s.t, KeyValueStore[K, A]{Name: store, Key: key, Value: agg}, name)
+	return Stream[K, A]{t: s.t, node: name}
+}

@@ -41,6 +41,9 @@ type Node struct {
 	Make func() Instance
 	// Describe extra for sinks with a topic function.
 	TopicFuncName string
+	// Internal names the repartition topic a sink writes or a source reads,
+	// <application id>-<Internal>-repartition once the app id is known.
+	Internal string
 }
 
 // StoreDef defines a key-value state store.

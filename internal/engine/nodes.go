@@ -201,14 +201,20 @@ func NewSink[K, V any](spec SinkSpec[K, V]) func() Instance {
 }
 
 type sink[K, V any] struct {
-	spec SinkSpec[K, V]
-	t    *Task
-	n    *Node
-	rr   int32
+	spec  SinkSpec[K, V]
+	t     *Task
+	n     *Node
+	topic string
+	rr    int32
 }
 
-func (s *sink[K, V]) Init(t *Task, n *Node) error { s.t, s.n = t, n; return nil }
-func (s *sink[K, V]) Close() error                { return nil }
+// Init takes the topic from the node, where the runtime may have resolved
+// an internal (repartition) topic name.
+func (s *sink[K, V]) Init(t *Task, n *Node) error {
+	s.t, s.n, s.topic = t, n, n.Topic
+	return nil
+}
+func (s *sink[K, V]) Close() error { return nil }
 func (s *sink[K, V]) AddChild(name string, _ Instance) error {
 	return fmt.Errorf("is a sink and cannot have child %q", name)
 }
@@ -217,7 +223,7 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 	if s.t.err != nil {
 		return
 	}
-	topic := s.spec.Topic
+	topic := s.topic
 	if s.spec.TopicFunc != nil {
 		topic = s.spec.TopicFunc(r)
 	}
