@@ -2,6 +2,7 @@
 //
 //	samsa demo [--bootstrap host:port] [--records N]
 //	samsa describe [--mermaid]
+//	samsa verify [--guarantee exactly_once|at_least_once] [--kills N] [--duration D]
 //
 // demo starts an in-process Kafka cluster (or uses --bootstrap), produces
 // sample events, runs a sample topology and prints what flows.
@@ -23,6 +24,7 @@ const usage = `usage: samsa <command> [flags]
 commands:
   demo       run a sample topology on an embedded cluster (or --bootstrap)
   describe   print the demo topology as Kafka Streams' describe() does
+  verify     the exactly-once crash verifier (needs a real broker)
 
 run "samsa <command> -h" for the flags of a command.
 `
@@ -56,6 +58,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demo(ctx, args[1:], stdout, stderr)
 	case "describe":
 		return describe(args[1:], stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, args[1:], stdout, stderr)
+	case "verify-worker":
+		return verifyWorker(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
