@@ -2,13 +2,16 @@ package samsa
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streams/samsa/exactlyonce"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -53,6 +56,11 @@ func (o *output) promise(r *kgo.Record, err error) {
 	}
 	o.mu.Lock()
 	if o.firstErr == nil {
+		if fenced(err) {
+			// A newer producer with our transactional id, or the group,
+			// fenced this one: what it wrote is aborted; rebuild.
+			err = fmt.Errorf("%w: fenced: %w", exactlyonce.ErrUnknownOutcome, err)
+		}
 		o.firstErr = fmt.Errorf("samsa: produce to topic %q partition %d: %w", r.Topic, r.Partition, err)
 	}
 	o.mu.Unlock()
@@ -95,4 +103,11 @@ func (o *output) Partitions(topic string) (int32, error) {
 	o.parts[topic] = n
 	o.mu.Unlock()
 	return n, nil
+}
+
+// fenced reports whether a produce error means this transactional producer
+// was fenced or its transaction can no longer commit.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionAbortable) || errors.Is(err, kerr.InvalidTxnState)
 }

@@ -61,6 +61,7 @@ type Result struct {
 	Kills          int
 	BrokerRestarts int
 	Rebalances     int // instances added or removed on purpose
+	Pauses         int // instances stopped (SIGSTOP) past the session timeout: zombies
 }
 
 // OK reports whether every input was counted exactly once.
@@ -75,8 +76,8 @@ func (r Result) String() string {
 	if !r.OK() {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("verify: inputs=%d echo=%d agg-updates=%d group-updates=%d duplicates=%d lost=%d wrong-echo-partitions=%d wrong-aggregates=%d kills=%d broker-restarts=%d rebalances=%d verdict=%s",
-		r.Inputs, r.Echo, r.AggUpdates, r.GroupUpdates, r.Duplicates, r.Lost, r.WrongEcho, r.WrongAggs, r.Kills, r.BrokerRestarts, r.Rebalances, verdict)
+	return fmt.Sprintf("verify: inputs=%d echo=%d agg-updates=%d group-updates=%d duplicates=%d lost=%d wrong-echo-partitions=%d wrong-aggregates=%d kills=%d broker-restarts=%d rebalances=%d zombie-pauses=%d verdict=%s",
+		r.Inputs, r.Echo, r.AggUpdates, r.GroupUpdates, r.Duplicates, r.Lost, r.WrongEcho, r.WrongAggs, r.Kills, r.BrokerRestarts, r.Rebalances, r.Pauses, verdict)
 }
 
 type worker struct {
@@ -226,9 +227,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	go func() {
 		interval := cfg.Duration / time.Duration(cfg.Kills+1)
 		began := time.Now()
-		restarted, added, removed := len(cfg.RestartBroker) == 0, false, false
+		restarted, added, removed, paused := len(cfg.RestartBroker) == 0, false, false, false
 		next := interval
-		for k := 0; k < cfg.Kills || !restarted || !removed; {
+		for k := 0; k < cfg.Kills || !restarted || !removed || !paused; {
 			time.Sleep(100 * time.Millisecond)
 			if ctx.Err() != nil {
 				chaosDone <- ctx.Err()
@@ -249,6 +250,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				stop(3, syscall.SIGTERM)
 				res.Rebalances++
 				logf("removed instance 3 at %s", el.Round(time.Second))
+			}
+			if !paused && el > cfg.Duration/4 {
+				// A zombie: stopped past the session timeout, its tasks
+				// move; when it wakes up, its commits must be fenced.
+				paused = true
+				mu.Lock()
+				w := workers[1]
+				mu.Unlock()
+				if w != nil {
+					_ = w.cmd.Process.Signal(syscall.SIGSTOP)
+					time.Sleep(9 * time.Second)
+					_ = w.cmd.Process.Signal(syscall.SIGCONT)
+					res.Pauses++
+					logf("paused instance 1 for 9s (a zombie) at %s", el.Round(time.Second))
+				}
 			}
 			if !restarted && el > cfg.Duration/2 {
 				restarted = true
