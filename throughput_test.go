@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -18,12 +19,16 @@ import (
 // store with a changelog, one output per input) on the real broker, under
 // at-least-once and exactly-once with a 100ms commit interval. Run it with
 //
-//	SAMSA_BOOTSTRAP=… go test -run '^$' -bench CountThroughput -benchtime 1x .
+//	SAMSA_BOOTSTRAP=… [SAMSA_BENCH_RECORDS=1000000] go test -run '^$' -bench CountThroughput -benchtime 1x .
 //
 // and compare the records/s of the two in the same run.
 func BenchmarkCountThroughput(b *testing.B) {
 	c := testkit.RealCluster(b)
-	const n, parts = 200000, 6
+	const parts = 6
+	n := 200000
+	if v, err := strconv.Atoi(os.Getenv("SAMSA_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
 	in := c.Topic(b, "tp-in", parts)
 	ctx := context.Background()
 	recs := make([]*kgo.Record, n)
@@ -52,7 +57,7 @@ func BenchmarkCountThroughput(b *testing.B) {
 				// not counted.
 				run.WaitFor(b, time.Minute, "first record", func() bool { return app.Processed() > 0 })
 				start := time.Now()
-				run.WaitFor(b, 5*time.Minute, "all processed", func() bool { return app.Processed() >= n })
+				run.WaitFor(b, 5*time.Minute, "all processed", func() bool { return app.Processed() >= int64(n) })
 				el := time.Since(start)
 				if err := run.Stop(); err != nil {
 					b.Fatal(err)
