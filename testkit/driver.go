@@ -1,0 +1,432 @@
+package testkit
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// DriverConfig configures a Driver.
+type DriverConfig struct {
+	// ApplicationID names internal topics; default "driver".
+	ApplicationID string
+	// Partitions gives the partition count of topics by name; topics not
+	// listed have DefaultPartitions. Repartition topics get the count of
+	// the input of the sub-topology that writes them, as in an App.
+	Partitions map[string]int32
+	// DefaultPartitions is the partition count of unlisted topics; default 1.
+	DefaultPartitions int32
+	// StartTime is the initial wall-clock time; default the Unix epoch.
+	StartTime time.Time
+}
+
+// Driver runs a topology synchronously, without a broker: records piped
+// into input topics are processed before Pipe returns, records written to a
+// topic that a sub-topology reads (a repartition topic) are delivered to the
+// task of the partition they were written to, and wall-clock time moves only
+// when told. It is multi-partition: every (sub-topology, partition) is a
+// task, as in an App, so a missing repartition shows up as wrong results.
+// A Driver starts no goroutine.
+type Driver struct {
+	cfg      DriverConfig
+	g        *engine.Graph
+	subs     []*engine.Subtopology
+	topicSub map[string]int
+	tasks    map[processor.TaskID]*engine.Task
+	ids      []processor.TaskID
+	clock    time.Time
+	parts    map[string]int32
+	offsets  map[string]map[int32]int64
+	outputs  map[string][]*kgo.Record
+	pending  []*kgo.Record
+	err      error
+}
+
+// NewDriver validates the topology and creates its tasks.
+func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
+	if cfg.ApplicationID == "" {
+		cfg.ApplicationID = "driver"
+	}
+	if cfg.DefaultPartitions <= 0 {
+		cfg.DefaultPartitions = 1
+	}
+	if cfg.StartTime.IsZero() {
+		cfg.StartTime = time.Unix(0, 0)
+	}
+	if err := top.Validate(); err != nil {
+		return nil, err
+	}
+	g := engine.GraphOf(top)
+	for _, n := range g.Nodes {
+		if n.Internal == "" {
+			continue
+		}
+		name := topology.RepartitionTopic(cfg.ApplicationID, n.Internal)
+		if n.Kind == engine.KindSink {
+			n.Topic = name
+		} else {
+			n.Topics = []string{name}
+		}
+	}
+	subs, err := g.Validate()
+	if err != nil {
+		return nil, err
+	}
+	d := &Driver{
+		cfg: cfg, g: g, subs: subs, topicSub: map[string]int{},
+		tasks: map[processor.TaskID]*engine.Task{}, clock: cfg.StartTime,
+		parts: map[string]int32{}, offsets: map[string]map[int32]int64{}, outputs: map[string][]*kgo.Record{},
+	}
+	for t, n := range cfg.Partitions {
+		d.parts[t] = n
+	}
+	if err := d.resolvePartitions(); err != nil {
+		return nil, err
+	}
+	stores := engine.NewMemoryStores()
+	for _, st := range subs {
+		for _, t := range st.SourceTopics {
+			d.topicSub[t] = st.ID
+		}
+		n := d.partitions(st.SourceTopics[0])
+		for p := int32(0); p < n; p++ {
+			t, err := engine.NewTask(g, st, p, engine.TaskConfig{AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now})
+			if err != nil {
+				_ = d.Close()
+				return nil, err
+			}
+			d.tasks[t.ID] = t
+			d.ids = append(d.ids, t.ID)
+		}
+	}
+	sort.Slice(d.ids, func(i, j int) bool {
+		a, b := d.ids[i], d.ids[j]
+		if a.Subtopology != b.Subtopology {
+			return a.Subtopology < b.Subtopology
+		}
+		return a.Partition < b.Partition
+	})
+	return d, nil
+}
+
+// resolvePartitions gives repartition topics the partition count of their
+// writer's input and checks that co-partitioned inputs agree.
+func (d *Driver) resolvePartitions() error {
+	subOf := map[string]*engine.Subtopology{}
+	for _, st := range d.subs {
+		for _, n := range st.Nodes {
+			subOf[n.Name] = st
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range d.g.Nodes {
+			if n.Internal == "" || n.Kind != engine.KindSink {
+				continue
+			}
+			if _, ok := d.parts[n.Topic]; ok {
+				continue
+			}
+			var most int32
+			ready := true
+			for _, t := range subOf[n.Name].SourceTopics {
+				if _, known := d.parts[t]; !known && d.isInternal(t) {
+					ready = false // its own writer is not resolved yet
+					break
+				}
+				most = max(most, d.partitions(t))
+			}
+			if ready {
+				d.parts[n.Topic] = most
+				changed = true
+			}
+		}
+	}
+	for _, st := range d.subs {
+		first := st.SourceTopics[0]
+		for _, t := range st.SourceTopics[1:] {
+			if d.partitions(t) != d.partitions(first) {
+				return fmt.Errorf("testkit: co-partitioned topics differ in partition count: %s=%d, %s=%d", first, d.partitions(first), t, d.partitions(t))
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Driver) isInternal(topic string) bool {
+	for _, n := range d.g.Nodes {
+		if n.Internal != "" && (n.Topic == topic || (len(n.Topics) == 1 && n.Topics[0] == topic)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *Driver) partitions(topic string) int32 {
+	if n, ok := d.parts[topic]; ok {
+		return n
+	}
+	return d.cfg.DefaultPartitions
+}
+
+func (d *Driver) now() time.Time { return d.clock }
+
+// Close closes every task. The driver holds no goroutine or connection.
+func (d *Driver) Close() error {
+	var errs []error
+	for _, id := range d.ids {
+		errs = append(errs, d.tasks[id].Close())
+	}
+	d.tasks = map[processor.TaskID]*engine.Task{}
+	d.ids = nil
+	return errors.Join(errs...)
+}
+
+// Now returns the driver's wall-clock time.
+func (d *Driver) Now() time.Time { return d.clock }
+
+// AdvanceWallClockTime moves the wall clock forward and fires the
+// wall-clock punctuators that are due.
+func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
+	if d.err != nil {
+		return d.err
+	}
+	d.clock = d.clock.Add(by)
+	for _, id := range d.ids {
+		d.tasks[id].PunctuateWallClock()
+		if err := d.tasks[id].Err(); err != nil {
+			d.err = err
+			return err
+		}
+	}
+	return d.drain()
+}
+
+// Produce implements engine.Output: the record goes to the topic's output
+// queue and, when a sub-topology reads the topic, to its task too.
+func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header) {
+	r := d.record(topic, partition, key, value, ts, headers)
+	d.outputs[topic] = append(d.outputs[topic], r)
+	if _, ok := d.topicSub[topic]; ok {
+		d.pending = append(d.pending, r)
+	}
+}
+
+// Partitions implements engine.Output.
+func (d *Driver) Partitions(topic string) (int32, error) { return d.partitions(topic), nil }
+
+func (d *Driver) record(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header) *kgo.Record {
+	if d.offsets[topic] == nil {
+		d.offsets[topic] = map[int32]int64{}
+	}
+	off := d.offsets[topic][partition]
+	d.offsets[topic][partition] = off + 1
+	r := &kgo.Record{Topic: topic, Partition: partition, Offset: off, Key: key, Value: value, Timestamp: ts}
+	for _, h := range headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
+	}
+	return r
+}
+
+// pipe delivers one raw record to its task and processes until quiet.
+func (d *Driver) pipe(r *kgo.Record) error {
+	if d.err != nil {
+		return d.err
+	}
+	d.pending = append(d.pending, r)
+	return d.drain()
+}
+
+func (d *Driver) drain() error {
+	for len(d.pending) > 0 {
+		r := d.pending[0]
+		d.pending = d.pending[1:]
+		sub, ok := d.topicSub[r.Topic]
+		if !ok {
+			continue
+		}
+		t := d.tasks[processor.TaskID{Subtopology: sub, Partition: r.Partition}]
+		t.Add(r)
+		t.Process(1 << 30)
+		if err := t.Err(); err != nil {
+			d.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// Input pipes typed records into a topic.
+type Input[K, V any] struct {
+	d          *Driver
+	topic      string
+	key        serde.Serde[K]
+	value      serde.Serde[V]
+	roundRobin int32
+}
+
+// InputTopic returns a handle to pipe records into topic.
+func InputTopic[K, V any](d *Driver, topic string, key serde.Serde[K], value serde.Serde[V]) *Input[K, V] {
+	return &Input[K, V]{d: d, topic: topic, key: key, value: value}
+}
+
+// Pipe sends key and value at the driver's current wall-clock time through
+// the default partitioner, and processes it.
+func (in *Input[K, V]) Pipe(key K, value V) error {
+	return in.PipeRecord(processor.NewRecord(key, value, in.d.clock), -1)
+}
+
+// PipeAt sends key and value with the given event time.
+func (in *Input[K, V]) PipeAt(key K, value V, ts time.Time) error {
+	return in.PipeRecord(processor.NewRecord(key, value, ts), -1)
+}
+
+// PipeRecord sends a record with its time and headers to partition, or
+// through the default partitioner (murmur2 of the key, round robin for a
+// nil key) when partition is negative.
+func (in *Input[K, V]) PipeRecord(r processor.Record[K, V], partition int32) error {
+	kb, err := in.key.Serialize(in.topic, r.Key)
+	if err != nil {
+		return fmt.Errorf("testkit: serialize key for %q: %w", in.topic, err)
+	}
+	vb, err := in.value.Serialize(in.topic, r.Value)
+	if err != nil {
+		return fmt.Errorf("testkit: serialize value for %q: %w", in.topic, err)
+	}
+	return in.PipeRaw(kb, vb, r.Timestamp, r.Headers, partition)
+}
+
+// PipeRaw sends raw bytes, e.g. a payload that is not valid for the serde.
+func (in *Input[K, V]) PipeRaw(key, value []byte, ts time.Time, headers []processor.Header, partition int32) error {
+	n := in.d.partitions(in.topic)
+	switch {
+	case partition >= n:
+		return fmt.Errorf("testkit: topic %q has %d partitions, no partition %d", in.topic, n, partition)
+	case partition >= 0:
+	case key != nil:
+		partition = engine.KeyPartition(key, n)
+	default:
+		partition = in.roundRobin % n
+		in.roundRobin++
+	}
+	return in.d.pipe(in.d.record(in.topic, partition, key, value, ts, headers))
+}
+
+// Output reads typed records from a topic the topology writes. Reading
+// consumes: each record is returned once.
+type Output[K, V any] struct {
+	d     *Driver
+	topic string
+	key   serde.Serde[K]
+	value serde.Serde[V]
+	next  int
+}
+
+// OutputTopic returns a handle to read topic.
+func OutputTopic[K, V any](d *Driver, topic string, key serde.Serde[K], value serde.Serde[V]) *Output[K, V] {
+	return &Output[K, V]{d: d, topic: topic, key: key, value: value}
+}
+
+// QueueSize returns how many records are left to read.
+func (o *Output[K, V]) QueueSize() int { return len(o.d.outputs[o.topic]) - o.next }
+
+// IsEmpty reports whether every record was read.
+func (o *Output[K, V]) IsEmpty() bool { return o.QueueSize() == 0 }
+
+// ErrNoRecord is returned when an output topic has nothing left to read.
+var ErrNoRecord = errors.New("testkit: no record to read")
+
+// ReadRecord returns the next record with its time, headers and its place
+// in the output topic (Origin: topic, partition, offset).
+func (o *Output[K, V]) ReadRecord() (processor.Record[K, V], error) {
+	var zero processor.Record[K, V]
+	if o.IsEmpty() {
+		return zero, fmt.Errorf("%w in %q", ErrNoRecord, o.topic)
+	}
+	r := o.d.outputs[o.topic][o.next]
+	o.next++
+	k, err := o.key.Deserialize(o.topic, r.Key)
+	if err != nil {
+		return zero, fmt.Errorf("testkit: %q offset %d: key: %w", o.topic, r.Offset, err)
+	}
+	v, err := o.value.Deserialize(o.topic, r.Value)
+	if err != nil {
+		return zero, fmt.Errorf("testkit: %q offset %d: value: %w", o.topic, r.Offset, err)
+	}
+	var hs []processor.Header
+	for _, h := range r.Headers {
+		hs = append(hs, processor.Header{Key: h.Key, Value: h.Value})
+	}
+	return processor.SourceRecord(k, v, r.Timestamp, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}), nil
+}
+
+// ReadKeyValue returns the next key and value.
+func (o *Output[K, V]) ReadKeyValue() (processor.KeyValue[K, V], error) {
+	r, err := o.ReadRecord()
+	return processor.KeyValue[K, V]{Key: r.Key, Value: r.Value}, err
+}
+
+// ReadKeyValues returns every record left, in the order written (partition
+// by partition interleaved as produced).
+func (o *Output[K, V]) ReadKeyValues() ([]processor.KeyValue[K, V], error) {
+	var out []processor.KeyValue[K, V]
+	for !o.IsEmpty() {
+		kv, err := o.ReadKeyValue()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
+// ReadValues returns the values of every record left.
+func (o *Output[K, V]) ReadValues() ([]V, error) {
+	kvs, err := o.ReadKeyValues()
+	out := make([]V, len(kvs))
+	for i, kv := range kvs {
+		out[i] = kv.Value
+	}
+	return out, err
+}
+
+// ReadKeyValuesToMap reads every record left and keeps the last value per
+// key, as a table would.
+func ReadKeyValuesToMap[K comparable, V any](o *Output[K, V]) (map[K]V, error) {
+	kvs, err := o.ReadKeyValues()
+	m := make(map[K]V, len(kvs))
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m, err
+}
+
+// KeyValueStoreOf returns the key-value store of the task of the given
+// partition (stores are per task, as in an App).
+func KeyValueStoreOf[K, V any](d *Driver, store string, partition int32) (processor.KeyValueStore[K, V], error) {
+	for _, id := range d.ids {
+		if id.Partition != partition {
+			continue
+		}
+		s, ok := d.tasks[id].Store(store)
+		if !ok {
+			continue
+		}
+		kv, ok := s.(processor.KeyValueStore[K, V])
+		if !ok {
+			var k K
+			var v V
+			return nil, fmt.Errorf("testkit: store %q is a %T, not a KeyValueStore[%T, %T]", store, s, k, v)
+		}
+		return kv, nil
+	}
+	return nil, fmt.Errorf("testkit: no store %q in any task of partition %d", store, partition)
+}
