@@ -128,7 +128,9 @@ func TestDriverMergeAndWallClockPunctuation(t *testing.T) {
 	}
 }
 
-type ticker struct{ ctx processor.Context[string, string] }
+type ticker struct {
+	ctx processor.Context[string, string]
+}
 
 func (p *ticker) Init(ctx processor.Context[string, string]) error {
 	p.ctx = ctx
@@ -139,7 +141,7 @@ func (p *ticker) Init(ctx processor.Context[string, string]) error {
 	return nil
 }
 func (p *ticker) Process(r processor.Record[string, string]) error { p.ctx.Forward(r); return nil }
-func (p *ticker) Close() error                                    { return nil }
+func (p *ticker) Close() error                                     { return nil }
 
 func TestDriverStoresAndErrors(t *testing.T) {
 	top := topology.New()
