@@ -9,7 +9,6 @@
 package serde
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,26 +111,4 @@ func (stringViewSerde) Deserialize(_ string, data []byte) (string, error) {
 		return "", nil
 	}
 	return unsafe.String(&data[0], len(data)), nil
-}
-
-// Int64BE is Kafka's LongSerializer encoding: 8 bytes, big-endian, two's
-// complement. A nil payload (tombstone) decodes to 0.
-var Int64BE Serde[int64] = int64Serde{}
-
-type int64Serde struct{}
-
-func (int64Serde) Serialize(_ string, v int64) ([]byte, error) {
-	b := make([]byte, 8)
-	binary.BigEndian.PutUint64(b, uint64(v))
-	return b, nil
-}
-
-func (int64Serde) Deserialize(topic string, data []byte) (int64, error) {
-	if data == nil {
-		return 0, nil
-	}
-	if len(data) != 8 {
-		return 0, fmt.Errorf("%w: int64 from topic %q needs 8 bytes, got %d", ErrDeserialize, topic, len(data))
-	}
-	return int64(binary.BigEndian.Uint64(data)), nil
 }

@@ -24,8 +24,8 @@ func ExampleDriver() {
 	counts := topology.Aggregate(
 		topology.GroupBy(words, "by-word", func(_, w string) string { return strings.ToLower(w) }, serde.String, serde.String),
 		"word-counts", func() int64 { return 0 }, func(_, _ string, n int64) int64 { return n + 1 },
-		serde.String, serde.Int64BE)
-	counts.To("word-counts", serde.String, serde.Int64BE)
+		serde.String, serde.Int64)
+	counts.To("word-counts", serde.String, serde.Int64)
 
 	d, err := testkit.NewDriver(top, testkit.DriverConfig{DefaultPartitions: 3})
 	if err != nil {
@@ -38,7 +38,7 @@ func ExampleDriver() {
 			panic(err)
 		}
 	}
-	final, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "word-counts", serde.String, serde.Int64BE))
+	final, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "word-counts", serde.String, serde.Int64))
 	if err != nil {
 		panic(err)
 	}

@@ -64,8 +64,8 @@ func countByFirstLetter(repartition bool) *topology.Topology {
 		byLetter = topology.Repartition(byLetter, "by-letter", serde.String, serde.String)
 	}
 	topology.Aggregate(byLetter, "letter-counts", func() int64 { return 0 },
-		func(_ string, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64BE).
-		To("counts", serde.String, serde.Int64BE)
+		func(_ string, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64).
+		To("counts", serde.String, serde.Int64)
 	return top
 }
 
@@ -79,7 +79,7 @@ func TestDriverShowsARepartitionBug(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		m, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "counts", serde.String, serde.Int64BE))
+		m, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "counts", serde.String, serde.Int64))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,8 +147,8 @@ func TestDriverStoresAndErrors(t *testing.T) {
 	top := topology.New()
 	s := topology.StreamOf(top, serde.String, serde.JSON[map[string]int](), "in")
 	topology.Aggregate(s, "sums", func() int64 { return 0 },
-		func(_ string, v map[string]int, n int64) int64 { return n + int64(v["n"]) }, serde.String, serde.Int64BE).
-		To("out", serde.String, serde.Int64BE)
+		func(_ string, v map[string]int, n int64) int64 { return n + int64(v["n"]) }, serde.String, serde.Int64).
+		To("out", serde.String, serde.Int64)
 	d := newDriver(t, top, testkit.DriverConfig{DefaultPartitions: 2})
 	in := testkit.InputTopic(d, "in", serde.String, serde.JSON[map[string]int]())
 	for i := range 10 {
@@ -186,8 +186,8 @@ func TestDriverTenThousandRecordsAndNoGoroutines(t *testing.T) {
 	top := topology.New()
 	s := topology.StreamOf(top, serde.String, serde.String, "in")
 	topology.Aggregate(topology.GroupBy(s, "by-mod", func(k, _ string) string { return k[len(k)-1:] }, serde.String, serde.String),
-		"counts", func() int64 { return 0 }, func(_, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64BE).
-		To("out", serde.String, serde.Int64BE)
+		"counts", func() int64 { return 0 }, func(_, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64).
+		To("out", serde.String, serde.Int64)
 	d, err := testkit.NewDriver(top, testkit.DriverConfig{DefaultPartitions: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestDriverTenThousandRecordsAndNoGoroutines(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
-	m, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "out", serde.String, serde.Int64BE))
+	m, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "out", serde.String, serde.Int64))
 	if err != nil {
 		t.Fatal(err)
 	}

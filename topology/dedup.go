@@ -24,7 +24,7 @@ func Deduplicate[K, V any](s Stream[K, V], name string, id func(r processor.Reco
 	AddProcessor(s.t, proc, func() processor.Processor[K, V, K, V] {
 		return &dedup[K, V]{store: name, index: byTime, id: id, retention: retention}
 	}, s.node)
-	AddKeyValueStore(s.t, KeyValueStore[string, int64]{Name: name, Key: serde.String, Value: serde.Int64BE}, proc)
+	AddKeyValueStore(s.t, KeyValueStore[string, int64]{Name: name, Key: serde.String, Value: serde.Int64}, proc)
 	AddKeyValueStore(s.t, KeyValueStore[[]byte, []byte]{Name: byTime, Key: serde.Bytes, Value: serde.Bytes}, proc)
 	return Stream[K, V]{t: s.t, node: proc}
 }
