@@ -65,6 +65,9 @@ type App struct {
 	restoreCl   *kgo.Client
 	restoring   []*engine.Task
 	restored    atomic.Int64
+	// skipped and deadLettered count records handled by the error policies.
+	skipped      atomic.Int64
+	deadLettered atomic.Int64
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -125,6 +128,26 @@ func (a *App) setState(s State) {
 	}
 }
 
+// onError applies the configured policy and logs what it skips.
+func (a *App) onError(kind engine.ErrorKind, err error) engine.Decision {
+	d := a.cfg.Errors.decide(kind)
+	switch d {
+	case engine.Skip:
+		a.skipped.Add(1)
+		a.log.Warn("skipping a record", "kind", kind.String(), "err", err)
+	case engine.DeadLetter:
+		a.deadLettered.Add(1)
+		a.log.Warn("dead-lettering a record", "kind", kind.String(), "topic", a.cfg.DeadLetterTopic, "err", err)
+	}
+	return d
+}
+
+// Skipped returns the number of records the error policies skipped.
+func (a *App) Skipped() int64 { return a.skipped.Load() }
+
+// DeadLettered returns the number of records sent to the dead-letter topic.
+func (a *App) DeadLettered() int64 { return a.deadLettered.Load() }
+
 // Restored returns the number of changelog records this instance restored.
 func (a *App) Restored() int64 { return a.restored.Load() }
 
@@ -180,7 +203,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap}
+	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
+		skipped: &a.skipped, deadLettered: &a.deadLettered}
 	if err := a.startClient(); err != nil {
 		return err
 	}
@@ -250,6 +274,9 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 		if n.Kind == engine.KindSink && n.Topic != "" {
 			want = append(want, n.Topic)
 		}
+	}
+	if a.cfg.DeadLetterTopic != "" {
+		want = append(want, a.cfg.DeadLetterTopic)
 	}
 	slices.Sort(want)
 	want = slices.Compact(want)
@@ -525,7 +552,10 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			if _, ok := a.tasks[id]; ok {
 				continue
 			}
-			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores})
+			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
+				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
+				OnError: a.onError, DeadLetterTopic: a.cfg.DeadLetterTopic,
+			})
 			if err != nil {
 				a.setFatal(err)
 				return
@@ -646,6 +676,9 @@ func (a *App) shutdown(runErr error) error {
 	}
 	if a.restoreCl != nil {
 		a.restoreCl.Close()
+	}
+	if a.out != nil {
+		a.out.close()
 	}
 	return err
 }

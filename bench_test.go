@@ -15,8 +15,10 @@ import (
 // discard is an engine.Output that counts and drops records.
 type discard struct{ n int }
 
-func (d *discard) Produce(string, int32, []byte, []byte, time.Time, []processor.Header) { d.n++ }
-func (d *discard) Partitions(string) (int32, error)                                     { return 8, nil }
+func (d *discard) Produce(string, int32, []byte, []byte, time.Time, []processor.Header, *kgo.Record) {
+	d.n++
+}
+func (d *discard) Partitions(string) (int32, error) { return 8, nil }
 
 // statelessTopology is source → mapValues → filter → peek → sink.
 func statelessTopology[T any](s serde.Serde[T], mapFn func(T) T, keep func(T) bool) *topology.Topology {

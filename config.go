@@ -84,6 +84,12 @@ type Config struct {
 	// group, balancer, isolation level or commit options: samsa's
 	// guarantees depend on them.
 	ClientOptions []kgo.Opt
+	// Errors chooses what a failing record does: fail (default), skip or
+	// dead-letter, per kind of failure.
+	Errors ErrorPolicies
+	// DeadLetterTopic receives dead-lettered records; required when a
+	// policy is DeadLetter, and it must exist.
+	DeadLetterTopic string
 	// InstanceID names this instance in the transactional id
 	// (<ApplicationID>-<InstanceID>) under exactly-once; default a random
 	// id per Run. Zombies are fenced by the group metadata (KIP-447)
@@ -133,6 +139,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.StateDir == "" {
 		out.StateDir = filepath.Join(os.TempDir(), "samsa", out.ApplicationID)
+	}
+	if out.Errors.usesDeadLetter() && out.DeadLetterTopic == "" {
+		return out, fmt.Errorf("%w: field DeadLetterTopic is empty but an error policy is DeadLetter", ErrConfig)
+	}
+	if out.Guarantee == ExactlyOnce && out.Errors.Production != Fail {
+		return out, fmt.Errorf("%w: field Errors.Production must be Fail under exactly-once (a rejected record aborts the transaction)", ErrConfig)
 	}
 	if out.InstanceID == "" {
 		var b [6]byte

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/exactlyonce"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -20,13 +23,34 @@ import (
 type output struct {
 	cl        *kgo.Client
 	bootstrap []string
+	// production error policy, dead-letter topic and counters.
+	policy       ErrorPolicies
+	dlq          string
+	appID        string
+	log          *slog.Logger
+	skipped      *atomic.Int64 // the App's counters
+	deadLettered *atomic.Int64
+	rr           atomic.Int32
 
 	mu       sync.Mutex
+	alone    *kgo.Client // sends records rejected in a too-large batch again, one by one
 	parts    map[string]int32
 	firstErr error
 }
 
-func (o *output) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header) {
+func (o *output) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, origin *kgo.Record) {
+	if partition < 0 {
+		n, err := o.Partitions(topic)
+		if err != nil {
+			o.promise(&kgo.Record{Topic: topic}, err)
+			return
+		}
+		if key != nil {
+			partition = engine.KeyPartition(key, n)
+		} else {
+			partition = (o.rr.Add(1) & 0x7fffffff) % n
+		}
+	}
 	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: ts}
 	if len(headers) > 0 {
 		r.Headers = make([]kgo.RecordHeader, len(headers))
@@ -34,7 +58,43 @@ func (o *output) Produce(topic string, partition int32, key, value []byte, ts ti
 			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	o.cl.Produce(context.Background(), r, o.promise)
+	if origin == nil || o.policy.Production == Fail {
+		o.cl.Produce(context.Background(), r, o.promise)
+		return
+	}
+	o.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err == nil {
+			return
+		}
+		o.productionError(r, origin, err)
+	})
+}
+
+// productionError applies the production error policy to a rejected record.
+// The broker rejects a whole batch whose size is over the limit, so a record
+// rejected as too large is first sent again alone: its innocent neighbours
+// get through, and only a record too large by itself meets the policy (the
+// retried records may land after records produced later).
+func (o *output) productionError(r, origin *kgo.Record, err error) {
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		if err = o.produceAlone(r); err == nil {
+			return
+		}
+	}
+	werr := fmt.Errorf("produce to topic %q partition %d for the record at topic %q partition %d offset %d: %w", r.Topic, r.Partition, origin.Topic, origin.Partition, origin.Offset, err)
+	switch o.policy.Production {
+	case Skip:
+		o.skipped.Add(1)
+		o.log.Warn("skipping a record the broker rejected", "err", werr)
+	case DeadLetter:
+		o.deadLettered.Add(1)
+		o.log.Warn("dead-lettering a record the broker rejected", "err", werr)
+		task := fmt.Sprintf("?_%d", origin.Partition)
+		o.Produce(o.dlq, -1, origin.Key, origin.Value, origin.Timestamp,
+			engine.DeadLetterHeaders(origin, engine.ErrorProduction, werr, o.appID, task, time.Now()), nil)
+	default:
+		o.promise(r, err)
+	}
 }
 
 // produceAck produces a changelog record and reports its offset to ack once
@@ -64,6 +124,35 @@ func (o *output) promise(r *kgo.Record, err error) {
 		o.firstErr = fmt.Errorf("samsa: produce to topic %q partition %d: %w", r.Topic, r.Partition, err)
 	}
 	o.mu.Unlock()
+}
+
+// produceAlone sends one record in a batch of its own, synchronously.
+func (o *output) produceAlone(r *kgo.Record) error {
+	o.mu.Lock()
+	if o.alone == nil {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(o.bootstrap...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+		if err != nil {
+			o.mu.Unlock()
+			return err
+		}
+		o.alone = cl
+	}
+	cl := o.alone
+	o.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	one := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
+	return cl.ProduceSync(ctx, one).FirstErr()
+}
+
+// close releases the client of lone retries.
+func (o *output) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.alone != nil {
+		o.alone.Close()
+		o.alone = nil
+	}
 }
 
 // reset forgets a produce error after the transaction that saw it aborted.

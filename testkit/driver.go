@@ -212,7 +212,13 @@ func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
 
 // Produce implements engine.Output: the record goes to the topic's output
 // queue and, when a sub-topology reads the topic, to its task too.
-func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header) {
+func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, _ *kgo.Record) {
+	if partition < 0 {
+		partition = 0
+		if key != nil {
+			partition = engine.KeyPartition(key, d.partitions(topic))
+		}
+	}
 	r := d.record(topic, partition, key, value, ts, headers)
 	d.outputs[topic] = append(d.outputs[topic], r)
 	if _, ok := d.topicSub[topic]; ok {

@@ -40,7 +40,7 @@ type collect struct {
 	recs []string
 }
 
-func (c *collect) Produce(topic string, p int32, k, v []byte, _ time.Time, _ []processor.Header) {
+func (c *collect) Produce(topic string, p int32, k, v []byte, _ time.Time, _ []processor.Header, _ *kgo.Record) {
 	c.recs = append(c.recs, topic+":"+string(k)+"="+string(v))
 }
 func (c *collect) Partitions(string) (int32, error) { return 1, nil }

@@ -256,7 +256,7 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 		p = s.rr % n
 		s.rr++
 	}
-	s.t.out.Produce(topic, p, kb, vb, r.Timestamp, r.Headers)
+	s.t.out.Produce(topic, p, kb, vb, r.Timestamp, r.Headers, s.t.current)
 }
 
 // KeyPartition is Kafka's default partitioner for keyed records:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,8 +15,10 @@ import (
 // Output is where sinks write: the Kafka producer at run time, a collector
 // in the test driver.
 type Output interface {
-	// Produce sends a record asynchronously. Errors surface at the next flush.
-	Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header)
+	// Produce sends a record asynchronously. Errors surface at the next
+	// flush. origin is the input record being processed (nil in a
+	// punctuator), for the production error handler.
+	Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, origin *kgo.Record)
 	// Partitions returns the number of partitions of an output topic.
 	Partitions(topic string) (int32, error)
 }
@@ -49,6 +52,11 @@ type Task struct {
 	puncts     []*punctuator
 
 	err             error
+	onError         func(ErrorKind, error) Decision
+	dlq             string
+	skipped         int64
+	deadLettered    int64
+	handled         bool // the current record was already skipped or dead-lettered
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
@@ -72,7 +80,45 @@ type TaskConfig struct {
 	Stores StoreProvider
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
+	// OnError decides what a deserialization or processing error does;
+	// nil fails the task.
+	OnError func(kind ErrorKind, err error) Decision
+	// DeadLetterTopic receives dead-lettered input records.
+	DeadLetterTopic string
 }
+
+// ErrorKind says where an error happened.
+type ErrorKind int
+
+// Error kinds.
+const (
+	ErrorDeserialization ErrorKind = iota
+	ErrorProcessing
+	ErrorProduction
+)
+
+// String names the kind as the dead-letter header carries it.
+func (k ErrorKind) String() string {
+	switch k {
+	case ErrorDeserialization:
+		return "deserialization"
+	case ErrorProcessing:
+		return "processing"
+	case ErrorProduction:
+		return "production"
+	}
+	return "unknown"
+}
+
+// Decision is what an error handler chose.
+type Decision int
+
+// Decisions.
+const (
+	Fail Decision = iota
+	Skip
+	DeadLetter
+)
 
 // NewTask builds the instances of a sub-topology for one partition.
 func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
@@ -85,6 +131,8 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 		AppID:   cfg.AppID,
 		Now:     cfg.Now,
 		out:     cfg.Output,
+		onError: cfg.OnError,
+		dlq:     cfg.DeadLetterTopic,
 		inst:    make(map[string]Instance, len(sub.Nodes)),
 		order:   sub.Nodes,
 		sources: map[string]sourceInstance{},
@@ -189,7 +237,7 @@ func (t *Task) Process(max int) int {
 		if q.head == len(q.recs) {
 			q.recs, q.head = q.recs[:0], 0
 		}
-		t.current = r
+		t.current, t.handled = r, false
 		t.sources[r.Topic].consume(r)
 		t.current = nil
 		if t.err != nil {
@@ -308,15 +356,76 @@ func (t *Task) fail(err error) {
 }
 
 func (t *Task) deserializationError(r *kgo.Record, what string, err error) {
-	t.fail(fmt.Errorf("task %s: %w: %s of record at topic %q partition %d offset %d: %w", t.ID, ErrDeserialization, what, r.Topic, r.Partition, r.Offset, err))
+	t.handle(ErrorDeserialization, fmt.Errorf("task %s: %w: %s of record at topic %q partition %d offset %d: %w", t.ID, ErrDeserialization, what, r.Topic, r.Partition, r.Offset, err))
 }
 
 func (t *Task) processingError(node string, err error) {
 	if r := t.current; r != nil {
-		t.fail(fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
+		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
 		return
 	}
-	t.fail(fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
+	t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
+}
+
+// handle applies the error policy: fail the task, or skip the current
+// record (counted), or send its original bytes to the dead-letter topic.
+func (t *Task) handle(kind ErrorKind, err error) {
+	d := Fail
+	if t.onError != nil {
+		d = t.onError(kind, err)
+	}
+	if d == Fail {
+		t.fail(err)
+		return
+	}
+	if t.handled {
+		return // one record, one skip or dead letter, however many nodes fail
+	}
+	t.handled = true
+	if d == DeadLetter && t.current != nil && t.dlq != "" {
+		t.out.Produce(t.dlq, -1, t.current.Key, t.current.Value, t.current.Timestamp, DeadLetterHeaders(t.current, kind, err, t.AppID, t.ID.String(), t.Now()), nil)
+		t.deadLettered++
+		return
+	}
+	t.skipped++
+}
+
+// Skipped and DeadLettered count the records the error policy skipped or
+// sent to the dead-letter topic.
+func (t *Task) Skipped() int64 { return t.skipped }
+
+// DeadLettered counts the records sent to the dead-letter topic.
+func (t *Task) DeadLettered() int64 { return t.deadLettered }
+
+// Dead-letter headers.
+const (
+	HeaderErrorMessage    = "samsa.error.message"
+	HeaderErrorKind       = "samsa.error.kind"
+	HeaderSourceTopic     = "samsa.source.topic"
+	HeaderSourcePartition = "samsa.source.partition"
+	HeaderSourceOffset    = "samsa.source.offset"
+	HeaderApplicationID   = "samsa.application.id"
+	HeaderTask            = "samsa.task"
+	HeaderTimestamp       = "samsa.error.timestamp"
+)
+
+// DeadLetterHeaders returns the input record's headers followed by the
+// headers that say why and where it failed.
+func DeadLetterHeaders(r *kgo.Record, kind ErrorKind, err error, appID, task string, now time.Time) []processor.Header {
+	hs := make([]processor.Header, 0, len(r.Headers)+8)
+	for _, h := range r.Headers {
+		hs = append(hs, processor.Header{Key: h.Key, Value: h.Value})
+	}
+	return append(hs,
+		processor.Header{Key: HeaderErrorMessage, Value: []byte(err.Error())},
+		processor.Header{Key: HeaderErrorKind, Value: []byte(kind.String())},
+		processor.Header{Key: HeaderSourceTopic, Value: []byte(r.Topic)},
+		processor.Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		processor.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		processor.Header{Key: HeaderApplicationID, Value: []byte(appID)},
+		processor.Header{Key: HeaderTask, Value: []byte(task)},
+		processor.Header{Key: HeaderTimestamp, Value: []byte(strconv.FormatInt(now.UnixMilli(), 10))},
+	)
 }
 
 func (t *Task) stateStore(n *Node, name string) (processor.StateStore, error) {

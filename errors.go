@@ -1,0 +1,85 @@
+package samsa
+
+import (
+	"github.com/samsa-streams/samsa/internal/engine"
+)
+
+// ErrorPolicy is what happens to a record that fails: the app fails, the
+// record is skipped (counted in Skipped), or its original bytes go to the
+// dead-letter topic with headers that say why and where (DeadLettered).
+type ErrorPolicy int
+
+const (
+	// Fail stops the app with the error, naming topic, partition and offset.
+	Fail ErrorPolicy = iota
+	// Skip drops the record, counts it and logs it.
+	Skip
+	// DeadLetter sends the input record's original key and value to
+	// Config.DeadLetterTopic with the error headers (samsa.error.message,
+	// samsa.error.kind, samsa.source.topic, samsa.source.partition,
+	// samsa.source.offset, samsa.application.id, samsa.task,
+	// samsa.error.timestamp) and goes on.
+	DeadLetter
+)
+
+// String names the policy.
+func (p ErrorPolicy) String() string {
+	switch p {
+	case Fail:
+		return "fail"
+	case Skip:
+		return "skip"
+	case DeadLetter:
+		return "dead-letter"
+	}
+	return "unknown"
+}
+
+// Dead-letter header names.
+const (
+	HeaderErrorMessage    = engine.HeaderErrorMessage
+	HeaderErrorKind       = engine.HeaderErrorKind
+	HeaderSourceTopic     = engine.HeaderSourceTopic
+	HeaderSourcePartition = engine.HeaderSourcePartition
+	HeaderSourceOffset    = engine.HeaderSourceOffset
+	HeaderApplicationID   = engine.HeaderApplicationID
+	HeaderTask            = engine.HeaderTask
+	HeaderTimestamp       = engine.HeaderTimestamp
+)
+
+// ErrorPolicies chooses a policy per kind of failure.
+type ErrorPolicies struct {
+	// Deserialization: a key or value the source's serde rejects.
+	Deserialization ErrorPolicy
+	// Processing: a processor returned an error, or a sink could not
+	// serialize its record.
+	Processing ErrorPolicy
+	// Production: the broker rejected a record (too large, say). Under
+	// exactly-once a rejected record aborts the transaction, so only Fail
+	// applies there.
+	Production ErrorPolicy
+}
+
+// Decide maps a kind of failure to the engine's decision.
+func (p ErrorPolicies) decide(kind engine.ErrorKind) engine.Decision {
+	var pol ErrorPolicy
+	switch kind {
+	case engine.ErrorDeserialization:
+		pol = p.Deserialization
+	case engine.ErrorProcessing:
+		pol = p.Processing
+	case engine.ErrorProduction:
+		pol = p.Production
+	}
+	switch pol {
+	case Skip:
+		return engine.Skip
+	case DeadLetter:
+		return engine.DeadLetter
+	}
+	return engine.Fail
+}
+
+func (p ErrorPolicies) usesDeadLetter() bool {
+	return p.Deserialization == DeadLetter || p.Processing == DeadLetter || p.Production == DeadLetter
+}
