@@ -112,3 +112,8 @@ func (stringViewSerde) Deserialize(_ string, data []byte) (string, error) {
 	}
 	return unsafe.String(&data[0], len(data)), nil
 }
+
+// ErrUnavailable is wrapped by errors of a serde's external dependency (a
+// schema registry) that is down: the record is not bad, and the runtime
+// retries it with backoff instead of applying the error policy.
+var ErrUnavailable = errors.New("serde: dependency unavailable")

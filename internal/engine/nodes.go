@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -80,13 +81,36 @@ func (s *source[K, V]) AddChild(name string, c Instance) error {
 	return s.out.add(name, c)
 }
 
+// Retries of a serde whose dependency is down (serde.ErrUnavailable): the
+// record is not bad, so it is retried in place with exponential backoff and
+// nothing is lost; after UnavailableTimeout the task fails instead.
+var (
+	UnavailableBackoff = 50 * time.Millisecond
+	UnavailableMaxWait = 2 * time.Second
+	UnavailableTimeout = time.Minute
+)
+
+func retryUnavailable[T any](t *Task, fn func() (T, error)) (T, error) {
+	wait, waited := UnavailableBackoff, time.Duration(0)
+	for {
+		v, err := fn()
+		if err == nil || !errors.Is(err, serde.ErrUnavailable) || waited >= UnavailableTimeout {
+			return v, err
+		}
+		t.retries++
+		time.Sleep(wait)
+		waited += wait
+		wait = min(2*wait, UnavailableMaxWait)
+	}
+}
+
 func (s *source[K, V]) consume(r *kgo.Record) {
-	k, err := s.key.Deserialize(r.Topic, r.Key)
+	k, err := retryUnavailable(s.t, func() (K, error) { return s.key.Deserialize(r.Topic, r.Key) })
 	if err != nil {
 		s.t.deserializationError(r, "key", err)
 		return
 	}
-	v, err := s.value.Deserialize(r.Topic, r.Value)
+	v, err := retryUnavailable(s.t, func() (V, error) { return s.value.Deserialize(r.Topic, r.Value) })
 	if err != nil {
 		s.t.deserializationError(r, "value", err)
 		return
@@ -227,12 +251,12 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 	if s.spec.TopicFunc != nil {
 		topic = s.spec.TopicFunc(r)
 	}
-	kb, err := s.spec.Key.Serialize(topic, r.Key)
+	kb, err := retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Key.Serialize(topic, r.Key) })
 	if err != nil {
 		s.t.processingError(s.n.Name, fmt.Errorf("serialize key for topic %q: %w", topic, err))
 		return
 	}
-	vb, err := s.spec.Value.Serialize(topic, r.Value)
+	vb, err := retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Value.Serialize(topic, r.Value) })
 	if err != nil {
 		s.t.processingError(s.n.Name, fmt.Errorf("serialize value for topic %q: %w", topic, err))
 		return

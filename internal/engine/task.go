@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
 )
 
 // Output is where sinks write: the Kafka producer at run time, a collector
@@ -55,6 +56,7 @@ type Task struct {
 	onError         func(ErrorKind, error) Decision
 	dlq             string
 	skipped         int64
+	retries         int64
 	deadLettered    int64
 	handled         bool // the current record was already skipped or dead-lettered
 	current         *kgo.Record
@@ -356,10 +358,20 @@ func (t *Task) fail(err error) {
 }
 
 func (t *Task) deserializationError(r *kgo.Record, what string, err error) {
+	if errors.Is(err, serde.ErrUnavailable) {
+		// Still down after the retries: the record is fine, so never
+		// skip or dead-letter it; stop, and process it again on restart.
+		t.fail(fmt.Errorf("task %s: %s of record at topic %q partition %d offset %d: %w", t.ID, what, r.Topic, r.Partition, r.Offset, err))
+		return
+	}
 	t.handle(ErrorDeserialization, fmt.Errorf("task %s: %w: %s of record at topic %q partition %d offset %d: %w", t.ID, ErrDeserialization, what, r.Topic, r.Partition, r.Offset, err))
 }
 
 func (t *Task) processingError(node string, err error) {
+	if errors.Is(err, serde.ErrUnavailable) {
+		t.fail(fmt.Errorf("task %s: node %q: %w", t.ID, node, err))
+		return
+	}
 	if r := t.current; r != nil {
 		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
 		return
@@ -393,6 +405,9 @@ func (t *Task) handle(kind ErrorKind, err error) {
 // Skipped and DeadLettered count the records the error policy skipped or
 // sent to the dead-letter topic.
 func (t *Task) Skipped() int64 { return t.skipped }
+
+// Retries counts the waits for a serde whose dependency was unavailable.
+func (t *Task) Retries() int64 { return t.retries }
 
 // DeadLettered counts the records sent to the dead-letter topic.
 func (t *Task) DeadLettered() int64 { return t.deadLettered }
