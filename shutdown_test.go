@@ -23,8 +23,11 @@ import (
 // TestMain runs the test binary as a child process when SAMSA_HELPER says
 // so: the crash and shutdown tests start their app instances that way.
 func TestMain(m *testing.M) {
-	if os.Getenv("SAMSA_HELPER") == "sigterm" {
+	switch os.Getenv("SAMSA_HELPER") {
+	case "sigterm":
 		sigtermApp()
+	case "counter":
+		counterApp()
 	}
 	os.Exit(m.Run())
 }
