@@ -55,7 +55,7 @@ type child struct {
 	processed chan [2]int64
 }
 
-func startCounter(t *testing.T, env []string) *child {
+func startCounter(t testing.TB, env []string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(append(os.Environ(), "SAMSA_HELPER=counter"), env...)

@@ -51,8 +51,9 @@ func (m memBackend) scan(lo, hi []byte, fn func(k, v []byte) bool) error {
 func (m memBackend) apply(entries []entry, next int64) error {
 	m.t.mu.Lock()
 	defer m.t.mu.Unlock()
-	// Copy on write so that running scans keep a consistent snapshot.
-	keys, vals := slices.Clone(m.t.keys), slices.Clone(m.t.vals)
+	// In place: a store's scans and commits run on its task's goroutine,
+	// one after the other, so no scan is open here.
+	keys, vals := m.t.keys, m.t.vals
 	for _, e := range entries {
 		i, ok := slices.BinarySearchFunc(keys, e.key, bytes.Compare)
 		switch {
