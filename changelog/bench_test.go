@@ -2,8 +2,8 @@ package changelog
 
 import (
 	"encoding/binary"
-	"math/rand/v2"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 )
