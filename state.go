@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +72,7 @@ func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engin
 type internalTopic struct {
 	partitions int32
 	policy     string // cleanup.policy
+	retention  time.Duration
 }
 
 // internalTopics returns the repartition and changelog topics the topology
@@ -116,9 +118,16 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 	for _, st := range a.subs {
 		n, _ := inputParts(st)
 		for _, name := range st.Stores {
-			if a.g.Stores[name].Logged {
-				out[topology.ChangelogTopic(a.cfg.ApplicationID, name)] = internalTopic{partitions: n, policy: "compact"}
+			def := a.g.Stores[name]
+			if !def.Logged {
+				continue
 			}
+			it := internalTopic{partitions: n, policy: "compact"}
+			if def.Retention > 0 {
+				// As Kafka Streams: the window retention plus a day.
+				it.policy, it.retention = "compact,delete", def.Retention+24*time.Hour
+			}
+			out[topology.ChangelogTopic(a.cfg.ApplicationID, name)] = it
 		}
 	}
 	return out
@@ -164,12 +173,17 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 			}
 			continue
 		}
-		if w.policy == "compact" && a.stateEngine.HasState() {
+		if strings.HasPrefix(w.policy, "compact") && a.stateEngine.HasState() {
 			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrInternalTopic, kind, t, a.cfg.StateDir))
 			continue
 		}
 		policy := w.policy
-		resp, err := adm.CreateTopic(ctx, w.partitions, rf, map[string]*string{"cleanup.policy": &policy}, t)
+		configs := map[string]*string{"cleanup.policy": &policy}
+		if w.retention > 0 {
+			ms := strconv.FormatInt(w.retention.Milliseconds(), 10)
+			configs["retention.ms"] = &ms
+		}
+		resp, err := adm.CreateTopic(ctx, w.partitions, rf, configs, t)
 		if err == nil {
 			err = resp.Err
 		}
@@ -186,7 +200,7 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 		}
 		for _, r := range rc {
 			for _, c := range r.Configs {
-				if c.Key == "cleanup.policy" && c.Value != nil && !strings.Contains(*c.Value, want[r.Name].policy) {
+				if c.Key == "cleanup.policy" && c.Value != nil && !samePolicy(*c.Value, want[r.Name].policy) {
 					errs = append(errs, fmt.Errorf("%w: %q has cleanup.policy=%s, want %s", ErrInternalTopic, r.Name, *c.Value, want[r.Name].policy))
 				}
 			}
@@ -222,6 +236,28 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// samePolicy compares cleanup policies as sets: "delete,compact" is
+// "compact,delete".
+func samePolicy(got, want string) bool {
+	set := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, p := range strings.Split(s, ",") {
+			m[strings.TrimSpace(p)] = true
+		}
+		return m
+	}
+	g, w := set(got), set(want)
+	if len(g) != len(w) {
+		return false
+	}
+	for p := range w {
+		if !g[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // restore replays the changelogs of a task's logged stores from their

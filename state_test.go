@@ -272,3 +272,79 @@ func TestRepartitionThenAggregate(t *testing.T) {
 		t.Errorf("the repartition should split the topology in two:\n%s", d)
 	}
 }
+
+// TestWindowStoreInTheApp counts per key and 1-minute window in a window
+// store; its changelog is compact,delete with the retention plus a day.
+func TestWindowStoreInTheApp(t *testing.T) {
+	c := testkit.NewCluster(t)
+	in, out := c.Topic(t, "win-in", 1), c.Topic(t, "win-out", 1)
+	appID := testkit.UniqueName("win-app")
+	top := topology.New()
+	topology.AddSource(top, "src", topology.Source[string, string]{Topics: []string{in}, Key: serde.String, Value: serde.String})
+	topology.AddProcessor(top, "window-count", processor.Func[string, string, string, int64](func(ctx processor.Context[string, int64], r processor.Record[string, string]) error {
+		ws, err := processor.GetWindowStore[string, int64](ctx, "per-minute")
+		if err != nil {
+			return err
+		}
+		start := r.Timestamp.Truncate(time.Minute)
+		var n int64
+		for w, err := range ws.Fetch(r.Key, start, start) {
+			if err != nil {
+				return err
+			}
+			n = w.Value
+		}
+		n++
+		if err := ws.Put(r.Key, n, start); err != nil {
+			return err
+		}
+		ctx.Forward(processor.WithValue(r, n))
+		return nil
+	}).Supplier(), "src")
+	topology.AddWindowStore(top, topology.WindowStore[string, int64]{Name: "per-minute", Key: serde.String, Value: serde.Int64, Retention: time.Hour}, "window-count")
+	topology.AddSink(top, "sink", topology.Sink[string, int64]{Topic: out, Key: serde.String, Value: serde.Int64}, "window-count")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	var recs []*kgo.Record
+	for i := range 30 {
+		recs = append(recs, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("x"), Timestamp: base.Add(time.Duration(i) * 10 * time.Second)})
+	}
+	if err := c.Produce(ctx, true, recs...); err != nil {
+		t.Fatal(err)
+	}
+	app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, app, 30)
+	got, err := c.ReadTopic(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []string
+	for _, r := range got[0] {
+		n, _ := serde.Int64.Deserialize(out, r.Value)
+		counts = append(counts, strconv.FormatInt(n, 10))
+	}
+	// Six records per minute: counts restart at 1 in each window.
+	if want := strings.Repeat("1,2,3,4,5,6,", 5); strings.Join(counts, ",")+"," != want {
+		t.Fatalf("windowed counts %v", counts)
+	}
+	rc, err := c.Admin().DescribeTopicConfigs(ctx, topology.ChangelogTopic(appID, "per-minute"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]string{}
+	for _, r := range rc {
+		for _, c := range r.Configs {
+			if c.Value != nil {
+				cfg[c.Key] = *c.Value
+			}
+		}
+	}
+	if cfg["cleanup.policy"] != "compact,delete" || cfg["retention.ms"] != strconv.FormatInt((25*time.Hour).Milliseconds(), 10) {
+		t.Fatalf("window changelog configs: cleanup.policy=%q retention.ms=%q", cfg["cleanup.policy"], cfg["retention.ms"])
+	}
+}

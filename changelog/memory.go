@@ -87,4 +87,16 @@ func (m memBackend) count() (int64, error) {
 	return int64(len(m.t.keys)), nil
 }
 
+func (m memBackend) dropRange(lo, hi []byte) error {
+	m.t.mu.Lock()
+	defer m.t.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(m.t.keys, lo, bytes.Compare)
+	j, _ := slices.BinarySearchFunc(m.t.keys, hi, bytes.Compare)
+	if i < j {
+		m.t.keys = slices.Delete(m.t.keys, i, j)
+		m.t.vals = slices.Delete(m.t.vals, i, j)
+	}
+	return nil
+}
+
 func (m memBackend) close() error { return nil }

@@ -132,6 +132,11 @@ func (p *pebbleBackend) count() (int64, error) {
 	return n, err
 }
 
+func (p *pebbleBackend) dropRange(lo, hi []byte) error {
+	pre := p.prefix[:len(p.prefix):len(p.prefix)]
+	return p.db.DeleteRange(append(pre, lo...), append(bytes.Clone(pre), hi...), pebble.Sync)
+}
+
 func (p *pebbleBackend) close() error {
 	if p.closed {
 		return nil

@@ -35,6 +35,8 @@ type backend interface {
 	apply(entries []entry, next int64) error
 	checkpoint() (int64, bool, error)
 	count() (int64, error)
+	// dropRange deletes [lo, hi) at once.
+	dropRange(lo, hi []byte) error
 	close() error
 }
 
@@ -292,6 +294,25 @@ func (s *Store) Restore(recs []Record, next int64) error {
 	}
 	if err := s.be.apply(entries, next); err != nil {
 		return fmt.Errorf("store %q: restore: %w", s.name, err)
+	}
+	return nil
+}
+
+// DropRange deletes the committed keys in [from, to) at once (Pebble's
+// range deletion) and the buffered writes in that range. It is applied
+// immediately and not logged: window and session stores use it for expired
+// segments, which the changelog topic's retention removes on its side.
+func (s *Store) DropRange(from, to []byte) error {
+	if s.closed {
+		return ErrClosed
+	}
+	for k, e := range s.buf {
+		if bytes.Compare(e.key, from) >= 0 && bytes.Compare(e.key, to) < 0 {
+			delete(s.buf, k)
+		}
+	}
+	if err := s.be.dropRange(from, to); err != nil {
+		return fmt.Errorf("store %q: drop range: %w", s.name, err)
 	}
 	return nil
 }

@@ -57,3 +57,33 @@ func GetKeyValueStore[K, V any](ctx TaskContext, name string) (KeyValueStore[K, 
 	}
 	return kv, nil
 }
+
+// GetWindowStore looks a window store up by name with its types.
+func GetWindowStore[K, V any](ctx TaskContext, name string) (WindowStore[K, V], error) {
+	s, err := ctx.StateStore(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(WindowStore[K, V])
+	if !ok {
+		var k K
+		var v V
+		return nil, fmt.Errorf("processor: store %q is a %T, not a WindowStore[%T, %T]", name, s, k, v)
+	}
+	return w, nil
+}
+
+// GetSessionStore looks a session store up by name with its types.
+func GetSessionStore[K, V any](ctx TaskContext, name string) (SessionStore[K, V], error) {
+	s, err := ctx.StateStore(name)
+	if err != nil {
+		return nil, err
+	}
+	w, ok := s.(SessionStore[K, V])
+	if !ok {
+		var k K
+		var v V
+		return nil, fmt.Errorf("processor: store %q is a %T, not a SessionStore[%T, %T]", name, s, k, v)
+	}
+	return w, nil
+}

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"slices"
+	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
@@ -60,4 +61,81 @@ func (t *Topology) ConnectStore(store string, processors ...string) {
 		}
 		sd.Processors = append(sd.Processors, p)
 	}
+}
+
+// WindowStore configures a window store: a value per key and window start.
+type WindowStore[K, V any] struct {
+	// Name is unique within the topology.
+	Name string
+	// Key and Value serialize the entries. Both are required.
+	Key   serde.Serde[K]
+	Value serde.Serde[V]
+	// Retention is how long windows are kept behind the newest window
+	// start; the changelog is compact,delete with this retention plus a day.
+	Retention time.Duration
+	// Segments is how many segments the retention is cut into for cheap
+	// expiry; default 3.
+	Segments int
+	// Unlogged stores keep no changelog.
+	Unlogged bool
+}
+
+// AddWindowStore adds a window store and connects it to the named
+// processors, which look it up with processor.GetWindowStore.
+func AddWindowStore[K, V any](t *Topology, s WindowStore[K, V], processors ...string) {
+	if !t.checkStore(s.Name, s.Key == nil || s.Value == nil, s.Retention) {
+		return
+	}
+	key, value, ret, segs := s.Key, s.Value, s.Retention, s.Segments
+	t.g.Stores[s.Name] = &engine.StoreDef{
+		Name: s.Name, Logged: !s.Unlogged, Retention: ret,
+		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
+			return processor.NewWindowStore(raw, key, value, ret, max(segs, 3))
+		},
+	}
+	t.ConnectStore(s.Name, processors...)
+}
+
+// SessionStore configures a session store: a value per session of a key.
+type SessionStore[K, V any] struct {
+	Name      string
+	Key       serde.Serde[K]
+	Value     serde.Serde[V]
+	Retention time.Duration
+	Segments  int
+	Unlogged  bool
+}
+
+// AddSessionStore adds a session store and connects it to the named
+// processors, which look it up with processor.GetSessionStore.
+func AddSessionStore[K, V any](t *Topology, s SessionStore[K, V], processors ...string) {
+	if !t.checkStore(s.Name, s.Key == nil || s.Value == nil, s.Retention) {
+		return
+	}
+	key, value, ret, segs := s.Key, s.Value, s.Retention, s.Segments
+	t.g.Stores[s.Name] = &engine.StoreDef{
+		Name: s.Name, Logged: !s.Unlogged, Retention: ret,
+		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
+			return processor.NewSessionStore(raw, key, value, ret, max(segs, 3))
+		},
+	}
+	t.ConnectStore(s.Name, processors...)
+}
+
+func (t *Topology) checkStore(name string, noSerde bool, retention time.Duration) bool {
+	switch {
+	case name == "":
+		t.g.Errorf("topology: a store has an empty name")
+	case noSerde:
+		t.g.Errorf("topology: store %q needs both a key and a value serde", name)
+	case retention <= 0:
+		t.g.Errorf("topology: store %q needs a positive Retention", name)
+	default:
+		if _, dup := t.g.Stores[name]; dup {
+			t.g.Errorf("topology: duplicate store name %q", name)
+			return false
+		}
+		return true
+	}
+	return false
 }

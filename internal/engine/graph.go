@@ -6,12 +6,12 @@ package engine
 
 import (
 	"errors"
-
-	"github.com/samsa-streams/samsa/processor"
-
 	"fmt"
 	"slices"
 	"sort"
+	"time"
+
+	"github.com/samsa-streams/samsa/processor"
 )
 
 // Kind is the kind of a node.
@@ -53,6 +53,9 @@ type StoreDef struct {
 	Processors []string
 	// Logged stores write a changelog topic.
 	Logged bool
+	// Retention, when set, makes the changelog compact,delete with this
+	// retention (window and session stores) instead of compact.
+	Retention time.Duration
 	// Wrap turns the raw bytes store into the typed store processors see.
 	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
 }
