@@ -348,3 +348,57 @@ func TestWindowStoreInTheApp(t *testing.T) {
 		t.Fatalf("window changelog configs: cleanup.policy=%q retention.ms=%q", cfg["cleanup.policy"], cfg["retention.ms"])
 	}
 }
+
+// syncBuffer is a goroutine-safe log sink for assertions on log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestForeignStateIsRebuilt: a state directory written by another
+// application id is detected, wiped and rebuilt from the changelog, and a
+// log line says why.
+func TestForeignStateIsRebuilt(t *testing.T) {
+	c := testkit.NewCluster(t)
+	in, out := c.Topic(t, "foreign-in", 1), c.Topic(t, "foreign-out", 1)
+	dir := t.TempDir()
+	produceKeys(t, c, in, 100, 10)
+	other, _ := samsa.New(countTopology(in, out), samsa.Config{ApplicationID: testkit.UniqueName("other-app"), Bootstrap: c.Bootstrap, StateDir: dir, Logger: testkit.Logger(t, slog.LevelInfo)})
+	runUntil(t, other, 100)
+
+	var logs syncBuffer
+	appID := testkit.UniqueName("mine")
+	// First run of "mine" elsewhere builds its changelog.
+	mine, _ := samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Logger: testkit.Logger(t, slog.LevelInfo)})
+	runUntil(t, mine, 100)
+	// Then "mine" starts on the other application's directory.
+	produceKeys(t, c, in, 100, 10)
+	mine, _ = samsa.New(countTopology(in, out), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	runUntil(t, mine, 100)
+	if !strings.Contains(logs.String(), "local state is unusable") || !strings.Contains(logs.String(), "belongs to another application") {
+		t.Fatalf("no log line about the foreign state:\n%s", logs.String())
+	}
+	if mine.Restored() < 10 {
+		t.Fatalf("restored %d records: the state was not rebuilt from the changelog", mine.Restored())
+	}
+	// "mine" wrote last: 200 records over 10 keys, counted from its
+	// rebuilt state.
+	for k, n := range lastCounts(t, c, out) {
+		if n != 20 {
+			t.Fatalf("key %s ends at %d, want 20", k, n)
+		}
+	}
+}
