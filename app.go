@@ -84,17 +84,7 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	g := engine.GraphOf(top)
-	for _, n := range g.Nodes {
-		if n.Internal == "" {
-			continue
-		}
-		name := topology.RepartitionTopic(c.ApplicationID, n.Internal)
-		if n.Kind == engine.KindSink {
-			n.Topic = name
-		} else {
-			n.Topics = []string{name}
-		}
-	}
+	g.BindInternal(func(name string) string { return topology.RepartitionTopic(c.ApplicationID, name) })
 	subs, err := g.Validate()
 	if err != nil {
 		return nil, err

@@ -81,42 +81,17 @@ type internalTopic struct {
 // parts receives the repartition topics' counts.
 func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 	out := map[string]internalTopic{}
-	subOf := map[string]*engine.Subtopology{}
-	for _, st := range a.subs {
-		for _, n := range st.Nodes {
-			subOf[n.Name] = st
+	a.g.RepartitionPartitions(a.subs, parts, func(string) int32 { return 0 })
+	for _, n := range a.g.Nodes {
+		if n.Internal != "" && n.Kind == engine.KindSink {
+			out[n.Topic] = internalTopic{partitions: parts[n.Topic], policy: "delete"}
 		}
 	}
-	inputParts := func(st *engine.Subtopology) (int32, bool) {
+	for _, st := range a.subs {
 		var n int32
 		for _, t := range st.SourceTopics {
-			p, ok := parts[t]
-			if !ok {
-				return 0, false
-			}
-			n = max(n, p)
+			n = max(n, parts[t])
 		}
-		return n, true
-	}
-	// Repartition topics may feed each other: resolve until nothing changes.
-	for changed := true; changed; {
-		changed = false
-		for _, n := range a.g.Nodes {
-			if n.Internal == "" || n.Kind != engine.KindSink {
-				continue
-			}
-			if _, done := parts[n.Topic]; done {
-				continue
-			}
-			if p, ok := inputParts(subOf[n.Name]); ok {
-				parts[n.Topic] = p
-				out[n.Topic] = internalTopic{partitions: p, policy: "delete"}
-				changed = true
-			}
-		}
-	}
-	for _, st := range a.subs {
-		n, _ := inputParts(st)
 		for _, name := range st.Stores {
 			def := a.g.Stores[name]
 			if !def.Logged {

@@ -65,17 +65,7 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 		return nil, err
 	}
 	g := engine.GraphOf(top)
-	for _, n := range g.Nodes {
-		if n.Internal == "" {
-			continue
-		}
-		name := topology.RepartitionTopic(cfg.ApplicationID, n.Internal)
-		if n.Kind == engine.KindSink {
-			n.Topic = name
-		} else {
-			n.Topics = []string{name}
-		}
-	}
+	g.BindInternal(func(name string) string { return topology.RepartitionTopic(cfg.ApplicationID, name) })
 	subs, err := g.Validate()
 	if err != nil {
 		return nil, err
@@ -120,36 +110,7 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 // resolvePartitions gives repartition topics the partition count of their
 // writer's input and checks that co-partitioned inputs agree.
 func (d *Driver) resolvePartitions() error {
-	subOf := map[string]*engine.Subtopology{}
-	for _, st := range d.subs {
-		for _, n := range st.Nodes {
-			subOf[n.Name] = st
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, n := range d.g.Nodes {
-			if n.Internal == "" || n.Kind != engine.KindSink {
-				continue
-			}
-			if _, ok := d.parts[n.Topic]; ok {
-				continue
-			}
-			var most int32
-			ready := true
-			for _, t := range subOf[n.Name].SourceTopics {
-				if _, known := d.parts[t]; !known && d.isInternal(t) {
-					ready = false // its own writer is not resolved yet
-					break
-				}
-				most = max(most, d.partitions(t))
-			}
-			if ready {
-				d.parts[n.Topic] = most
-				changed = true
-			}
-		}
-	}
+	d.g.RepartitionPartitions(d.subs, d.parts, d.partitions)
 	for _, st := range d.subs {
 		first := st.SourceTopics[0]
 		for _, t := range st.SourceTopics[1:] {
@@ -159,15 +120,6 @@ func (d *Driver) resolvePartitions() error {
 		}
 	}
 	return nil
-}
-
-func (d *Driver) isInternal(topic string) bool {
-	for _, n := range d.g.Nodes {
-		if n.Internal != "" && (n.Topic == topic || (len(n.Topics) == 1 && n.Topics[0] == topic)) {
-			return true
-		}
-	}
-	return false
 }
 
 func (d *Driver) partitions(topic string) int32 {

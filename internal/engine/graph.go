@@ -335,3 +335,64 @@ func (g *Graph) checkTypes() []error {
 	}
 	return errs
 }
+
+// BindInternal gives the internal (repartition) topics their names, once
+// the application id is known: name maps a node's Internal to a topic.
+func (g *Graph) BindInternal(name func(internal string) string) {
+	for _, n := range g.Nodes {
+		if n.Internal == "" {
+			continue
+		}
+		if n.Kind == KindSink {
+			n.Topic = name(n.Internal)
+		} else {
+			n.Topics = []string{name(n.Internal)}
+		}
+	}
+}
+
+// RepartitionPartitions adds to parts the partition count of every
+// repartition topic: the largest count among the input topics of the
+// sub-topology that writes it. Repartition topics may feed each other, so
+// it resolves until nothing changes. external gives the count of a topic
+// that is not internal.
+func (g *Graph) RepartitionPartitions(subs []*Subtopology, parts map[string]int32, external func(topic string) int32) {
+	subOf := map[string]*Subtopology{}
+	internal := map[string]bool{}
+	for _, st := range subs {
+		for _, n := range st.Nodes {
+			subOf[n.Name] = st
+			if n.Internal != "" && n.Kind == KindSink {
+				internal[n.Topic] = true
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, n := range g.Nodes {
+			if n.Internal == "" || n.Kind != KindSink {
+				continue
+			}
+			if _, done := parts[n.Topic]; done {
+				continue
+			}
+			var most int32
+			ready := true
+			for _, t := range subOf[n.Name].SourceTopics {
+				p, known := parts[t]
+				if !known && internal[t] {
+					ready = false // its own writer is not resolved yet
+					break
+				}
+				if !known {
+					p = external(t)
+				}
+				most = max(most, p)
+			}
+			if ready {
+				parts[n.Topic] = most
+				changed = true
+			}
+		}
+	}
+}
