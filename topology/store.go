@@ -83,20 +83,15 @@ type WindowStore[K, V any] struct {
 // AddWindowStore adds a window store and connects it to the named
 // processors, which look it up with processor.GetWindowStore.
 func AddWindowStore[K, V any](t *Topology, s WindowStore[K, V], processors ...string) {
-	if !t.checkStore(s.Name, s.Key == nil || s.Value == nil, s.Retention) {
-		return
-	}
-	key, value, ret, segs := s.Key, s.Value, s.Retention, s.Segments
-	t.g.Stores[s.Name] = &engine.StoreDef{
-		Name: s.Name, Logged: !s.Unlogged, Retention: ret,
-		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return processor.NewWindowStore(raw, key, value, ret, max(segs, 3))
-		},
-	}
-	t.ConnectStore(s.Name, processors...)
+	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
+	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
+		return processor.NewWindowStore(raw, key, value, ret, segs)
+	}, processors)
 }
 
 // SessionStore configures a session store: a value per session of a key.
+// The fields mean what they mean for a WindowStore; Retention counts from
+// the end of a session.
 type SessionStore[K, V any] struct {
 	Name      string
 	Key       serde.Serde[K]
@@ -109,17 +104,20 @@ type SessionStore[K, V any] struct {
 // AddSessionStore adds a session store and connects it to the named
 // processors, which look it up with processor.GetSessionStore.
 func AddSessionStore[K, V any](t *Topology, s SessionStore[K, V], processors ...string) {
-	if !t.checkStore(s.Name, s.Key == nil || s.Value == nil, s.Retention) {
+	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
+	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
+		return processor.NewSessionStore(raw, key, value, ret, segs)
+	}, processors)
+}
+
+// addRetainedStore checks and adds a store with a retention (window or
+// session) and connects it.
+func (t *Topology) addRetainedStore(name string, noSerde bool, retention time.Duration, unlogged bool, wrap func(processor.BytesKeyValueStore) processor.StateStore, processors []string) {
+	if !t.checkStore(name, noSerde, retention) {
 		return
 	}
-	key, value, ret, segs := s.Key, s.Value, s.Retention, s.Segments
-	t.g.Stores[s.Name] = &engine.StoreDef{
-		Name: s.Name, Logged: !s.Unlogged, Retention: ret,
-		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return processor.NewSessionStore(raw, key, value, ret, max(segs, 3))
-		},
-	}
-	t.ConnectStore(s.Name, processors...)
+	t.g.Stores[name] = &engine.StoreDef{Name: name, Logged: !unlogged, Retention: retention, Wrap: wrap}
+	t.ConnectStore(name, processors...)
 }
 
 func (t *Topology) checkStore(name string, noSerde bool, retention time.Duration) bool {
