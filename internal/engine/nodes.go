@@ -90,27 +90,35 @@ var (
 	UnavailableTimeout = time.Minute
 )
 
+// retryUnavailable calls fn again while it fails with serde.ErrUnavailable;
+// callers try once themselves first, so the hot path pays no closure.
 func retryUnavailable[T any](t *Task, fn func() (T, error)) (T, error) {
 	wait, waited := UnavailableBackoff, time.Duration(0)
 	for {
-		v, err := fn()
-		if err == nil || !errors.Is(err, serde.ErrUnavailable) || waited >= UnavailableTimeout {
-			return v, err
-		}
 		t.retries++
 		time.Sleep(wait)
 		waited += wait
 		wait = min(2*wait, UnavailableMaxWait)
+		v, err := fn()
+		if err == nil || !errors.Is(err, serde.ErrUnavailable) || waited >= UnavailableTimeout {
+			return v, err
+		}
 	}
 }
 
 func (s *source[K, V]) consume(r *kgo.Record) {
-	k, err := retryUnavailable(s.t, func() (K, error) { return s.key.Deserialize(r.Topic, r.Key) })
+	k, err := s.key.Deserialize(r.Topic, r.Key)
+	if err != nil && errors.Is(err, serde.ErrUnavailable) {
+		k, err = retryUnavailable(s.t, func() (K, error) { return s.key.Deserialize(r.Topic, r.Key) })
+	}
 	if err != nil {
 		s.t.deserializationError(r, "key", err)
 		return
 	}
-	v, err := retryUnavailable(s.t, func() (V, error) { return s.value.Deserialize(r.Topic, r.Value) })
+	v, err := s.value.Deserialize(r.Topic, r.Value)
+	if err != nil && errors.Is(err, serde.ErrUnavailable) {
+		v, err = retryUnavailable(s.t, func() (V, error) { return s.value.Deserialize(r.Topic, r.Value) })
+	}
 	if err != nil {
 		s.t.deserializationError(r, "value", err)
 		return
@@ -251,12 +259,18 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 	if s.spec.TopicFunc != nil {
 		topic = s.spec.TopicFunc(r)
 	}
-	kb, err := retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Key.Serialize(topic, r.Key) })
+	kb, err := s.spec.Key.Serialize(topic, r.Key)
+	if err != nil && errors.Is(err, serde.ErrUnavailable) {
+		kb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Key.Serialize(topic, r.Key) })
+	}
 	if err != nil {
 		s.t.processingError(s.n.Name, fmt.Errorf("serialize key for topic %q: %w", topic, err))
 		return
 	}
-	vb, err := retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Value.Serialize(topic, r.Value) })
+	vb, err := s.spec.Value.Serialize(topic, r.Value)
+	if err != nil && errors.Is(err, serde.ErrUnavailable) {
+		vb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Value.Serialize(topic, r.Value) })
+	}
 	if err != nil {
 		s.t.processingError(s.n.Name, fmt.Errorf("serialize value for topic %q: %w", topic, err))
 		return
