@@ -65,6 +65,13 @@ type App struct {
 	restoreCl   *kgo.Client
 	restoring   []*engine.Task
 	restored    atomic.Int64
+	// Standby replicas: the balancer, the warm copies and their client.
+	balancer     *assign.Balancer
+	standbys     map[processor.TaskID]*standbyTask
+	standbyCl    *kgo.Client
+	changelogSub map[string]int // changelog topic → sub-topology
+	posMu        sync.Mutex
+	positions    map[assign.Task]int64
 	// skipped and deadLettered count records handled by the error policies.
 	skipped      atomic.Int64
 	deadLettered atomic.Int64
@@ -91,14 +98,19 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 	}
 	a := &App{
 		cfg: c, top: top, g: g, subs: subs,
-		log:      c.Logger.With("app", c.ApplicationID),
-		topicSub: map[string]int{},
-		tasks:    map[processor.TaskID]*engine.Task{},
-		done:     make(chan struct{}),
+		log:          c.Logger.With("app", c.ApplicationID),
+		topicSub:     map[string]int{},
+		tasks:        map[processor.TaskID]*engine.Task{},
+		done:         make(chan struct{}),
+		standbys:     map[processor.TaskID]*standbyTask{},
+		changelogSub: map[string]int{},
 	}
 	for _, st := range subs {
 		for _, t := range st.SourceTopics {
 			a.topicSub[t] = st.ID
+		}
+		for _, name := range st.Stores {
+			a.changelogSub[topology.ChangelogTopic(c.ApplicationID, name)] = st.ID
 		}
 	}
 	return a, nil
@@ -320,6 +332,10 @@ func joinComma(s []string) string {
 }
 
 func (a *App) startClient() error {
+	a.balancer = assign.NewBalancer(a.topicSub)
+	if a.cfg.StandbyReplicas > 0 {
+		a.balancer.SetStandby(a.cfg.StandbyReplicas, a.statePositions)
+	}
 	var topics []string
 	for t := range a.topicSub {
 		topics = append(topics, t)
@@ -333,7 +349,7 @@ func (a *App) startClient() error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.DisableAutoCommit(),
-		kgo.Balancers(assign.NewBalancer(a.topicSub)),
+		kgo.Balancers(a.balancer),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.OnPartitionsAssigned(a.onAssigned),
 		kgo.OnPartitionsRevoked(a.onRevoked),
@@ -370,6 +386,13 @@ func (a *App) startClient() error {
 	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
 		cl.Close()
 		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
+	}
+	if a.cfg.StandbyReplicas > 0 {
+		if a.standbyCl, err = kgo.NewClient(ropts...); err != nil {
+			cl.Close()
+			a.restoreCl.Close()
+			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
+		}
 	}
 	a.cl = cl
 	a.out.cl = cl
@@ -452,6 +475,10 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if err := a.proto.Begin(); err != nil {
 		return err
 	}
+	a.syncStandbys()
+	if err := a.tailStandbys(); err != nil {
+		return err
+	}
 	for len(a.restoring) > 0 {
 		t := a.restoring[0]
 		if err := a.restore(context.Background(), t); err != nil {
@@ -523,6 +550,9 @@ func (a *App) commitLocked() error {
 		}
 	}
 	a.lastCmt = time.Now()
+	if a.cfg.StandbyReplicas > 0 {
+		a.updatePositions()
+	}
 	if len(offsets) > 0 {
 		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
 	}
@@ -541,6 +571,9 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			id := processor.TaskID{Subtopology: sub, Partition: p}
 			if _, ok := a.tasks[id]; ok {
 				continue
+			}
+			if _, standby := a.standbys[id]; standby {
+				a.closeStandby(id) // the active task takes over its warm stores
 			}
 			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
@@ -660,12 +693,18 @@ func (a *App) shutdown(runErr error) error {
 		all = append(all, t)
 	}
 	a.closeTasks(all, "shutdown")
+	if a.standbyCl != nil {
+		a.closeStandbys()
+	}
 	a.mu.Unlock()
 	if a.cl != nil {
 		a.cl.CloseAllowingRebalance()
 	}
 	if a.restoreCl != nil {
 		a.restoreCl.Close()
+	}
+	if a.standbyCl != nil {
+		a.standbyCl.Close()
 	}
 	if a.out != nil {
 		a.out.close()

@@ -70,6 +70,10 @@ type Config struct {
 	// ReplicationFactor of the internal topics samsa creates; default
 	// min(3, number of brokers).
 	ReplicationFactor int16
+	// StandbyReplicas keeps this many warm copies of each task's state on
+	// other instances, by tailing the changelogs; a failed task moves to
+	// the most caught-up copy, which restores only the tail. Default 0.
+	StandbyReplicas int
 	// RestoreListener receives restore progress (records done and to go,
 	// rate, ETA), at least every few seconds and at the end of each store.
 	RestoreListener func(RestoreProgress)

@@ -23,6 +23,7 @@ type Task struct {
 // Balancer is a kgo.GroupBalancer assigning tasks.
 type Balancer struct {
 	topicSub map[string]int
+	standby  standbyState
 }
 
 // NewBalancer returns a balancer for topics mapped to their sub-topology.
@@ -45,7 +46,7 @@ func (*Balancer) IsCooperative() bool { return true }
 
 // JoinGroupMetadata implements kgo.GroupBalancer with the consumer protocol's
 // metadata, owned partitions included.
-func (*Balancer) JoinGroupMetadata(interests []string, current map[string][]int32, generation int32) []byte {
+func (b *Balancer) JoinGroupMetadata(interests []string, current map[string][]int32, generation int32) []byte {
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 3
 	meta.Topics = interests
@@ -61,11 +62,31 @@ func (*Balancer) JoinGroupMetadata(interests []string, current map[string][]int3
 		op.Partitions = current[t]
 		meta.OwnedPartitions = append(meta.OwnedPartitions, op)
 	}
+	b.standby.mu.Lock()
+	positions := b.standby.positions
+	b.standby.mu.Unlock()
+	if positions != nil {
+		meta.UserData = encodeTasks(positions())
+	}
 	return meta.AppendTo(nil)
 }
 
-// ParseSyncAssignment implements kgo.GroupBalancer.
-func (*Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+// ParseSyncAssignment implements kgo.GroupBalancer; it keeps the standby
+// tasks found in the user data for Standbys.
+func (b *Balancer) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	var a kmsg.ConsumerMemberAssignment
+	if err := a.ReadFrom(assignment); err == nil {
+		if s, err := decodeTasks(a.UserData); err == nil {
+			list := make([]Task, 0, len(s))
+			for t := range s {
+				list = append(list, t)
+			}
+			sort.Slice(list, func(i, j int) bool { return less(list[i], list[j]) })
+			b.standby.mu.Lock()
+			b.standby.assigned = list
+			b.standby.mu.Unlock()
+		}
+	}
 	return kgo.ParseConsumerSyncAssignment(assignment)
 }
 
@@ -106,11 +127,15 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 
 	var ids []string
 	owned := map[string][]Task{}
+	positions := map[string]map[Task]int64{}
 	claimed := map[Task]bool{}
 	members := map[string]*kmsg.JoinGroupResponseMember{}
 	cb.EachMember(func(m *kmsg.JoinGroupResponseMember, meta *kmsg.ConsumerMemberMetadata) {
 		ids = append(ids, m.MemberID)
 		members[m.MemberID] = m
+		if p, err := decodeTasks(meta.UserData); err == nil {
+			positions[m.MemberID] = p
+		}
 		seen := map[Task]bool{}
 		for _, op := range meta.OwnedPartitions {
 			sub, ok := b.topicSub[op.Topic]
@@ -127,7 +152,7 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 			}
 		}
 	})
-	plan := Plan(ids, owned, tasks)
+	plan := PlanWithPositions(ids, owned, tasks, positions)
 
 	bp := cb.NewPlan()
 	for id, ts := range plan {
@@ -139,7 +164,13 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 		}
 	}
 	bp.AdjustCooperative(cb)
-	return bp
+	b.standby.mu.Lock()
+	n := b.standby.replicas
+	b.standby.mu.Unlock()
+	if n <= 0 {
+		return bp
+	}
+	return withStandbys{plan: bp, standbys: placeStandbys(n, ids, plan, positions)}
 }
 
 // Plan assigns tasks to members: each member keeps what it owns up to its
@@ -147,6 +178,13 @@ func (b *Balancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]int32) kg
 // members with the fewest. members is in the group's order; the result is
 // deterministic.
 func Plan(members []string, owned map[string][]Task, tasks []Task) map[string][]Task {
+	return PlanWithPositions(members, owned, tasks, nil)
+}
+
+// PlanWithPositions is Plan where an unowned task goes to the member whose
+// state of it is the most caught-up (a standby), among those with room,
+// so that a failover restores only the tail.
+func PlanWithPositions(members []string, owned map[string][]Task, tasks []Task, positions map[string]map[Task]int64) map[string][]Task {
 	out := make(map[string][]Task, len(members))
 	if len(members) == 0 {
 		return out
@@ -184,7 +222,12 @@ func Plan(members []string, owned map[string][]Task, tasks []Task) map[string][]
 			}
 		}
 	}
-	// The rest to the least loaded member, first in order on ties.
+	// The rest to the most caught-up member with room (below the ceiling
+	// while ceiling slots remain), else the least loaded, first in order.
+	ceiling := base
+	if extra > 0 {
+		ceiling = base + 1
+	}
 	for _, t := range tasks {
 		if taken[t] {
 			continue
@@ -193,6 +236,21 @@ func Plan(members []string, owned map[string][]Task, tasks []Task) map[string][]
 		for _, m := range members[1:] {
 			if len(out[m]) < len(out[best]) {
 				best = m
+			}
+		}
+		var warm string
+		for _, m := range members {
+			if p := positions[m][t]; p > 0 && len(out[m]) < ceiling && (warm == "" || p > positions[warm][t]) {
+				warm = m
+			}
+		}
+		if warm != "" {
+			best = warm
+			if len(out[best]) == base {
+				extra--
+				if extra == 0 {
+					ceiling = base
+				}
 			}
 		}
 		out[best] = append(out[best], t)

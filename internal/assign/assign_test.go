@@ -110,3 +110,56 @@ func TestPlanIgnoresStaleOrUnknownClaims(t *testing.T) {
 		}
 	}
 }
+
+func TestStandbysNeverOnTheOwnerAndPreferWarmMembers(t *testing.T) {
+	all := tasks(2, 4)
+	members := []string{"a", "b", "c"}
+	active := Plan(members, nil, all)
+	positions := map[string]map[Task]int64{"c": {{0, 0}: 500}}
+	sb := placeStandbys(1, members, active, positions)
+	count := 0
+	for m, ts := range sb {
+		for x := range ts {
+			count++
+			for _, own := range active[m] {
+				if own == x {
+					t.Fatalf("standby of %v on its owner %s", x, m)
+				}
+			}
+		}
+	}
+	if count != len(all) {
+		t.Fatalf("%d standbys for %d tasks with 1 replica", count, len(all))
+	}
+	owner00 := ""
+	for m, ts := range active {
+		for _, x := range ts {
+			if x == (Task{0, 0}) {
+				owner00 = m
+			}
+		}
+	}
+	if owner00 != "c" {
+		if _, ok := sb["c"][Task{0, 0}]; !ok {
+			t.Fatalf("task 0_0's standby should go to c, which holds its state: %v", sb)
+		}
+	}
+	// Failover: when the owner of 0_0 leaves, the warm member takes it.
+	after := PlanWithPositions([]string{"a", "b"}, nil, tasks(1, 2), map[string]map[Task]int64{"b": {{0, 0}: 900}})
+	found := false
+	for _, x := range after["b"] {
+		found = found || x == (Task{0, 0})
+	}
+	if !found {
+		t.Fatalf("the warm member b should own 0_0: %v", after)
+	}
+	// User data round trip.
+	m := map[Task]int64{{1, 2}: 3, {0, 7}: 9}
+	got, err := decodeTasks(encodeTasks(m))
+	if err != nil || len(got) != 2 || got[Task{1, 2}] != 3 || got[Task{0, 7}] != 9 {
+		t.Fatalf("decode(encode) = %v %v", got, err)
+	}
+	if _, err := decodeTasks([]byte{0, 0, 0, 5}); err == nil {
+		t.Fatal("truncated user data decoded")
+	}
+}
