@@ -2,13 +2,19 @@ package changelog
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
 )
 
-func benchEngines(b *testing.B, fn func(b *testing.B, s *Store)) {
+// benchEngines runs fn against one store of each engine.
+func benchEngines(b *testing.B, fn func(b *testing.B, e *Engine, s *Store)) {
 	for _, mem := range []bool{false, true} {
 		name := "pebble"
 		if mem {
@@ -25,57 +31,81 @@ func benchEngines(b *testing.B, fn func(b *testing.B, s *Store)) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			fn(b, s)
+			fn(b, e, s)
 		})
 	}
 }
 
+// key is 12 bytes: "key-" and a big-endian counter.
 func key(i int) []byte { return binary.BigEndian.AppendUint64([]byte("key-"), uint64(i)) }
 
 var value = make([]byte, 100)
 
-// BenchmarkPut: puts committed every 1,000 writes, as a task commits.
+func opsPerSec(b *testing.B, n int, unit string) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), unit)
+}
+
+// fill commits n keys in random order.
+func fill(b *testing.B, s *Store, n int) {
+	for j, i := range rand.New(rand.NewPCG(1, 2)).Perm(n) {
+		_ = s.Put(key(i), value)
+		if j%10000 == 9999 {
+			if err := s.Commit(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := s.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkPut: puts of random keys committed every 1,000 writes (one
+// synced Pebble batch each), as a task commits.
 func BenchmarkPut(b *testing.B) {
-	benchEngines(b, func(b *testing.B, s *Store) {
+	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
+		rnd := rand.New(rand.NewPCG(3, 4))
 		b.ReportAllocs()
 		for i := range b.N {
-			_ = s.Put(key(i), value)
+			_ = s.Put(key(rnd.IntN(1<<30)), value)
 			if i%1000 == 999 {
 				if err := s.Commit(); err != nil {
 					b.Fatal(err)
 				}
 			}
 		}
-		_ = s.Commit()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		if err := s.Commit(); err != nil {
+			b.Fatal(err)
+		}
+		opsPerSec(b, b.N, "puts/s")
 	})
 }
 
-// BenchmarkGet: point reads of committed keys (100,000 keys).
+// BenchmarkGet: point reads of 100,000 committed keys, in random order.
 func BenchmarkGet(b *testing.B) {
-	benchEngines(b, func(b *testing.B, s *Store) {
-		for i := range 100000 {
-			_ = s.Put(key(i), value)
-		}
-		_ = s.Commit()
+	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
+		fill(b, s, 100000)
+		rnd := rand.New(rand.NewPCG(5, 6))
 		b.ReportAllocs()
 		b.ResetTimer()
-		for i := range b.N {
-			if _, ok, err := s.Get(key(i % 100000)); !ok || err != nil {
+		for range b.N {
+			if _, ok, err := s.Get(key(rnd.IntN(100000))); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+		opsPerSec(b, b.N, "gets/s")
 	})
 }
 
-// BenchmarkRange: scans of 100 consecutive keys.
+// BenchmarkRange: scans of 100 consecutive keys out of 100,000 committed
+// keys, with 1,000 writes buffered (merged into every scan).
 func BenchmarkRange(b *testing.B) {
-	benchEngines(b, func(b *testing.B, s *Store) {
-		for i := range 100000 {
-			_ = s.Put(key(i), value)
+	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
+		fill(b, s, 100000)
+		for i := range 1000 {
+			_ = s.Put(key(i*100+50), value)
 		}
-		_ = s.Commit()
+		b.ReportAllocs()
 		b.ResetTimer()
 		n := 0
 		for i := range b.N {
@@ -84,32 +114,135 @@ func BenchmarkRange(b *testing.B) {
 				n++
 			}
 		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scans/s")
+		opsPerSec(b, b.N, "scans/s")
 		b.ReportMetric(float64(n)/float64(b.N), "keys/scan")
 	})
 }
 
-// TestPebbleBytesPerKey reports the on-disk size of 100,000 keys with
-// 100-byte values after a flush (a figure for docs/benchmarks.md).
-func TestPebbleBytesPerKey(t *testing.T) {
-	dir := t.TempDir()
-	e, _ := NewEngine(Options{Dir: dir, ApplicationID: "bench", Logger: quiet})
-	s, _ := e.Open(task0, "kv")
+// BenchmarkWindowDedup: the Deduplicate pattern, a Fetch over ±retention
+// and a Put per record, with commits every 10,000 records (the buffer
+// holds up to 10,000 writes that every Fetch merges).
+func BenchmarkWindowDedup(b *testing.B) {
+	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
+		ws := processor.NewWindowStore(s, serde.String, serde.Int64, time.Minute, 3)
+		rnd := rand.New(rand.NewPCG(7, 8))
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			at := time.UnixMilli(int64(i)) // 1,000 records per second of event time
+			id := fmt.Sprint(rnd.IntN(1 << 20))
+			dup := false
+			for _, err := range ws.Fetch(id, at.Add(-time.Minute), at.Add(time.Minute)) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				dup = true
+				break
+			}
+			if !dup {
+				if err := ws.Put(id, 1, at); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if i%10000 == 9999 {
+				if err := s.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		opsPerSec(b, b.N, "records/s")
+	})
+}
+
+// BenchmarkRestore: changelog records applied in batches of 10,000 (as
+// the runtime restores), random keys.
+func BenchmarkRestore(b *testing.B) {
+	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
+		rnd := rand.New(rand.NewPCG(9, 10))
+		batch := make([]Record, 0, 10000)
+		b.ReportAllocs()
+		for i := range b.N {
+			batch = append(batch, Record{Key: key(rnd.IntN(1 << 30)), Value: value})
+			if len(batch) == cap(batch) || i == b.N-1 {
+				if err := s.Restore(batch, int64(i+1)); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+		opsPerSec(b, b.N, "records/s")
+	})
+}
+
+// BenchmarkCommit: the cost of one commit of a store with 10 buffered
+// writes (dominated by the fsync on Pebble), and of a task of 4 such stores
+// committed with CommitAll (one fsync).
+func BenchmarkCommit(b *testing.B) {
+	benchEngines(b, func(b *testing.B, e *Engine, s *Store) {
+		b.Run("store", func(b *testing.B) {
+			for i := range b.N {
+				for j := range 10 {
+					_ = s.Put(key(i*10+j), value)
+				}
+				if err := s.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			opsPerSec(b, b.N, "commits/s")
+		})
+		b.Run("task-of-4", func(b *testing.B) {
+			stores := []*Store{s}
+			for _, name := range []string{"b", "c", "d"} {
+				t, err := e.Open(task0, name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer t.Close()
+				stores = append(stores, t)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				for _, st := range stores {
+					for j := range 10 {
+						_ = st.Put(key(i*10+j), value)
+					}
+				}
+				if err := e.CommitAll(stores...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			opsPerSec(b, b.N, "commits/s")
+		})
+	})
+}
+
+// writeDisk writes 100,000 keys of 12 bytes with random 100-byte values
+// into a new Pebble engine in dir, closes it and returns the bytes on disk.
+func writeDisk(tb testing.TB, dir string) int64 {
+	e, err := NewEngine(Options{Dir: dir, ApplicationID: "bench", Logger: quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := e.Open(task0, "kv")
+	if err != nil {
+		tb.Fatal(err)
+	}
 	rnd := rand.New(rand.NewPCG(1, 2))
-	v := make([]byte, 100)
 	for i := range 100000 {
+		v := make([]byte, 100)
 		for j := range v {
 			v[j] = byte(rnd.Uint32())
 		}
 		_ = s.Put(key(i), v)
 		if i%10000 == 9999 {
-			_ = s.Commit()
+			if err := s.Commit(); err != nil {
+				tb.Fatal(err)
+			}
 		}
 	}
-	_ = s.Commit()
 	_ = s.Close()
 	if err := e.Close(); err != nil { // flushes the memtable
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	var size int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -120,6 +253,22 @@ func TestPebbleBytesPerKey(t *testing.T) {
 		}
 		return nil
 	})
+	return size
+}
+
+// BenchmarkPebbleDiskBytesPerKey reports the bytes on disk per key after
+// 100,000 keys (12-byte keys, random 100-byte values), WAL included.
+func BenchmarkPebbleDiskBytesPerKey(b *testing.B) {
+	var size int64
+	for range b.N {
+		size = writeDisk(b, b.TempDir())
+	}
+	b.ReportMetric(float64(size)/100000, "disk-bytes/key")
+}
+
+// TestPebbleBytesPerKey checks that the 100,000 keys really are on disk.
+func TestPebbleBytesPerKey(t *testing.T) {
+	size := writeDisk(t, t.TempDir())
 	perKey := float64(size) / 100000
 	t.Logf("pebble: %d bytes on disk for 100,000 keys of 12 bytes with random 100-byte values: %.1f bytes/key", size, perKey)
 	if perKey < 100 {

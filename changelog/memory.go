@@ -2,17 +2,15 @@ package changelog
 
 import (
 	"bytes"
-	"slices"
 	"sync"
 )
 
-// memTable is the in-memory backend of one store: sorted keys and values,
-// and a checkpoint. It outlives the Store that uses it, inside its engine,
-// so a task reopened in the same process finds its state.
+// memTable is the committed state of one store in the memory engine: a
+// B-tree and a checkpoint. It lives in its engine, so that a store closed
+// and opened again in the same process finds its state.
 type memTable struct {
 	mu    sync.RWMutex
-	keys  [][]byte
-	vals  [][]byte
+	tree  btree[[]byte]
 	next  int64
 	hasCk bool
 }
@@ -22,55 +20,75 @@ type memBackend struct{ t *memTable }
 func (m memBackend) get(k []byte) ([]byte, bool, error) {
 	m.t.mu.RLock()
 	defer m.t.mu.RUnlock()
-	i, ok := slices.BinarySearchFunc(m.t.keys, k, bytes.Compare)
-	if !ok {
-		return nil, false, nil
-	}
-	return m.t.vals[i], true, nil
+	v, ok := m.t.tree.Get(k)
+	return v, ok, nil
 }
 
-func (m memBackend) scan(lo, hi []byte, fn func(k, v []byte) bool) error {
-	m.t.mu.RLock()
-	keys, vals := m.t.keys, m.t.vals
-	m.t.mu.RUnlock()
-	i := 0
-	if lo != nil {
-		i, _ = slices.BinarySearchFunc(keys, lo, bytes.Compare)
-	}
-	for ; i < len(keys); i++ {
-		if hi != nil && bytes.Compare(keys[i], hi) > 0 {
+// memChunk is how many entries a scan copies under the lock at most at a
+// time (starting with 32, short scans being the common case): the lock is
+// never held while the caller runs, and a scan resumes after its last key
+// if the tree changed in between.
+const memChunk = 512
+
+func (m memBackend) scan(lo, hi []byte, _ bool, fn func(k, v []byte) bool) error {
+	type kv struct{ k, v []byte }
+	var first [32]kv
+	chunk := first[:0]
+	from, after := lo, false
+	for {
+		if len(chunk) == cap(chunk) && cap(chunk) < memChunk {
+			chunk = make([]kv, 0, 4*cap(chunk))
+		}
+		chunk = chunk[:0]
+		done := false
+		m.t.mu.RLock()
+		c := m.t.tree.Cursor()
+		c.SeekGE(from)
+		if after && c.Valid() && bytes.Equal(c.Key(), from) {
+			c.Next()
+		}
+		for ; len(chunk) < cap(chunk); c.Next() {
+			if !c.Valid() || (hi != nil && bytes.Compare(c.Key(), hi) >= 0) {
+				done = true
+				break
+			}
+			chunk = append(chunk, kv{c.Key(), c.Value()})
+		}
+		m.t.mu.RUnlock()
+		for _, e := range chunk {
+			if !fn(e.k, e.v) {
+				return nil
+			}
+		}
+		if done || len(chunk) == 0 {
 			return nil
 		}
-		if !fn(keys[i], vals[i]) {
-			return nil
-		}
+		from, after = chunk[len(chunk)-1].k, true
 	}
-	return nil
 }
 
-func (m memBackend) apply(entries []entry, next int64) error {
+func (m memBackend) apply(ch *changes) error {
 	m.t.mu.Lock()
 	defer m.t.mu.Unlock()
-	// In place: a store's scans and commits run on its task's goroutine,
-	// one after the other, so no scan is open here.
-	keys, vals := m.t.keys, m.t.vals
-	for _, e := range entries {
-		i, ok := slices.BinarySearchFunc(keys, e.key, bytes.Compare)
-		switch {
-		case e.del && ok:
-			keys = slices.Delete(keys, i, i+1)
-			vals = slices.Delete(vals, i, i+1)
-		case e.del:
-		case ok:
-			vals[i] = bytes.Clone(e.value)
-		default:
-			keys = slices.Insert(keys, i, bytes.Clone(e.key))
-			vals = slices.Insert(vals, i, bytes.Clone(e.value))
-		}
+	for _, r := range ch.drops {
+		m.t.tree.DeleteRange(r.lo, r.hi)
 	}
-	m.t.keys, m.t.vals = keys, vals
-	if next >= 0 {
-		m.t.next, m.t.hasCk = next, true
+	err := ch.each(func(k, v []byte, del bool) error {
+		if del {
+			m.t.tree.Delete(k)
+			return nil
+		}
+		if !ch.owned {
+			k, v = bytes.Clone(k), bytes.Clone(v)
+		}
+		m.t.tree.Set(k, v)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if ch.next >= 0 {
+		m.t.next, m.t.hasCk = ch.next, true
 	}
 	return nil
 }
@@ -84,19 +102,5 @@ func (m memBackend) checkpoint() (int64, bool, error) {
 func (m memBackend) count() (int64, error) {
 	m.t.mu.RLock()
 	defer m.t.mu.RUnlock()
-	return int64(len(m.t.keys)), nil
+	return int64(m.t.tree.Len()), nil
 }
-
-func (m memBackend) dropRange(lo, hi []byte) error {
-	m.t.mu.Lock()
-	defer m.t.mu.Unlock()
-	i, _ := slices.BinarySearchFunc(m.t.keys, lo, bytes.Compare)
-	j, _ := slices.BinarySearchFunc(m.t.keys, hi, bytes.Compare)
-	if i < j {
-		m.t.keys = slices.Delete(m.t.keys, i, j)
-		m.t.vals = slices.Delete(m.t.vals, i, j)
-	}
-	return nil
-}
-
-func (m memBackend) close() error { return nil }

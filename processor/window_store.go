@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"time"
 
 	"github.com/samsa-streams/samsa/serde"
@@ -13,11 +14,45 @@ import (
 
 // RangeDropper is implemented by bytes stores that can delete a key range
 // cheaply and at once (Pebble's range deletion). Window and session stores
-// use it to drop expired segments; dropped data is not logged: the
-// changelog topic's own retention removes it there.
+// use it to drop expired segments. A transactional store (package
+// changelog) applies the drop with its next commit and hides the range from
+// reads at once. Dropped data is not logged: the changelog topic's own
+// retention removes it there.
 type RangeDropper interface {
+	// DropRange deletes the keys in [from, to).
 	DropRange(from, to []byte) error
 }
+
+// StoreEvent is what a Transactional store tells the wrappers registered
+// with it.
+type StoreEvent int
+
+// Store events.
+const (
+	// StoreCommitted: the write buffer was committed.
+	StoreCommitted StoreEvent = iota
+	// StoreAborted: the write buffer was dropped; the store is back at its
+	// last commit.
+	StoreAborted
+	// StoreRestored: changelog records were written beneath the buffer.
+	StoreRestored
+)
+
+// Transactional is implemented by bytes stores with a write buffer that is
+// committed or aborted as a whole (package changelog's stores). Wrappers
+// that keep state derived from the store's content (the newest time a
+// window store has seen) register to keep it in step: after an abort they
+// go back to what they had at the last commit, after a restore they read
+// it from the store again.
+type Transactional interface {
+	// OnStoreEvent registers fn, called after every commit, abort and
+	// restore.
+	OnStoreEvent(fn func(StoreEvent))
+}
+
+// ErrBeforeEpoch is wrapped when a window or session time is before the
+// Unix epoch: the key layout orders times as unsigned milliseconds.
+var ErrBeforeEpoch = errors.New("processor: window or session time before the Unix epoch")
 
 // Windowed is one window of a window store: its start and its value.
 type Windowed[V any] struct {
@@ -42,7 +77,8 @@ type WindowStore[K, V any] interface {
 	Put(key K, value V, start time.Time) error
 	// Fetch yields the windows of key with from <= start <= to, by start.
 	Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error]
-	// FetchAll yields the windows of every key with from <= start <= to.
+	// FetchAll yields the windows of every key with from <= start <= to,
+	// by segment, then by serialized key, then by start.
 	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error]
 }
 
@@ -58,59 +94,202 @@ type SessionStore[K, V any] interface {
 	// FindSessions yields the sessions of key that end at or after
 	// earliestEnd and start at or before latestStart, by end time.
 	FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error]
-	// Put stores the value of a session.
+	// Put stores the value of a session. A session that ended before the
+	// retention is ignored.
 	Put(s Session[K], value V) error
 	// Remove deletes a session.
 	Remove(s Session[K]) error
 }
 
-// Key layout of window and session stores, so that one bytes store serves
-// both a per-key time range scan and cheap expiry:
-//
-//	window:  [8 segment][4 key length][key][8 start millis]
-//	session: [8 segment][4 key length][key][8 end millis][8 start millis]
-//
-// all big-endian; the segment is the (end or start) time divided by the
-// segment interval. Times before the epoch are not supported.
+// BytesWindowStore is a window store of raw keys and values: what typed
+// window stores wrap (see WrapWindowStore). A nil value deletes.
+type BytesWindowStore interface {
+	StateStore
+	// Put stores value for key in the window starting at start (ignored
+	// if behind the retention); a nil value deletes the window.
+	Put(key, value []byte, start time.Time) error
+	// Fetch yields the windows of key with from <= start <= to, by start.
+	Fetch(key []byte, from, to time.Time) iter.Seq2[Windowed[[]byte], error]
+	// FetchAll yields the windows of every key with from <= start <= to,
+	// by segment, then key, then start.
+	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[[]byte, []byte], error]
+}
 
-func appendU64(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(max(v, 0))) }
+// BytesSessionStore is a session store of raw keys and values: what typed
+// session stores wrap (see WrapSessionStore). A nil value deletes.
+type BytesSessionStore interface {
+	StateStore
+	// FindSessions yields the sessions of key that end at or after
+	// earliestEnd and start at or before latestStart, by end, then start.
+	FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[[]byte], []byte], error]
+	// Put stores the value of a session (ignored if it ended behind the
+	// retention); a nil value removes it.
+	Put(s Session[[]byte], value []byte) error
+	// Remove deletes a session.
+	Remove(s Session[[]byte]) error
+}
+
+// Key layout of window and session stores in a bytes key-value store, so
+// that one store serves both a per-key time range scan and cheap expiry:
+//
+//	window:  [8 segment][4 key length][key][8 start]
+//	session: [8 segment][4 key length][key][8 end][8 start]
+//
+// all big-endian unsigned; times are Unix milliseconds (ErrBeforeEpoch
+// below 0); the segment is the window start (session end) divided by the
+// segment interval, retention/(segments-1). The key length keeps key "a"
+// from seeing the windows of key "ab". Within a segment, entries are by key,
+// then by time; expiry deletes whole segments, [0, first live segment), with
+// one range deletion. Changing the retention or the number of segments of
+// an existing store changes the layout: reset the application.
+
+func appendU64(b []byte, v int64) []byte { return binary.BigEndian.AppendUint64(b, uint64(v)) }
 
 func segKey(seg int64, key []byte) []byte {
-	b := appendU64(make([]byte, 0, 20+len(key)+16), seg)
+	b := appendU64(make([]byte, 0, 12+len(key)+16), seg)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(key)))
 	return append(b, key...)
 }
 
+var errBadKey = errors.New("processor: malformed window or session key")
+
+// segmented is what window and session stores share: the raw store, the
+// segment arithmetic and expiry.
 type segmented struct {
 	raw       BytesKeyValueStore
 	retention int64 // millis
 	interval  int64 // millis per segment
-	observed  int64 // newest time seen
-	dropped   int64 // segments below this are gone
+
+	// started: observed has been read from the store.
+	started bool
+	// observed is the newest time seen, -1 if none.
+	observed int64
+	// dropped: segments below it are gone (or going, in the buffer).
+	dropped int64
+	// at the last commit, for a Transactional store
+	committed struct {
+		started           bool
+		observed, dropped int64
+	}
 }
 
-func newSegmented(raw BytesKeyValueStore, retention time.Duration, segments int) segmented {
+func newSegmented(raw BytesKeyValueStore, retention time.Duration, segments int) *segmented {
 	if segments < 2 {
 		segments = 2
 	}
 	r := max(retention.Milliseconds(), 1)
-	return segmented{raw: raw, retention: r, interval: max(r/int64(segments-1), 1)}
+	s := &segmented{raw: raw, retention: r, interval: max(r/int64(segments-1), 1), observed: -1}
+	if t, ok := raw.(Transactional); ok {
+		t.OnStoreEvent(s.storeEvent)
+	}
+	return s
+}
+
+func (s *segmented) storeEvent(ev StoreEvent) {
+	switch ev {
+	case StoreCommitted:
+		s.committed.started, s.committed.observed, s.committed.dropped = s.started, s.observed, s.dropped
+	case StoreAborted:
+		s.started, s.observed, s.dropped = s.committed.started, s.committed.observed, s.committed.dropped
+	case StoreRestored:
+		s.started, s.committed.started = false, false
+	}
 }
 
 func (s *segmented) seg(ms int64) int64 { return ms / s.interval }
 
-// observe advances the newest time and drops the segments that fell out of
-// the retention.
+// liveSeg is the first segment that may hold unexpired entries.
+func (s *segmented) liveSeg() int64 {
+	if s.observed < 0 {
+		return 0
+	}
+	return s.seg(max(s.observed-s.retention, 0))
+}
+
+// expired reports whether time ms is behind the retention.
+func (s *segmented) expired(ms int64) bool { return s.observed >= 0 && ms < s.observed-s.retention }
+
+// nextSegment returns the first segment >= from that holds an entry.
+func (s *segmented) nextSegment(from int64) (int64, bool, error) {
+	for kv, err := range s.raw.Range(appendU64(nil, from), nil) {
+		if err != nil {
+			return 0, false, err
+		}
+		if len(kv.Key) < 12 {
+			return 0, false, fmt.Errorf("store %q: %w", s.raw.Name(), errBadKey)
+		}
+		return int64(binary.BigEndian.Uint64(kv.Key)), true, nil
+	}
+	return 0, false, nil
+}
+
+// start reads, once, a lower bound of the newest time from the store (the
+// start of its last segment: after a restart or a restore) and expires
+// what is behind it.
+func (s *segmented) start() error {
+	if s.started {
+		return nil
+	}
+	first, ok, err := s.nextSegment(0)
+	if err != nil {
+		return err
+	}
+	s.started, s.observed, s.dropped = true, -1, 0
+	if !ok {
+		return nil
+	}
+	// Gallop, then bisect, to the last segment: O(log segments) seeks.
+	// Invariant: a segment >= lo holds entries, none >= hi does.
+	lo, hi := first, math.MaxInt64/s.interval+1
+	for step := int64(1); step < hi-lo && step <= math.MaxInt64/4; step *= 2 {
+		_, found, err := s.nextSegment(lo + step)
+		if err != nil {
+			return err
+		}
+		if !found {
+			hi = lo + step
+			break
+		}
+		lo += step
+	}
+	for lo+1 < hi {
+		m := lo + (hi-lo)/2
+		_, found, err := s.nextSegment(m)
+		if err != nil {
+			return err
+		}
+		if found {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	last, _, err := s.nextSegment(lo)
+	if err != nil {
+		return err
+	}
+	s.observed = last * s.interval
+	return s.expire()
+}
+
+// observe advances the newest time and expires what falls behind it.
 func (s *segmented) observe(ms int64) error {
-	if ms <= s.observed {
+	if err := s.start(); err != nil {
+		return err
+	}
+	if ms > s.observed {
+		s.observed = ms
+	}
+	return s.expire()
+}
+
+// expire drops the segments below the first live one.
+func (s *segmented) expire() error {
+	live := s.liveSeg()
+	if live <= s.dropped {
 		return nil
 	}
-	s.observed = ms
-	minSeg := s.seg(ms - s.retention)
-	if minSeg <= s.dropped {
-		return nil
-	}
-	from, to := appendU64(nil, s.dropped), appendU64(nil, minSeg)
+	from, to := appendU64(nil, s.dropped), appendU64(nil, live)
 	if d, ok := s.raw.(RangeDropper); ok {
 		if err := d.DropRange(from, to); err != nil {
 			return err
@@ -131,67 +310,103 @@ func (s *segmented) observe(ms int64) error {
 			}
 		}
 	}
-	s.dropped = minSeg
+	s.dropped = live
 	return nil
 }
 
-func (s *segmented) expired(ms int64) bool { return ms < s.observed-s.retention }
-
-// NewWindowStore wraps a bytes store as a window store with the given
-// retention, split into segments for cheap expiry.
-func NewWindowStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) WindowStore[K, V] {
-	return &windowStore[K, V]{segmented: newSegmented(raw, retention, segments), key: key, value: value}
+// segments yields the segments in [first, last] that may hold entries,
+// skipping empty ones by seeking when the span is wide. Nothing lies past
+// the newest time seen: every write observes its time first.
+func (s *segmented) segments(first, last int64) iter.Seq2[int64, error] {
+	return func(yield func(int64, error) bool) {
+		if s.observed < 0 {
+			return // an empty store
+		}
+		first, last = max(first, s.liveSeg()), min(last, s.seg(s.observed))
+		for seg := first; seg <= last; seg++ {
+			if last-seg > 4 {
+				next, ok, err := s.nextSegment(seg)
+				if err != nil {
+					yield(0, err)
+					return
+				}
+				if !ok || next > last {
+					return
+				}
+				seg = next
+			}
+			if !yield(seg, nil) || seg == last {
+				return
+			}
+		}
+	}
 }
 
-type windowStore[K, V any] struct {
-	segmented
-	key   serde.Serde[K]
-	value serde.Serde[V]
+// millis checks that t is not before the epoch.
+func millis(store string, t time.Time) (int64, error) {
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return 0, fmt.Errorf("store %q: %v: %w", store, t, ErrBeforeEpoch)
+	}
+	return ms, nil
 }
 
-func (w *windowStore[K, V]) Name() string { return w.raw.Name() }
+// NewBytesWindowStore makes a bytes window store of a bytes key-value
+// store, with the given retention split into segments (at least 2) for
+// cheap expiry.
+func NewBytesWindowStore(raw BytesKeyValueStore, retention time.Duration, segments int) BytesWindowStore {
+	return &bytesWindowStore{newSegmented(raw, retention, segments)}
+}
 
-func (w *windowStore[K, V]) Put(key K, value V, start time.Time) error {
-	ms := start.UnixMilli()
+type bytesWindowStore struct{ *segmented }
+
+func (w *bytesWindowStore) Name() string { return w.raw.Name() }
+
+func (w *bytesWindowStore) Put(key, value []byte, start time.Time) error {
+	ms, err := millis(w.raw.Name(), start)
+	if err != nil {
+		return err
+	}
 	if err := w.observe(ms); err != nil {
 		return err
 	}
 	if w.expired(ms) {
 		return nil
 	}
-	kb, err := w.key.Serialize(w.raw.Name(), key)
-	if err != nil {
-		return fmt.Errorf("window store %q: key: %w", w.raw.Name(), err)
+	k := appendU64(segKey(w.seg(ms), key), ms)
+	if value == nil {
+		return w.raw.Delete(k)
 	}
-	vb, err := w.value.Serialize(w.raw.Name(), value)
-	if err != nil {
-		return fmt.Errorf("window store %q: value: %w", w.raw.Name(), err)
-	}
-	return w.raw.Put(appendU64(segKey(w.seg(ms), kb), ms), vb)
+	return w.raw.Put(k, value)
 }
 
-func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error] {
-	return func(yield func(Windowed[V], error) bool) {
-		kb, err := w.key.Serialize(w.raw.Name(), key)
-		if err != nil {
-			yield(Windowed[V]{}, err)
+func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[Windowed[[]byte], error] {
+	return func(yield func(Windowed[[]byte], error) bool) {
+		if err := w.start(); err != nil {
+			yield(Windowed[[]byte]{}, err)
 			return
 		}
 		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
-		for seg := max(w.seg(lo), w.dropped); seg <= w.seg(hi); seg++ {
-			p := segKey(seg, kb)
+		if hi < lo {
+			return
+		}
+		for seg, err := range w.segments(w.seg(lo), w.seg(hi)) {
+			if err != nil {
+				yield(Windowed[[]byte]{}, err)
+				return
+			}
+			p := segKey(seg, key)
 			for kv, err := range w.raw.Range(appendU64(bytes.Clone(p), lo), appendU64(bytes.Clone(p), hi)) {
 				if err != nil {
-					yield(Windowed[V]{}, err)
+					yield(Windowed[[]byte]{}, err)
 					return
 				}
-				v, err := w.value.Deserialize(w.raw.Name(), kv.Value)
-				if err != nil {
-					yield(Windowed[V]{}, err)
+				if len(kv.Key) != len(p)+8 {
+					yield(Windowed[[]byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), errBadKey))
 					return
 				}
-				ms := int64(binary.BigEndian.Uint64(kv.Key[len(kv.Key)-8:]))
-				if !yield(Windowed[V]{Start: time.UnixMilli(ms), Value: v}, nil) {
+				ms := int64(binary.BigEndian.Uint64(kv.Key[len(p):]))
+				if !yield(Windowed[[]byte]{Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
 					return
 				}
 			}
@@ -199,42 +414,41 @@ func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[Windowed[
 	}
 }
 
-func (w *windowStore[K, V]) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error] {
-	return func(yield func(WindowedKeyValue[K, V], error) bool) {
+func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[[]byte, []byte], error] {
+	return func(yield func(WindowedKeyValue[[]byte, []byte], error) bool) {
+		if err := w.start(); err != nil {
+			yield(WindowedKeyValue[[]byte, []byte]{}, err)
+			return
+		}
 		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
-		for seg := max(w.seg(lo), w.dropped); seg <= w.seg(hi); seg++ {
+		if hi < lo {
+			return
+		}
+		for seg, err := range w.segments(w.seg(lo), w.seg(hi)) {
+			if err != nil {
+				yield(WindowedKeyValue[[]byte, []byte]{}, err)
+				return
+			}
 			for kv, err := range w.raw.PrefixScan(appendU64(nil, seg)) {
 				if err != nil {
-					yield(WindowedKeyValue[K, V]{}, err)
+					yield(WindowedKeyValue[[]byte, []byte]{}, err)
 					return
 				}
 				k, ms, err := splitWindowKey(kv.Key)
 				if err != nil {
-					yield(WindowedKeyValue[K, V]{}, err)
+					yield(WindowedKeyValue[[]byte, []byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), err))
 					return
 				}
 				if ms < lo || ms > hi {
 					continue
 				}
-				key, err := w.key.Deserialize(w.raw.Name(), k)
-				if err != nil {
-					yield(WindowedKeyValue[K, V]{}, err)
-					return
-				}
-				v, err := w.value.Deserialize(w.raw.Name(), kv.Value)
-				if err != nil {
-					yield(WindowedKeyValue[K, V]{}, err)
-					return
-				}
-				if !yield(WindowedKeyValue[K, V]{Key: key, Start: time.UnixMilli(ms), Value: v}, nil) {
+				if !yield(WindowedKeyValue[[]byte, []byte]{Key: k, Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
 					return
 				}
 			}
 		}
 	}
 }
-
-var errBadKey = errors.New("processor: malformed window or session key")
 
 func splitWindowKey(b []byte) (key []byte, ms int64, err error) {
 	if len(b) < 20 {
@@ -247,88 +461,256 @@ func splitWindowKey(b []byte) (key []byte, ms int64, err error) {
 	return b[12 : 12+n], int64(binary.BigEndian.Uint64(b[12+n:])), nil
 }
 
-// NewSessionStore wraps a bytes store as a session store with the given
-// retention (by session end), split into segments for cheap expiry.
-func NewSessionStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) SessionStore[K, V] {
-	return &sessionStore[K, V]{segmented: newSegmented(raw, retention, segments), key: key, value: value}
+// NewBytesSessionStore makes a bytes session store of a bytes key-value
+// store, with the given retention (counted from session ends) split into
+// segments (at least 2) for cheap expiry.
+func NewBytesSessionStore(raw BytesKeyValueStore, retention time.Duration, segments int) BytesSessionStore {
+	return &bytesSessionStore{newSegmented(raw, retention, segments)}
 }
 
-type sessionStore[K, V any] struct {
-	segmented
-	key   serde.Serde[K]
-	value serde.Serde[V]
-}
+type bytesSessionStore struct{ *segmented }
 
-func (s *sessionStore[K, V]) Name() string { return s.raw.Name() }
+func (s *bytesSessionStore) Name() string { return s.raw.Name() }
 
-func (s *sessionStore[K, V]) sessionKey(sess Session[K]) ([]byte, error) {
-	kb, err := s.key.Serialize(s.raw.Name(), sess.Key)
+func (s *bytesSessionStore) sessionKey(sess Session[[]byte]) (k []byte, end int64, err error) {
+	end, err = millis(s.raw.Name(), sess.End)
 	if err != nil {
-		return nil, fmt.Errorf("session store %q: key: %w", s.raw.Name(), err)
+		return nil, 0, err
 	}
-	end := sess.End.UnixMilli()
-	return appendU64(appendU64(segKey(s.seg(end), kb), end), sess.Start.UnixMilli()), nil
+	start, err := millis(s.raw.Name(), sess.Start)
+	if err != nil {
+		return nil, 0, err
+	}
+	if start > end {
+		return nil, 0, fmt.Errorf("store %q: session starts at %v after it ends at %v", s.raw.Name(), sess.Start, sess.End)
+	}
+	return appendU64(appendU64(segKey(s.seg(end), sess.Key), end), start), end, nil
 }
 
-func (s *sessionStore[K, V]) Put(sess Session[K], value V) error {
-	end := sess.End.UnixMilli()
+func (s *bytesSessionStore) Put(sess Session[[]byte], value []byte) error {
+	if value == nil {
+		return s.Remove(sess)
+	}
+	k, end, err := s.sessionKey(sess)
+	if err != nil {
+		return err
+	}
 	if err := s.observe(end); err != nil {
 		return err
 	}
 	if s.expired(end) {
 		return nil
 	}
-	k, err := s.sessionKey(sess)
-	if err != nil {
-		return err
-	}
-	vb, err := s.value.Serialize(s.raw.Name(), value)
-	if err != nil {
-		return fmt.Errorf("session store %q: value: %w", s.raw.Name(), err)
-	}
-	return s.raw.Put(k, vb)
+	return s.raw.Put(k, value)
 }
 
-func (s *sessionStore[K, V]) Remove(sess Session[K]) error {
-	k, err := s.sessionKey(sess)
+func (s *bytesSessionStore) Remove(sess Session[[]byte]) error {
+	k, _, err := s.sessionKey(sess)
 	if err != nil {
 		return err
 	}
 	return s.raw.Delete(k)
 }
 
-func (s *sessionStore[K, V]) FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error] {
-	return func(yield func(KeyValue[Session[K], V], error) bool) {
-		kb, err := s.key.Serialize(s.raw.Name(), key)
-		if err != nil {
-			yield(KeyValue[Session[K], V]{}, err)
+func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[[]byte], []byte], error] {
+	return func(yield func(KeyValue[Session[[]byte], []byte], error) bool) {
+		if err := s.start(); err != nil {
+			yield(KeyValue[Session[[]byte], []byte]{}, err)
 			return
 		}
 		lo, maxStart := max(earliestEnd.UnixMilli(), 0), latestStart.UnixMilli()
-		for seg := max(s.seg(lo), s.dropped); seg <= s.seg(max(s.observed, lo)); seg++ {
-			p := segKey(seg, kb)
-			for kv, err := range s.raw.PrefixScan(p) {
+		if maxStart < 0 {
+			return
+		}
+		// A session's end has no upper bound: every segment from lo's on.
+		for seg, err := range s.segments(s.seg(lo), math.MaxInt64) {
+			if err != nil {
+				yield(KeyValue[Session[[]byte], []byte]{}, err)
+				return
+			}
+			p := segKey(seg, key)
+			from := appendU64(bytes.Clone(p), lo)
+			to := append(bytes.Clone(p), bytes.Repeat([]byte{0xff}, 16)...)
+			for kv, err := range s.raw.Range(from, to) {
 				if err != nil {
-					yield(KeyValue[Session[K], V]{}, err)
+					yield(KeyValue[Session[[]byte], []byte]{}, err)
 					return
 				}
 				rest := kv.Key[len(p):]
 				if len(rest) != 16 {
-					continue // another key sharing the prefix is impossible: lengths differ
+					yield(KeyValue[Session[[]byte], []byte]{}, fmt.Errorf("store %q: %w", s.raw.Name(), errBadKey))
+					return
 				}
 				end, start := int64(binary.BigEndian.Uint64(rest[:8])), int64(binary.BigEndian.Uint64(rest[8:]))
-				if end < lo || start > maxStart {
+				if start > maxStart {
 					continue
 				}
-				v, err := s.value.Deserialize(s.raw.Name(), kv.Value)
-				if err != nil {
-					yield(KeyValue[Session[K], V]{}, err)
+				sess := Session[[]byte]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)}
+				if !yield(KeyValue[Session[[]byte], []byte]{Key: sess, Value: kv.Value}, nil) {
 					return
 				}
-				sess := Session[K]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)}
-				if !yield(KeyValue[Session[K], V]{Key: sess, Value: v}, nil) {
-					return
-				}
+			}
+		}
+	}
+}
+
+// NewWindowStore wraps a bytes key-value store as a typed window store with
+// the given retention, split into segments for cheap expiry:
+// WrapWindowStore(NewBytesWindowStore(raw, retention, segments), key, value).
+func NewWindowStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) WindowStore[K, V] {
+	return WrapWindowStore(NewBytesWindowStore(raw, retention, segments), key, value)
+}
+
+// WrapWindowStore wraps a bytes window store in a typed one with the given
+// serdes, called with the store's name as the topic.
+func WrapWindowStore[K, V any](b BytesWindowStore, key serde.Serde[K], value serde.Serde[V]) WindowStore[K, V] {
+	return &windowStore[K, V]{b: b, key: key, value: value}
+}
+
+type windowStore[K, V any] struct {
+	b     BytesWindowStore
+	key   serde.Serde[K]
+	value serde.Serde[V]
+}
+
+func (w *windowStore[K, V]) Name() string { return w.b.Name() }
+
+func (w *windowStore[K, V]) Put(key K, value V, start time.Time) error {
+	kb, err := w.key.Serialize(w.b.Name(), key)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize key: %w", w.b.Name(), err)
+	}
+	vb, err := w.value.Serialize(w.b.Name(), value)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize value: %w", w.b.Name(), err)
+	}
+	if vb == nil {
+		vb = []byte{} // a value, not a delete
+	}
+	return w.b.Put(kb, vb, start)
+}
+
+func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error] {
+	return func(yield func(Windowed[V], error) bool) {
+		kb, err := w.key.Serialize(w.b.Name(), key)
+		if err != nil {
+			yield(Windowed[V]{}, fmt.Errorf("window store %q: serialize key: %w", w.b.Name(), err))
+			return
+		}
+		for win, err := range w.b.Fetch(kb, from, to) {
+			if err != nil {
+				yield(Windowed[V]{}, err)
+				return
+			}
+			v, err := w.value.Deserialize(w.b.Name(), win.Value)
+			if err != nil {
+				yield(Windowed[V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
+				return
+			}
+			if !yield(Windowed[V]{Start: win.Start, Value: v}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (w *windowStore[K, V]) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error] {
+	return func(yield func(WindowedKeyValue[K, V], error) bool) {
+		for win, err := range w.b.FetchAll(from, to) {
+			if err != nil {
+				yield(WindowedKeyValue[K, V]{}, err)
+				return
+			}
+			k, err := w.key.Deserialize(w.b.Name(), win.Key)
+			if err != nil {
+				yield(WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize key: %w", w.b.Name(), err))
+				return
+			}
+			v, err := w.value.Deserialize(w.b.Name(), win.Value)
+			if err != nil {
+				yield(WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
+				return
+			}
+			if !yield(WindowedKeyValue[K, V]{Key: k, Start: win.Start, Value: v}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// NewSessionStore wraps a bytes key-value store as a typed session store
+// with the given retention (by session end), split into segments for cheap
+// expiry: WrapSessionStore(NewBytesSessionStore(raw, retention, segments),
+// key, value).
+func NewSessionStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) SessionStore[K, V] {
+	return WrapSessionStore(NewBytesSessionStore(raw, retention, segments), key, value)
+}
+
+// WrapSessionStore wraps a bytes session store in a typed one with the
+// given serdes, called with the store's name as the topic.
+func WrapSessionStore[K, V any](b BytesSessionStore, key serde.Serde[K], value serde.Serde[V]) SessionStore[K, V] {
+	return &sessionStore[K, V]{b: b, key: key, value: value}
+}
+
+type sessionStore[K, V any] struct {
+	b     BytesSessionStore
+	key   serde.Serde[K]
+	value serde.Serde[V]
+}
+
+func (s *sessionStore[K, V]) Name() string { return s.b.Name() }
+
+func (s *sessionStore[K, V]) raw(sess Session[K]) (Session[[]byte], error) {
+	kb, err := s.key.Serialize(s.b.Name(), sess.Key)
+	if err != nil {
+		return Session[[]byte]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err)
+	}
+	return Session[[]byte]{Key: kb, Start: sess.Start, End: sess.End}, nil
+}
+
+func (s *sessionStore[K, V]) Put(sess Session[K], value V) error {
+	rs, err := s.raw(sess)
+	if err != nil {
+		return err
+	}
+	vb, err := s.value.Serialize(s.b.Name(), value)
+	if err != nil {
+		return fmt.Errorf("session store %q: serialize value: %w", s.b.Name(), err)
+	}
+	if vb == nil {
+		vb = []byte{} // a value, not a delete
+	}
+	return s.b.Put(rs, vb)
+}
+
+func (s *sessionStore[K, V]) Remove(sess Session[K]) error {
+	rs, err := s.raw(sess)
+	if err != nil {
+		return err
+	}
+	return s.b.Remove(rs)
+}
+
+func (s *sessionStore[K, V]) FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error] {
+	return func(yield func(KeyValue[Session[K], V], error) bool) {
+		kb, err := s.key.Serialize(s.b.Name(), key)
+		if err != nil {
+			yield(KeyValue[Session[K], V]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err))
+			return
+		}
+		for kv, err := range s.b.FindSessions(kb, earliestEnd, latestStart) {
+			if err != nil {
+				yield(KeyValue[Session[K], V]{}, err)
+				return
+			}
+			v, err := s.value.Deserialize(s.b.Name(), kv.Value)
+			if err != nil {
+				yield(KeyValue[Session[K], V]{}, fmt.Errorf("session store %q: deserialize value: %w", s.b.Name(), err))
+				return
+			}
+			sess := Session[K]{Key: key, Start: kv.Key.Start, End: kv.Key.End}
+			if !yield(KeyValue[Session[K], V]{Key: sess, Value: v}, nil) {
+				return
 			}
 		}
 	}
