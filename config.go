@@ -57,14 +57,15 @@ type Config struct {
 	// at-least-once, 100ms under exactly-once.
 	CommitInterval time.Duration
 	// StateDir is where this instance keeps local state (one Pebble
-	// database per task); default os.TempDir()/samsa/<ApplicationID>.
+	// database for all its tasks); default os.TempDir()/samsa/<ApplicationID>.
 	// Instances on one machine need one directory each.
 	StateDir string
 	// InMemoryState keeps stores in memory instead of Pebble: state is
 	// restored from the changelogs at every start.
 	InMemoryState bool
 	// StateCacheSize is the block cache shared by all stores of the
-	// instance; default 64 MiB. MemTableSize is per task; default 4 MiB.
+	// instance; default 64 MiB. MemTableSize is the instance's memtable
+	// size; default 16 MiB. Memory does not grow with tasks or stores.
 	StateCacheSize int64
 	MemTableSize   uint64
 	// ReplicationFactor of the internal topics samsa creates; default
