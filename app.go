@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/changelog"
@@ -63,8 +67,26 @@ type App struct {
 	// lists the tasks whose stores must be restored before they process.
 	stateEngine *changelog.Engine
 	restoreCl   *kgo.Client
-	restoring   []*engine.Task
 	restored    atomic.Int64
+	// updater restores new tasks off the poll loop; restoring holds the
+	// tasks it was given and has not handed back (guarded by mu), early
+	// the records polled for them before their partitions were paused.
+	updater   *stateUpdater
+	restoring map[processor.TaskID]*engine.Task
+	early     map[processor.TaskID][]*kgo.Record
+	// runCtx is Run's context (set before the first client starts).
+	runCtx context.Context
+	// pollMu guards pollCancel, which ends the current poll early so that
+	// restored tasks start processing at once.
+	pollMu     sync.Mutex
+	pollCancel context.CancelFunc
+	// revoked is set (under mu) when the group revoked or lost partitions
+	// under exactly-once: the transaction session then aborts its next
+	// transaction unless the empty one is ended first.
+	revoked bool
+	// lastGood is when the last commit succeeded (or Run started), for
+	// TaskTimeout; owned by the goroutine of Run.
+	lastGood time.Time
 	// Standby replicas: the balancer, the warm copies and their client.
 	balancer     *assign.Balancer
 	standbys     map[processor.TaskID]*standbyTask
@@ -101,6 +123,8 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		log:          c.Logger.With("app", c.ApplicationID),
 		topicSub:     map[string]int{},
 		tasks:        map[processor.TaskID]*engine.Task{},
+		restoring:    map[processor.TaskID]*engine.Task{},
+		early:        map[processor.TaskID][]*kgo.Record{},
 		done:         make(chan struct{}),
 		standbys:     map[processor.TaskID]*standbyTask{},
 		changelogSub: map[string]int{},
@@ -201,39 +225,79 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	defer a.stateEngine.Close()
 	a.stores = &storeProvider{a: a, e: a.stateEngine}
-	parts, err := a.checkTopics(ctx)
+	parts, err := a.startup(ctx)
 	if err != nil {
 		return err
 	}
 	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
 		skipped: &a.skipped, deadLettered: &a.deadLettered}
+	a.runCtx = ctx
+	a.updater = newStateUpdater(a, a.wakePoll)
+	updaterDone := make(chan struct{})
+	go func() {
+		defer close(updaterDone)
+		a.updater.run(ctx)
+	}()
+	defer func() { <-updaterDone }() // Run's ctx is cancelled by then
 	if err := a.startClient(); err != nil {
 		return err
 	}
 	a.setState(StateRebalancing)
+	a.lastGood = time.Now()
 	runErr := a.loop(ctx)
-	for attempt := 1; errors.Is(runErr, exactlyonce.ErrUnknownOutcome) && attempt <= maxRecoveries && ctx.Err() == nil; attempt++ {
-		// The transaction may or may not have committed: drop every task
-		// (their stores keep only committed state), leave with this
-		// producer and join again, so that offsets and state are read
-		// back from what Kafka committed. The new producer fences the old.
-		a.log.Warn("transaction outcome unknown: rebuilding from the committed offsets and state", "attempt", attempt, "err", runErr)
+	for attempt := 1; runErr != nil && recoverable(runErr) && ctx.Err() == nil; attempt++ {
+		if stalled := time.Since(a.lastGood); stalled > a.cfg.TaskTimeout {
+			runErr = fmt.Errorf("samsa: no commit succeeded for %s (Config.TaskTimeout is %s): giving up: %w", stalled.Round(time.Second), a.cfg.TaskTimeout, runErr)
+			break
+		}
+		// The transaction may or may not have committed, or the commit
+		// failed: drop every task (their stores keep only committed
+		// state), leave with this client and join again, so that offsets
+		// and state are read back from what Kafka committed. Under
+		// exactly-once the new producer fences the old.
+		wait := min(time.Duration(attempt)*time.Second, 10*time.Second)
+		a.log.Warn("commit failed or its outcome is unknown: rebuilding from the committed offsets and state",
+			"attempt", attempt, "retry_in", wait, "err", runErr)
 		a.recoverClient()
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		if ctx.Err() != nil {
+			runErr = nil
+			break
+		}
 		if err := a.startClient(); err != nil {
 			runErr = err
 			break
 		}
 		a.setState(StateRebalancing)
-		runErr = a.loop(ctx)
+		mark := a.lastGood
+		if runErr = a.loop(ctx); a.lastGood.After(mark) {
+			attempt = 0 // a commit succeeded: start the backoff afresh
+		}
 	}
 	a.setState(StatePendingShutdown)
 	closeErr := a.shutdown(runErr)
 	return errors.Join(runErr, closeErr)
 }
 
-// maxRecoveries bounds the rebuilds after unknown transaction outcomes
-// before the app gives up with the error.
-const maxRecoveries = 10
+// recoverable reports whether Run rebuilds from what Kafka committed after
+// err instead of failing: an unknown transaction outcome, or a commit that
+// failed because the cluster was unreachable or the group moved on.
+func recoverable(err error) bool {
+	return errors.Is(err, exactlyonce.ErrUnknownOutcome) || errors.Is(err, exactlyonce.ErrCommitFailed)
+}
+
+// wakePoll ends the poll in progress, so that the loop takes restored tasks
+// at once.
+func (a *App) wakePoll() {
+	a.pollMu.Lock()
+	if a.pollCancel != nil {
+		a.pollCancel()
+	}
+	a.pollMu.Unlock()
+}
 
 // recoverClient closes every task without committing and closes the
 // clients, so that a new client starts from the committed offsets.
@@ -245,17 +309,82 @@ func (a *App) recoverClient() {
 		t.Abort()
 		all = append(all, t)
 	}
+	for _, t := range a.restoring {
+		all = append(all, t)
+	}
 	a.closeTasks(all, "recovery")
+	if a.standbyCl != nil {
+		a.closeStandbys()
+	}
+	a.revoked = false
 	a.mu.Unlock()
-	a.cl.CloseAllowingRebalance()
-	a.restoreCl.Close()
+	a.closeClients()
 	a.mu.Lock()
 	a.fatal = nil
 	a.out.reset()
 	a.mu.Unlock()
 }
 
+// closeClients closes the group client and the changelog readers, giving up
+// on leaving the group politely when the cluster does not answer within
+// CloseTimeout.
+func (a *App) closeClients() {
+	done := make(chan struct{})
+	cl, rcl, scl := a.cl, a.restoreCl, a.standbyCl
+	go func() {
+		defer close(done)
+		if cl != nil {
+			cl.CloseAllowingRebalance()
+		}
+		if rcl != nil {
+			rcl.Close()
+		}
+		if scl != nil {
+			scl.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(a.cfg.CloseTimeout):
+		a.log.Warn("closing the Kafka clients takes longer than CloseTimeout: going on without waiting", "close_timeout", a.cfg.CloseTimeout)
+	}
+	a.standbyCl = nil
+}
+
 var errRecovering = errors.New("samsa: recovering")
+
+// startup checks the topics, waiting with backoff while the cluster cannot
+// be reached, up to TaskTimeout.
+func (a *App) startup(ctx context.Context) (map[string]int32, error) {
+	deadline := time.Now().Add(a.cfg.TaskTimeout)
+	wait := 250 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		parts, err := a.checkTopics(ctx)
+		if err == nil || ctx.Err() != nil || !unreachable(err) {
+			return parts, err
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("samsa: Kafka cluster at %v unreachable for %s (Config.TaskTimeout): %w", a.cfg.Bootstrap, a.cfg.TaskTimeout, err)
+		}
+		a.log.Warn("waiting for the Kafka cluster", "bootstrap", a.cfg.Bootstrap, "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// unreachable reports whether err says the cluster could not be reached or
+// answered with a retriable error, rather than that something is wrong.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var ke *kerr.Error
+	return errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		(errors.As(err, &ke) && ke.Retriable)
+}
 
 // checkTopics verifies at startup that every source and fixed sink topic
 // exists and that co-partitioned topics agree on partition counts.
@@ -411,7 +540,16 @@ func (a *App) loop(ctx context.Context) error {
 			return nil
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, a.pollTimeout())
+		a.pollMu.Lock()
+		a.pollCancel = cancel
+		a.pollMu.Unlock()
+		if a.updater.finished() {
+			cancel() // restored tasks wait: take them at once
+		}
 		fetches := a.cl.PollRecords(pollCtx, a.cfg.MaxPollRecords)
+		a.pollMu.Lock()
+		a.pollCancel = nil
+		a.pollMu.Unlock()
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
@@ -459,11 +597,35 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if a.fatal != nil {
 		return a.fatal
 	}
+	if a.revoked {
+		// A revocation marks the transaction session failed, so that its
+		// next End aborts, even with no transaction open: end the empty
+		// one now. It rewinds the consumer to the committed offsets (no
+		// transaction is open, so that is where processing stands): this
+		// batch is fetched again.
+		a.revoked = false
+		if !a.proto.Open() {
+			if eos, ok := a.proto.(*exactlyonce.ExactlyOnce); ok {
+				ctx, cancel := a.commitContext()
+				err := eos.EndEmpty(ctx)
+				cancel()
+				return err
+			}
+		}
+	}
+	if err := a.activateRestored(); err != nil {
+		return err
+	}
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
 		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
 		t, ok := a.tasks[id]
 		if !ok {
+			if _, restoring := a.restoring[id]; restoring {
+				// Polled before its partitions were paused.
+				a.early[id] = append(a.early[id], r)
+				return
+			}
 			routeErr = fmt.Errorf("samsa: record for unassigned task %s (topic %q partition %d)", id, r.Topic, r.Partition)
 			return
 		}
@@ -479,14 +641,8 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if err := a.tailStandbys(); err != nil {
 		return err
 	}
-	for len(a.restoring) > 0 {
-		t := a.restoring[0]
-		if err := a.restore(context.Background(), t); err != nil {
-			return err
-		}
-		a.restoring = a.restoring[1:]
-	}
 	commitNow := false
+	var buffered int64
 	for _, t := range a.tasks {
 		n := t.Process(int(^uint(0) >> 1))
 		a.procRecs.Add(int64(n))
@@ -497,6 +653,7 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		if t.CommitRequested() {
 			commitNow = true
 		}
+		buffered += pendingBytes(t)
 	}
 	if err := a.out.err(); err != nil {
 		return err
@@ -504,10 +661,77 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if a.rebalanceWaiting.Swap(false) {
 		commitNow = true
 	}
+	if buffered > a.cfg.MaxUncommittedBytes {
+		a.log.Debug("committing early: write buffers are full", "buffered_bytes", buffered, "max_uncommitted_bytes", a.cfg.MaxUncommittedBytes)
+		commitNow = true
+	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
-		return a.commitLocked()
+		if err := a.commitLocked(); err != nil {
+			return err
+		}
+		a.lastGood = time.Now()
 	}
 	return nil
+}
+
+// pendingBytes is what a task's stores hold in their write buffers.
+func pendingBytes(t *engine.Task) int64 {
+	var n int64
+	for _, s := range t.RawStores() {
+		if p, ok := s.(interface{ PendingBytes() int }); ok {
+			n += int64(p.PendingBytes())
+		}
+	}
+	return n
+}
+
+// activateRestored moves the tasks the state updater restored to
+// processing, with their partitions resumed. a.mu must be held.
+func (a *App) activateRestored() error {
+	ts, err := a.updater.take()
+	for _, t := range ts {
+		delete(a.restoring, t.ID)
+		a.tasks[t.ID] = t
+		for _, r := range a.early[t.ID] {
+			t.Add(r)
+		}
+		delete(a.early, t.ID)
+		a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
+		a.log.Info("task restored: processing", "task", t.ID.String())
+	}
+	if err != nil {
+		return err
+	}
+	if len(ts) > 0 && len(a.restoring) == 0 {
+		a.setRunningState(StateRunning)
+	}
+	return nil
+}
+
+// taskPartitions returns the input partitions of a task.
+func (a *App) taskPartitions(id processor.TaskID) map[string][]int32 {
+	m := map[string][]int32{}
+	for _, topic := range a.subs[id.Subtopology].SourceTopics {
+		m[topic] = []int32{id.Partition}
+	}
+	return m
+}
+
+// commitContext bounds a commit: commitTimeout, or CloseTimeout after Run's
+// context ended. A commit does not depend on the context of Run (work
+// processed before a shutdown must still be committed), but a shutdown
+// must not wait for an unreachable cluster for long.
+func (a *App) commitContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	if a.runCtx == nil {
+		return ctx, cancel
+	}
+	closeTimeout := a.cfg.CloseTimeout
+	stop := context.AfterFunc(a.runCtx, func() {
+		t := time.AfterFunc(closeTimeout*3/4, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { stop(); cancel() }
 }
 
 // commitTimeout bounds one commit. A commit does not depend on the context
@@ -516,7 +740,7 @@ const commitTimeout = time.Minute
 
 // commitLocked commits every task's progress. a.mu must be held.
 func (a *App) commitLocked() error {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := a.commitContext()
 	defer cancel()
 	offsets := exactlyonce.Offsets{}
 	for _, t := range a.tasks {
@@ -572,6 +796,9 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			if _, ok := a.tasks[id]; ok {
 				continue
 			}
+			if _, ok := a.restoring[id]; ok {
+				continue
+			}
 			if _, standby := a.standbys[id]; standby {
 				a.closeStandby(id) // the active task takes over its warm stores
 			}
@@ -583,12 +810,17 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 				a.setFatal(err)
 				return
 			}
-			a.tasks[id] = t
-			a.restoring = append(a.restoring, t)
-			a.log.Info("task assigned", "task", id.String())
+			// The task processes once the state updater restored it;
+			// until then its partitions are not fetched.
+			a.cl.PauseFetchPartitions(a.taskPartitions(id))
+			a.restoring[id] = t
+			a.updater.add(a.runCtx, t)
+			a.log.Info("task assigned: restoring", "task", id.String())
 		}
 	}
-	a.setRunningState(StateRunning)
+	if len(a.restoring) == 0 {
+		a.setRunningState(StateRunning)
+	}
 }
 
 // setRunningState moves between RUNNING and REBALANCING, but never out of
@@ -618,7 +850,13 @@ func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
 		}
 		for _, p := range ps {
 			id := processor.TaskID{Subtopology: sub, Partition: p}
-			if t, ok := a.tasks[id]; ok && !seen[id] {
+			if seen[id] {
+				continue
+			}
+			if t, ok := a.tasks[id]; ok {
+				seen[id] = true
+				out = append(out, t)
+			} else if t, ok := a.restoring[id]; ok {
 				seen[id] = true
 				out = append(out, t)
 			}
@@ -636,7 +874,11 @@ func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]i
 	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
 		// Never end a transaction inside a group callback (franz-go
 		// deadlocks); the loop commits before it allows a rebalance, so no
-		// transaction is open here.
+		// transaction is open here. The loop ends the empty one next.
+		// (An empty revocation does not mark the cooperative session.)
+		if len(revoked) > 0 {
+			a.revoked = true
+		}
 		a.closeTasks(a.revokedTasks(revoked), "revoked")
 		return
 	}
@@ -654,13 +896,24 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
+	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
+		a.revoked = true
+	}
 	a.closeTasks(a.revokedTasks(lost), "lost")
 }
 
 func (a *App) closeTasks(ts []*engine.Task, why string) {
 	for _, t := range ts {
-		if i := slices.Index(a.restoring, t); i >= 0 {
-			a.restoring = slices.Delete(a.restoring, i, i+1)
+		if _, ok := a.restoring[t.ID]; ok {
+			// Take it back from the state updater (its restore stops
+			// at once), and let its partitions be fetched again when
+			// they come back.
+			a.updater.cancel(t.ID)
+			delete(a.restoring, t.ID)
+			delete(a.early, t.ID)
+			if a.cl != nil {
+				a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
+			}
 		}
 		if err := t.Close(); err != nil {
 			a.log.Warn("close task", "task", t.ID.String(), "err", err)
@@ -678,7 +931,7 @@ func (a *App) shutdown(runErr error) error {
 	if runErr != nil {
 		a.setFatal(runErr) // no commit in the revoke callback either
 		if eos, ok := a.proto.(*exactlyonce.ExactlyOnce); ok {
-			ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+			ctx, cancel := a.commitContext()
 			if err := eos.Abort(ctx); err != nil {
 				a.log.Warn("abort on shutdown", "err", err)
 			}
@@ -692,20 +945,15 @@ func (a *App) shutdown(runErr error) error {
 	for _, t := range a.tasks {
 		all = append(all, t)
 	}
+	for _, t := range a.restoring {
+		all = append(all, t)
+	}
 	a.closeTasks(all, "shutdown")
 	if a.standbyCl != nil {
 		a.closeStandbys()
 	}
 	a.mu.Unlock()
-	if a.cl != nil {
-		a.cl.CloseAllowingRebalance()
-	}
-	if a.restoreCl != nil {
-		a.restoreCl.Close()
-	}
-	if a.standbyCl != nil {
-		a.standbyCl.Close()
-	}
+	a.closeClients()
 	if a.out != nil {
 		a.out.close()
 	}

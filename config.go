@@ -103,8 +103,25 @@ type Config struct {
 	// TransactionTimeout is the broker-side timeout of a transaction under
 	// exactly-once; default 10s, as Kafka Streams.
 	TransactionTimeout time.Duration
-	// StartupTimeout bounds the metadata checks at startup; default 30s.
+	// StartupTimeout bounds the metadata checks at startup once the
+	// cluster answers; default 30s.
 	StartupTimeout time.Duration
+	// TaskTimeout bounds how long the app keeps going without progress
+	// while Kafka is unreachable or keeps failing, as Kafka Streams'
+	// task.timeout.ms: startup waits for the cluster, and failed commits
+	// and unknown transaction outcomes are recovered in place, with
+	// backoff, until no commit has succeeded for this long; then Run
+	// returns an error that says so. Default 5m.
+	TaskTimeout time.Duration
+	// CloseTimeout bounds a graceful shutdown (Close, or ctx cancelled):
+	// the final commit and leaving the group. What could not be committed
+	// in time is processed again by the next owner. Default 10s.
+	CloseTimeout time.Duration
+	// MaxUncommittedBytes bounds the stores' write buffers of the
+	// instance between commits: when the bytes buffered by all its tasks
+	// pass it, the app commits early (Kafka Streams bounds its record
+	// cache the same way, statestore.cache.max.bytes). Default 64 MiB.
+	MaxUncommittedBytes int64
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -161,6 +178,26 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.StartupTimeout == 0 {
 		out.StartupTimeout = 30 * time.Second
+	}
+	if out.TaskTimeout == 0 {
+		out.TaskTimeout = 5 * time.Minute
+	}
+	if out.CloseTimeout == 0 {
+		out.CloseTimeout = 10 * time.Second
+	}
+	if out.MaxUncommittedBytes == 0 {
+		out.MaxUncommittedBytes = 64 << 20
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"StartupTimeout", out.StartupTimeout}, {"TaskTimeout", out.TaskTimeout}, {"CloseTimeout", out.CloseTimeout}, {"TransactionTimeout", out.TransactionTimeout}} {
+		if d.v < 0 {
+			return out, fmt.Errorf("%w: field %s is negative (%s)", ErrConfig, d.name, d.v)
+		}
+	}
+	if out.MaxUncommittedBytes < 0 {
+		return out, fmt.Errorf("%w: field MaxUncommittedBytes is negative (%d)", ErrConfig, out.MaxUncommittedBytes)
 	}
 	return out, nil
 }
