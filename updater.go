@@ -31,9 +31,9 @@ type stateUpdater struct {
 	restored func()
 
 	mu      sync.Mutex
-	pending []*restoreJob                      // not started, in order
+	pending []*restoreJob                    // not started, in order
 	jobs    map[processor.TaskID]*restoreJob // pending or running
-	done    []*restoreJob                      // finished, not taken
+	done    []*restoreJob                    // finished, not taken
 }
 
 // restoreJob is the restore of one task.
