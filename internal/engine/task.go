@@ -51,6 +51,10 @@ type Task struct {
 	streamTime time.Time
 	hasTime    bool
 	puncts     []*punctuator
+	// the stream time at the last commit (or at creation), which Abort
+	// restores together with each punctuator's saved schedule
+	committedTime    time.Time
+	committedHasTime bool
 
 	err             error
 	onError         func(ErrorKind, error) Decision
@@ -182,6 +186,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 			return nil, fmt.Errorf("task %s: %w", t.ID, err)
 		}
 	}
+	t.saveTime()
 	return t, nil
 }
 
@@ -284,14 +289,16 @@ func (t *Task) Offsets() map[string]kgo.EpochOffset {
 	return m
 }
 
-// MarkCommitted records that the offsets returned by Offsets are committed
-// and flushes the stores.
+// MarkCommitted records that the offsets returned by Offsets are committed,
+// together with the stream time and the punctuation schedules that Abort
+// goes back to, and flushes the stores.
 func (t *Task) MarkCommitted() error {
 	for _, q := range t.queues {
 		if q.next >= 0 {
 			q.committed = q.next
 		}
 	}
+	t.saveTime()
 	for name, s := range t.stores {
 		if err := s.Flush(); err != nil {
 			return fmt.Errorf("task %s: flush store %q: %w", t.ID, name, err)
@@ -302,8 +309,12 @@ func (t *Task) MarkCommitted() error {
 
 // Abort drops the stores' uncommitted writes and forgets the offsets
 // processed since the last commit: the consumer rewinds to the committed
-// offsets and the records are processed again.
+// offsets and the records are processed again. Stream time and the
+// punctuation schedules go back to the last commit too, so that the
+// records processed again see the same stream time and fire the same
+// punctuations as the first time.
 func (t *Task) Abort() {
+	t.restoreTime()
 	for _, q := range t.queues {
 		q.next = q.committed
 		for i := q.head; i < len(q.recs); i++ {
@@ -344,6 +355,34 @@ func (t *Task) closeStores() error {
 
 // StreamTime returns the highest event time seen by the task.
 func (t *Task) StreamTime() time.Time { return t.streamTime }
+
+// saveTime records the stream time and every punctuator's schedule as
+// committed.
+func (t *Task) saveTime() {
+	t.committedTime, t.committedHasTime = t.streamTime, t.hasTime
+	for _, p := range t.puncts {
+		p.savedNext, p.savedArmed, p.saved = p.next, p.armed, true
+	}
+}
+
+// restoreTime goes back to the stream time and schedules of saveTime. A
+// stream-time punctuator scheduled since then is armed as if it had been
+// scheduled at the committed stream time; a wall-clock one keeps its
+// schedule, the wall clock does not go back.
+func (t *Task) restoreTime() {
+	t.streamTime, t.hasTime = t.committedTime, t.committedHasTime
+	for _, p := range t.puncts {
+		switch {
+		case p.saved:
+			p.next, p.armed = p.savedNext, p.savedArmed
+		case p.typ == processor.StreamTime:
+			p.next, p.armed = time.Time{}, false
+			if t.hasTime {
+				p.next, p.armed = t.streamTime.Add(p.interval), true
+			}
+		}
+	}
+}
 
 func (t *Task) observe(ts time.Time) {
 	if !t.hasTime || ts.After(t.streamTime) {
@@ -469,6 +508,10 @@ type punctuator struct {
 	next      time.Time
 	armed     bool
 	cancelled bool
+	// the schedule at the last commit, when saved
+	savedNext  time.Time
+	savedArmed bool
+	saved      bool
 }
 
 func (p *punctuator) Cancel() { p.cancelled = true }

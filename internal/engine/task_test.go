@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+// produced is one record an Output received.
+type produced struct {
+	topic, key, value string
+	ts                time.Time
+	origin            *kgo.Record
+}
+
+// recorder is an Output that records every produced record.
+type recorder struct {
+	recs []produced
+}
+
+func (r *recorder) Produce(topic string, _ int32, k, v []byte, ts time.Time, _ []processor.Header, origin *kgo.Record) {
+	r.recs = append(r.recs, produced{topic: topic, key: string(k), value: string(v), ts: ts, origin: origin})
+}
+
+func (r *recorder) Partitions(string) (int32, error) { return 1, nil }
+
+// on returns "key=value" of the records produced to topic, in order.
+func (r *recorder) on(topic string) []string {
+	var out []string
+	for _, p := range r.recs {
+		if p.topic == topic {
+			out = append(out, p.key+"="+p.value)
+		}
+	}
+	return out
+}
+
+// fnProc is a processor made of functions.
+type fnProc struct {
+	ctx     processor.Context[string, string]
+	init    func(ctx processor.Context[string, string])
+	process func(ctx processor.Context[string, string], r processor.Record[string, string]) error
+}
+
+func (p *fnProc) Init(ctx processor.Context[string, string]) error {
+	p.ctx = ctx
+	if p.init != nil {
+		p.init(ctx)
+	}
+	return nil
+}
+
+func (p *fnProc) Process(r processor.Record[string, string]) error {
+	if p.process != nil {
+		return p.process(p.ctx, r)
+	}
+	p.ctx.Forward(r)
+	return nil
+}
+
+func (p *fnProc) Close() error { return nil }
+
+// policy is an OnError that records its calls and always answers d.
+type policy struct {
+	d     Decision
+	calls []string
+}
+
+func (p *policy) onError(kind ErrorKind, err error) Decision {
+	p.calls = append(p.calls, kind.String()+": "+err.Error())
+	return p.d
+}
+
+// punctTask builds in → src → "p" → sink "out". p schedules a stream-time
+// punctuator every interval that forwards key "punct" with the punctuation
+// time in milliseconds, and fails on records whose value is "bad".
+func punctTask(t *testing.T, interval time.Duration, punct func(ts time.Time) error, cfg TaskConfig) (*Task, *recorder) {
+	t.Helper()
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "p", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &fnProc{
+				init: func(ctx processor.Context[string, string]) {
+					ctx.Schedule(interval, processor.StreamTime, func(ts time.Time) error {
+						if punct != nil {
+							if err := punct(ts); err != nil {
+								return err
+							}
+						}
+						ctx.Forward(processor.Record[string, string]{Key: "punct", Value: fmt.Sprint(ts.UnixMilli()), Timestamp: ts})
+						return nil
+					})
+				},
+				process: func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+					if r.Value == "bad" {
+						return errors.New("bad value")
+					}
+					ctx.Forward(r)
+					return nil
+				},
+			}
+		})})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"p"}, Topic: "out", Make: NewSink(SinkSpec[string, string]{Topic: "out", Key: serde.String, Value: serde.String})})
+	})
+	out := &recorder{}
+	cfg.AppID, cfg.Output, cfg.Stores = "app", out, NewMemoryStores()
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return time.Unix(1000, 0) }
+	}
+	task, err := NewTask(g, subs[0], 0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = task.Close() })
+	return task, out
+}
+
+func rec(value string, ms int64, off int64) *kgo.Record {
+	return &kgo.Record{Topic: "in", Key: []byte("k"), Value: []byte(value), Timestamp: time.UnixMilli(ms), Offset: off}
+}
+
+// puncts returns the values of the punctuation records in out from index from.
+func puncts(out *recorder, from int) []string {
+	var ps []string
+	for _, p := range out.recs[from:] {
+		if p.key == "punct" {
+			ps = append(ps, p.value)
+		}
+	}
+	return ps
+}
+
+// An aborted transaction rolls back the stream time and the punctuation
+// schedules with the offsets: the records processed again produce the same
+// punctuations as the first time.
+func TestAbortRollsBackStreamTimeAndPunctuators(t *testing.T) {
+	task, out := punctTask(t, 10*time.Millisecond, nil, TaskConfig{})
+	// Committed part: stream time 5 ms, punctuator armed at 10 ms.
+	task.Add(rec("v", 0, 0))
+	task.Add(rec("v", 5, 1))
+	task.Process(10)
+	if got := task.Offsets(); got["in"].Offset != 2 {
+		t.Fatalf("offsets = %v", got)
+	}
+	if err := task.MarkCommitted(); err != nil {
+		t.Fatal(err)
+	}
+	committed := task.StreamTime()
+
+	batch := []int64{10, 15, 20, 25}
+	run := func() []string {
+		from := len(out.recs)
+		for i, ms := range batch {
+			task.Add(rec("v", ms, int64(2+i)))
+		}
+		if n := task.Process(100); n != len(batch) {
+			t.Fatalf("processed %d of %d", n, len(batch))
+		}
+		if err := task.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return puncts(out, from)
+	}
+	first := run()
+	if want := []string{"10", "20"}; !slices.Equal(first, want) {
+		t.Fatalf("first run punctuations %v, want %v", first, want)
+	}
+	task.Abort()
+	if got := task.StreamTime(); !got.Equal(committed) {
+		t.Errorf("stream time after Abort = %v, want the committed %v", got.UnixMilli(), committed.UnixMilli())
+	}
+	if got := task.Offsets(); len(got) != 0 {
+		t.Errorf("offsets after Abort = %v, want none", got)
+	}
+	again := run()
+	if !slices.Equal(again, first) {
+		t.Errorf("punctuations after Abort and reprocessing = %v, want %v as in the aborted run", again, first)
+	}
+
+	// Abort before any commit goes back to the state at task creation.
+	task2, out2 := punctTask(t, 10*time.Millisecond, nil, TaskConfig{})
+	for i, ms := range []int64{0, 12, 25} {
+		task2.Add(rec("v", ms, int64(i)))
+	}
+	task2.Process(10)
+	first2 := puncts(out2, 0)
+	task2.Abort()
+	if !task2.StreamTime().IsZero() {
+		t.Errorf("stream time after Abort with no commit = %v, want zero", task2.StreamTime())
+	}
+	from := len(out2.recs)
+	for i, ms := range []int64{0, 12, 25} {
+		task2.Add(rec("v", ms, int64(i)))
+	}
+	task2.Process(10)
+	if again := puncts(out2, from); !slices.Equal(again, first2) || len(first2) != 2 {
+		t.Errorf("no commit: punctuations %v after Abort, %v before; want equal, two each", again, first2)
+	}
+}
