@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -583,8 +584,21 @@ func (t *Task) fire(typ processor.PunctuationType, now time.Time) {
 			t.processingError(p.node, err)
 			return
 		}
-		for !p.next.After(now) {
-			p.next = p.next.Add(p.interval)
-		}
+		p.advance(now)
+	}
+}
+
+// advance moves the next due time to the first multiple of the interval
+// after now, counted from the current due time (as Kafka Streams'
+// PunctuationSchedule.next): a punctuation fires once however many
+// intervals it missed. It computes the multiple instead of stepping one
+// interval at a time, so that a jump of years at a millisecond interval
+// costs nothing; only a gap beyond time.Duration's range (292 years) takes
+// more than one step.
+func (p *punctuator) advance(now time.Time) {
+	maxSteps := time.Duration(math.MaxInt64) / p.interval
+	for !p.next.After(now) {
+		steps := now.Sub(p.next)/p.interval + 1 // Sub saturates at the maximum Duration
+		p.next = p.next.Add(min(steps, maxSteps) * p.interval)
 	}
 }

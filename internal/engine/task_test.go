@@ -204,3 +204,50 @@ func TestAbortRollsBackStreamTimeAndPunctuators(t *testing.T) {
 		t.Errorf("no commit: punctuations %v after Abort, %v before; want equal, two each", again, first2)
 	}
 }
+
+// A stream-time jump of ten years at a 1 ms interval fires once and
+// computes the next due time instead of stepping one interval at a time.
+func TestStreamTimeJumpFiresOnceAndQuickly(t *testing.T) {
+	task, out := punctTask(t, time.Millisecond, nil, TaskConfig{})
+	task.Add(rec("v", 0, 0))
+	task.Process(1) // arms the punctuator at 1 ms
+	jump := time.UnixMilli(0).AddDate(10, 0, 0).UnixMilli()
+	task.Add(rec("v", jump, 1))
+	done := make(chan int)
+	go func() { done <- task.Process(1) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Fatal("Process did not return within a second after a 10-year stream-time jump at a 1 ms interval")
+	}
+	if got, want := puncts(out, 0), []string{fmt.Sprint(jump)}; !slices.Equal(got, want) {
+		t.Fatalf("punctuations %v, want exactly one at the jump %v", got, want)
+	}
+	// The next one is due one interval after the jump, not earlier.
+	task.Add(rec("v", jump+1, 2))
+	task.Process(1)
+	if got := puncts(out, 0); len(got) != 2 || got[1] != fmt.Sprint(jump+1) {
+		t.Errorf("punctuations %v, want a second one at %d", got, jump+1)
+	}
+	// A gap beyond time.Duration's range (292 years) also fires once.
+	far := time.UnixMilli(jump).AddDate(1000, 0, 0).UnixMilli()
+	task.Add(rec("v", far, 3))
+	task.Add(rec("v", far+1, 4))
+	task.Process(2)
+	if got := puncts(out, 0); len(got) != 4 || got[2] != fmt.Sprint(far) || got[3] != fmt.Sprint(far+1) {
+		t.Errorf("punctuations %v, want the last two at %d and %d", got, far, far+1)
+	}
+}
+
+// After missed intervals the next punctuation is due at the next multiple
+// of the interval after the stream time, as in Kafka Streams.
+func TestStreamTimeJumpKeepsTheIntervalGrid(t *testing.T) {
+	task, out := punctTask(t, 7*time.Millisecond, nil, TaskConfig{})
+	for i, ms := range []int64{0, 100, 104, 105} { // armed at 7; 100 fires, next 105
+		task.Add(rec("v", ms, int64(i)))
+	}
+	task.Process(10)
+	if got, want := puncts(out, 0), []string{"100", "105"}; !slices.Equal(got, want) {
+		t.Errorf("punctuations %v, want %v", got, want)
+	}
+}
