@@ -63,7 +63,8 @@ type Task struct {
 	skipped         int64
 	retries         int64
 	deadLettered    int64
-	handled         bool // the current record was already skipped or dead-lettered
+	handled         bool        // the error policy already decided for the current record or punctuation
+	punct           *punctuator // the punctuator running, or nil
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
@@ -416,11 +417,16 @@ func (t *Task) processingError(node string, err error) {
 		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
 		return
 	}
+	if p := t.punct; p != nil && p.node != node {
+		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuation of node %q: %w", t.ID, ErrProcessing, node, p.node, err))
+		return
+	}
 	t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
 }
 
 // handle applies the error policy: fail the task, or skip the current
-// record (counted), or send its original bytes to the dead-letter topic.
+// record or punctuation (counted), or send the input record's original
+// bytes to the dead-letter topic.
 func (t *Task) handle(kind ErrorKind, err error) {
 	d := Fail
 	if t.onError != nil {
@@ -580,11 +586,14 @@ func (t *Task) fire(typ processor.PunctuationType, now time.Time) {
 		if now.Before(p.next) {
 			continue
 		}
+		// Due: move to the next due time first, so that a failing
+		// punctuation that the error policy skips keeps its schedule.
+		p.advance(now)
+		t.punct, t.handled = p, false
 		if err := p.fn(now); err != nil {
 			t.processingError(p.node, err)
-			return
 		}
-		p.advance(now)
+		t.punct = nil
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,5 +250,75 @@ func TestStreamTimeJumpKeepsTheIntervalGrid(t *testing.T) {
 	task.Process(10)
 	if got, want := puncts(out, 0), []string{"100", "105"}; !slices.Equal(got, want) {
 		t.Errorf("punctuations %v, want %v", got, want)
+	}
+}
+
+// Under Fail a punctuator's error fails the task and names the node and
+// the punctuator.
+func TestPunctuatorErrorUnderFail(t *testing.T) {
+	pol := &policy{d: Fail}
+	task, _ := punctTask(t, 10*time.Millisecond, func(time.Time) error { return errors.New("boom") }, TaskConfig{OnError: pol.onError})
+	for i, ms := range []int64{0, 10, 20} {
+		task.Add(rec("v", ms, int64(i)))
+	}
+	task.Process(10)
+	err := task.Err()
+	if err == nil || !strings.Contains(err.Error(), `node "p"`) || !strings.Contains(err.Error(), "punctuator") || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err = %v, want the node, the punctuator and the cause", err)
+	}
+	if !errors.Is(err, ErrProcessing) {
+		t.Errorf("err = %v, want it to wrap ErrProcessing", err)
+	}
+	if len(pol.calls) != 1 {
+		t.Errorf("onError called %d times, want 1: %q", len(pol.calls), pol.calls)
+	}
+}
+
+// Under Skip a punctuator's error right after a skipped record is asked
+// about, counted once and logged, and the punctuator keeps its schedule.
+func TestPunctuatorErrorUnderSkipAfterSkippedRecord(t *testing.T) {
+	pol := &policy{d: Skip}
+	fired := 0
+	task, _ := punctTask(t, 10*time.Millisecond, func(time.Time) error { fired++; return errors.New("boom") }, TaskConfig{OnError: pol.onError})
+	task.Add(rec("v", 0, 0))
+	task.Add(rec("bad", 10, 1)) // skipped, then the punctuation at 10 fails
+	task.Add(rec("v", 11, 2))   // not due: the schedule moved to 20
+	task.Process(10)
+	if err := task.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if fired != 1 {
+		t.Errorf("punctuator ran %d times, want 1 (a failed punctuation still moves to its next due time)", fired)
+	}
+	if task.Skipped() != 2 {
+		t.Errorf("Skipped() = %d, want 2: the record and the punctuation", task.Skipped())
+	}
+	if len(pol.calls) != 2 || !strings.Contains(pol.calls[1], "punctuator") {
+		t.Errorf("onError calls %q, want the record's then the punctuator's", pol.calls)
+	}
+	if got := task.Offsets()["in"].Offset; got != 3 {
+		t.Errorf("offset %d, want 3", got)
+	}
+}
+
+// Under DeadLetter a punctuator's error has no input record: it is counted
+// once as skipped, nothing goes to the dead-letter topic for it.
+func TestPunctuatorErrorUnderDeadLetter(t *testing.T) {
+	pol := &policy{d: DeadLetter}
+	task, out := punctTask(t, 10*time.Millisecond, func(time.Time) error { return errors.New("boom") }, TaskConfig{OnError: pol.onError, DeadLetterTopic: "dlq"})
+	task.Add(rec("v", 0, 0))
+	task.Add(rec("bad", 10, 1)) // dead-lettered, then the punctuation at 10 fails
+	task.Process(10)
+	if err := task.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.on("dlq"); len(got) != 1 || got[0] != "k=bad" {
+		t.Errorf("dead letters %v, want only the bad record", got)
+	}
+	if task.DeadLettered() != 1 || task.Skipped() != 1 {
+		t.Errorf("DeadLettered() = %d, Skipped() = %d; want 1 and 1 (the punctuation)", task.DeadLettered(), task.Skipped())
+	}
+	if len(pol.calls) != 2 || !strings.Contains(pol.calls[1], "punctuator") {
+		t.Errorf("onError calls %q, want the record's then the punctuator's", pol.calls)
 	}
 }
