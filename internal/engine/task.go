@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -424,28 +425,30 @@ func (t *Task) processingError(node string, err error) {
 	t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
 }
 
-// handle applies the error policy: fail the task, or skip the current
-// record or punctuation (counted), or send the input record's original
-// bytes to the dead-letter topic.
+// handle applies the error policy once per record or punctuation: fail the
+// task, or skip (counted), or send the input record's original bytes to
+// the dead-letter topic. A punctuation has no input record: under
+// DeadLetter it is counted as skipped. Further errors of a record or
+// punctuation already decided (another node failing on it) are only logged.
 func (t *Task) handle(kind ErrorKind, err error) {
+	if t.handled {
+		slog.Warn("samsa: another error on a record or punctuation the error policy already handled", "task", t.ID.String(), "kind", kind.String(), "err", err)
+		return
+	}
+	t.handled = true
 	d := Fail
 	if t.onError != nil {
 		d = t.onError(kind, err)
 	}
-	if d == Fail {
+	switch {
+	case d == Fail:
 		t.fail(err)
-		return
-	}
-	if t.handled {
-		return // one record, one skip or dead letter, however many nodes fail
-	}
-	t.handled = true
-	if d == DeadLetter && t.current != nil && t.dlq != "" {
+	case d == DeadLetter && t.current != nil && t.dlq != "":
 		t.out.Produce(t.dlq, -1, t.current.Key, t.current.Value, t.current.Timestamp, DeadLetterHeaders(t.current, kind, err, t.AppID, t.ID.String(), t.Now()), nil)
 		t.deadLettered++
-		return
+	default:
+		t.skipped++
 	}
-	t.skipped++
 }
 
 // Skipped and DeadLettered count the records the error policy skipped or

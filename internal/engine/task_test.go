@@ -322,3 +322,54 @@ func TestPunctuatorErrorUnderDeadLetter(t *testing.T) {
 		t.Errorf("onError calls %q, want the record's then the punctuator's", pol.calls)
 	}
 }
+
+// Two processors failing on the same record make one decision and one
+// count; so do a punctuator and the node it forwards to in one punctuation.
+func TestOneDecisionPerRecordAndPunctuation(t *testing.T) {
+	fail := func() processor.Processor[string, string, string, string] {
+		return &fnProc{process: func(processor.Context[string, string], processor.Record[string, string]) error {
+			return errors.New("nope")
+		}}
+	}
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "a", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &fnProc{
+				init: func(ctx processor.Context[string, string]) {
+					ctx.Schedule(10*time.Millisecond, processor.StreamTime, func(ts time.Time) error {
+						ctx.Forward(processor.Record[string, string]{Key: "punct", Value: "x", Timestamp: ts}) // f3 fails on it
+						return errors.New("punctuator failed too")
+					})
+				},
+				process: func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+					return errors.New("a fails")
+				},
+			}
+		})})
+		g.Add(&Node{Name: "f3", Kind: KindProcessor, Parents: []string{"a"}, Make: NewProcessor(fail)})
+		g.Add(&Node{Name: "f1", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(fail)})
+		g.Add(&Node{Name: "f2", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(fail)})
+	})
+	if len(subs) != 1 {
+		t.Fatalf("%d sub-topologies", len(subs))
+	}
+	pol := &policy{d: Skip}
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &recorder{}, Stores: NewMemoryStores(), OnError: pol.onError})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	task.Add(rec("v", 0, 0)) // a, f1 and f2 fail: one decision
+	task.Process(1)
+	if len(pol.calls) != 1 || task.Skipped() != 1 {
+		t.Fatalf("one record failing in three nodes: onError called %d times (%q), Skipped() = %d; want 1 and 1", len(pol.calls), pol.calls, task.Skipped())
+	}
+	task.Add(rec("v", 10, 1)) // the record again, then the punctuation: f3 and the punctuator fail
+	task.Process(1)
+	if err := task.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(pol.calls) != 3 || task.Skipped() != 3 {
+		t.Errorf("a record, then a punctuation failing twice: onError called %d times in all (%q), Skipped() = %d; want 3 and 3", len(pol.calls), pol.calls, task.Skipped())
+	}
+}
