@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -51,6 +53,10 @@ type Task struct {
 	streamTime time.Time
 	hasTime    bool
 	puncts     []*punctuator
+	// the stream time at the last commit (or at creation), which Abort
+	// restores together with each punctuator's saved schedule
+	committedTime    time.Time
+	committedHasTime bool
 
 	err             error
 	onError         func(ErrorKind, error) Decision
@@ -58,7 +64,8 @@ type Task struct {
 	skipped         int64
 	retries         int64
 	deadLettered    int64
-	handled         bool // the current record was already skipped or dead-lettered
+	handled         bool        // the error policy already decided for the current record or punctuation
+	punct           *punctuator // the punctuator running, or nil
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
@@ -182,6 +189,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 			return nil, fmt.Errorf("task %s: %w", t.ID, err)
 		}
 	}
+	t.saveTime()
 	return t, nil
 }
 
@@ -284,14 +292,16 @@ func (t *Task) Offsets() map[string]kgo.EpochOffset {
 	return m
 }
 
-// MarkCommitted records that the offsets returned by Offsets are committed
-// and flushes the stores.
+// MarkCommitted records that the offsets returned by Offsets are committed,
+// together with the stream time and the punctuation schedules that Abort
+// goes back to, and flushes the stores.
 func (t *Task) MarkCommitted() error {
 	for _, q := range t.queues {
 		if q.next >= 0 {
 			q.committed = q.next
 		}
 	}
+	t.saveTime()
 	for name, s := range t.stores {
 		if err := s.Flush(); err != nil {
 			return fmt.Errorf("task %s: flush store %q: %w", t.ID, name, err)
@@ -302,8 +312,12 @@ func (t *Task) MarkCommitted() error {
 
 // Abort drops the stores' uncommitted writes and forgets the offsets
 // processed since the last commit: the consumer rewinds to the committed
-// offsets and the records are processed again.
+// offsets and the records are processed again. Stream time and the
+// punctuation schedules go back to the last commit too, so that the
+// records processed again see the same stream time and fire the same
+// punctuations as the first time.
 func (t *Task) Abort() {
+	t.restoreTime()
 	for _, q := range t.queues {
 		q.next = q.committed
 		for i := q.head; i < len(q.recs); i++ {
@@ -345,6 +359,34 @@ func (t *Task) closeStores() error {
 // StreamTime returns the highest event time seen by the task.
 func (t *Task) StreamTime() time.Time { return t.streamTime }
 
+// saveTime records the stream time and every punctuator's schedule as
+// committed.
+func (t *Task) saveTime() {
+	t.committedTime, t.committedHasTime = t.streamTime, t.hasTime
+	for _, p := range t.puncts {
+		p.savedNext, p.savedArmed, p.saved = p.next, p.armed, true
+	}
+}
+
+// restoreTime goes back to the stream time and schedules of saveTime. A
+// stream-time punctuator scheduled since then is armed as if it had been
+// scheduled at the committed stream time; a wall-clock one keeps its
+// schedule, the wall clock does not go back.
+func (t *Task) restoreTime() {
+	t.streamTime, t.hasTime = t.committedTime, t.committedHasTime
+	for _, p := range t.puncts {
+		switch {
+		case p.saved:
+			p.next, p.armed = p.savedNext, p.savedArmed
+		case p.typ == processor.StreamTime:
+			p.next, p.armed = time.Time{}, false
+			if t.hasTime {
+				p.next, p.armed = t.streamTime.Add(p.interval), true
+			}
+		}
+	}
+}
+
 func (t *Task) observe(ts time.Time) {
 	if !t.hasTime || ts.After(t.streamTime) {
 		t.streamTime, t.hasTime = ts, true
@@ -376,30 +418,37 @@ func (t *Task) processingError(node string, err error) {
 		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
 		return
 	}
+	if p := t.punct; p != nil && p.node != node {
+		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuation of node %q: %w", t.ID, ErrProcessing, node, p.node, err))
+		return
+	}
 	t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a punctuator: %w", t.ID, ErrProcessing, node, err))
 }
 
-// handle applies the error policy: fail the task, or skip the current
-// record (counted), or send its original bytes to the dead-letter topic.
+// handle applies the error policy once per record or punctuation: fail the
+// task, or skip (counted), or send the input record's original bytes to
+// the dead-letter topic. A punctuation has no input record: under
+// DeadLetter it is counted as skipped. Further errors of a record or
+// punctuation already decided (another node failing on it) are only logged.
 func (t *Task) handle(kind ErrorKind, err error) {
+	if t.handled {
+		slog.Warn("samsa: another error on a record or punctuation the error policy already handled", "task", t.ID.String(), "kind", kind.String(), "err", err)
+		return
+	}
+	t.handled = true
 	d := Fail
 	if t.onError != nil {
 		d = t.onError(kind, err)
 	}
-	if d == Fail {
+	switch {
+	case d == Fail:
 		t.fail(err)
-		return
-	}
-	if t.handled {
-		return // one record, one skip or dead letter, however many nodes fail
-	}
-	t.handled = true
-	if d == DeadLetter && t.current != nil && t.dlq != "" {
+	case d == DeadLetter && t.current != nil && t.dlq != "":
 		t.out.Produce(t.dlq, -1, t.current.Key, t.current.Value, t.current.Timestamp, DeadLetterHeaders(t.current, kind, err, t.AppID, t.ID.String(), t.Now()), nil)
 		t.deadLettered++
-		return
+	default:
+		t.skipped++
 	}
-	t.skipped++
 }
 
 // Skipped and DeadLettered count the records the error policy skipped or
@@ -469,6 +518,10 @@ type punctuator struct {
 	next      time.Time
 	armed     bool
 	cancelled bool
+	// the schedule at the last commit, when saved
+	savedNext  time.Time
+	savedArmed bool
+	saved      bool
 }
 
 func (p *punctuator) Cancel() { p.cancelled = true }
@@ -536,12 +589,28 @@ func (t *Task) fire(typ processor.PunctuationType, now time.Time) {
 		if now.Before(p.next) {
 			continue
 		}
+		// Due: move to the next due time first, so that a failing
+		// punctuation that the error policy skips keeps its schedule.
+		p.advance(now)
+		t.punct, t.handled = p, false
 		if err := p.fn(now); err != nil {
 			t.processingError(p.node, err)
-			return
 		}
-		for !p.next.After(now) {
-			p.next = p.next.Add(p.interval)
-		}
+		t.punct = nil
+	}
+}
+
+// advance moves the next due time to the first multiple of the interval
+// after now, counted from the current due time (as Kafka Streams'
+// PunctuationSchedule.next): a punctuation fires once however many
+// intervals it missed. It computes the multiple instead of stepping one
+// interval at a time, so that a jump of years at a millisecond interval
+// costs nothing; only a gap beyond time.Duration's range (292 years) takes
+// more than one step.
+func (p *punctuator) advance(now time.Time) {
+	maxSteps := time.Duration(math.MaxInt64) / p.interval
+	for !p.next.After(now) {
+		steps := now.Sub(p.next)/p.interval + 1 // Sub saturates at the maximum Duration
+		p.next = p.next.Add(min(steps, maxSteps) * p.interval)
 	}
 }
