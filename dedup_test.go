@@ -116,7 +116,11 @@ func TestDeduplicate(t *testing.T) {
 // it must be forwarded. A different record with the same id (offset 1) is a
 // duplicate in both runs and after another restart.
 func TestDeduplicateRedeliveryAfterCrash(t *testing.T) {
-	c := testkit.EmbeddedCluster(t)
+	t.Run("embedded", func(t *testing.T) { runDedupRedelivery(t, testkit.EmbeddedCluster(t)) })
+	t.Run("real", func(t *testing.T) { runDedupRedelivery(t, testkit.RealCluster(t)) })
+}
+
+func runDedupRedelivery(t *testing.T, c *testkit.Cluster) {
 	in, lost, out := c.Topic(t, "dedup-in", 1), c.Topic(t, "dedup-lost", 1), c.Topic(t, "dedup-out", 1)
 	appID := testkit.UniqueName("dedup-crash")
 	dir := t.TempDir()

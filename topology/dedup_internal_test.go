@@ -53,3 +53,14 @@ const (
 	goldenOrders00 int64 = -0x27f92b67809f9dc2
 	goldenOrders3  int64 = 0x351a1aef06642475
 )
+
+// BenchmarkOriginTag: the cost the tag adds to every record with origin.
+func BenchmarkOriginTag(b *testing.B) {
+	var buf []byte
+	o := processor.Origin{Topic: "orders-by-customer", Partition: 7}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		o.Offset = int64(i)
+		_, buf = originTag(o, buf)
+	}
+}
