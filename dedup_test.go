@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa"
@@ -103,5 +104,94 @@ func TestDeduplicate(t *testing.T) {
 	got = outputs()
 	if n := strings.Count(strings.Join(got, ","), "id-1,"); len(got) != 121 || n != 2 {
 		t.Fatalf("after retention: %d outputs, id-1 %d times; want 121 and 2", len(got), n)
+	}
+}
+
+// TestDeduplicateRedeliveryAfterCrash: a crash after the id reached the
+// changelog but before the output did. The first run stands for the crashed
+// one: its output topic is discarded (the output was lost), its changelog
+// stays, its state directory is lost and the group's committed offset is
+// put back before the record, as a crash before the commit leaves it. The
+// next run restores the id and the record at offset 0 is delivered again:
+// it must be forwarded. A different record with the same id (offset 1) is a
+// duplicate in both runs and after another restart.
+func TestDeduplicateRedeliveryAfterCrash(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { runDedupRedelivery(t, testkit.EmbeddedCluster(t)) })
+	t.Run("real", func(t *testing.T) { runDedupRedelivery(t, testkit.RealCluster(t)) })
+}
+
+func runDedupRedelivery(t *testing.T, c *testkit.Cluster) {
+	in, lost, out := c.Topic(t, "dedup-in", 1), c.Topic(t, "dedup-lost", 1), c.Topic(t, "dedup-out", 1)
+	appID := testkit.UniqueName("dedup-crash")
+	dir := t.TempDir()
+	newApp := func(to string) *samsa.App {
+		top := topology.New()
+		s := topology.StreamOf(top, serde.String, serde.String, in)
+		topology.Deduplicate(s, "seen-ids", func(r processor.Record[string, string]) string { return r.Value }, time.Hour).
+			To(to, serde.String, serde.String)
+		app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: dir,
+			CommitInterval: 100 * time.Millisecond, Logger: testkit.Logger(t, slog.LevelInfo)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	at := time.Now().Add(-time.Minute)
+	send := func() {
+		t.Helper()
+		if err := c.Produce(ctx, false, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("id-x"), Timestamp: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(topic string) int {
+		t.Helper()
+		got, err := c.ReadTopic(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, rs := range got {
+			n += len(rs)
+		}
+		return n
+	}
+
+	send() // offset 0
+	send() // offset 1: another record with the same id
+	runUntil(t, newApp(lost), 2)
+	if n := count(lost); n != 1 {
+		t.Fatalf("crashed run: %d outputs, want 1 (offset 1 is a duplicate)", n)
+	}
+
+	// The crash: local state gone, offsets not committed, output lost.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	reset := kadm.Offsets{}
+	reset.AddOffset(in, 0, 0, -1)
+	resp, err := c.Admin().CommitOffsets(ctx, appID, reset)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("reset the group's offsets: %v", err)
+	}
+
+	app := newApp(out)
+	runUntil(t, app, 2)
+	if app.Restored() == 0 {
+		t.Fatal("the second run restored nothing: the test does not reproduce the crash")
+	}
+	if n := count(out); n != 1 {
+		t.Fatalf("after the crash: %d outputs, want 1 (offset 0 redelivered and forwarded, offset 1 a duplicate)", n)
+	}
+
+	// A restart with the state intact: a third record with the id is a duplicate.
+	send() // offset 2
+	runUntil(t, newApp(out), 1)
+	if n := count(out); n != 1 {
+		t.Fatalf("after a restart: %d outputs, want 1", n)
 	}
 }
