@@ -1,8 +1,17 @@
 package samsa
 
 import (
+	"errors"
+
 	"github.com/samsa-streams/samsa/internal/engine"
 )
+
+// ErrProduction is wrapped by the error of a record the broker rejected
+// (too large, invalid, not authorized…) when the production policy is Fail,
+// or when a rejected record cannot be skipped or dead-lettered. The error
+// names the topic and partition written and, for a record produced while
+// processing an input record, that record's topic, partition and offset.
+var ErrProduction = errors.New("samsa: the broker rejected a record")
 
 // ErrorPolicy is what happens to a record that fails: the app fails, the
 // record is skipped (counted in Skipped), or its original bytes go to the
