@@ -63,9 +63,18 @@ type ErrorPolicies struct {
 	// Processing: a processor returned an error, or a sink could not
 	// serialize its record.
 	Processing ErrorPolicy
-	// Production: the broker rejected a record (too large, say). Under
-	// exactly-once a rejected record aborts the transaction, so only Fail
-	// applies there.
+	// Production: the broker rejected a record the processing of an input
+	// record produced (too large, invalid, not authorized…), an output or
+	// a changelog write. Every rejection is known after the flush and
+	// decided before any offset is committed. Fail stops the app with an
+	// ErrProduction and commits nothing past the input record. Skip and
+	// DeadLetter apply to the input record: under at-least-once its
+	// outputs that got through stay; under exactly-once the transaction
+	// is aborted and the records are processed again with the input
+	// record skipped or dead-lettered and its other outputs dropped. A
+	// rejected changelog write is rolled back the same way under both
+	// guarantees, since the store already holds it. A record rejected in
+	// a punctuator, or a rejected dead letter, always fails.
 	Production ErrorPolicy
 }
 
