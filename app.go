@@ -751,23 +751,25 @@ func (a *App) commitLocked() error {
 			offsets[topic][t.ID.Partition] = eo
 		}
 	}
-	if err := a.proto.Commit(ctx, offsets); err != nil {
-		if errors.Is(err, exactlyonce.ErrAborted) {
-			// Rolled back: drop the stores' buffers and process the
-			// records again from the committed offsets.
-			a.log.Warn("transaction aborted: processing again from the committed offsets")
-			for _, t := range a.tasks {
-				t.Abort()
-			}
-			a.out.reset()
-			a.lastCmt = time.Now()
-			return nil
-		}
+	// Every produce error of the batch is known and decided before any
+	// offset is committed.
+	if rolledBack, err := a.settleProduction(ctx, offsets); err != nil || rolledBack {
 		return err
 	}
 	if err := a.out.err(); err != nil {
 		return err
 	}
+	if err := a.proto.Commit(ctx, offsets); err != nil {
+		if errors.Is(err, exactlyonce.ErrAborted) {
+			// Rolled back: drop the stores' buffers and process the
+			// records again from the committed offsets.
+			a.log.Warn("transaction aborted: processing again from the committed offsets")
+			a.rollbackTasks()
+			return nil
+		}
+		return err
+	}
+	a.out.committed()
 	for _, t := range a.tasks {
 		if err := t.MarkCommitted(); err != nil {
 			return err

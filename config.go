@@ -165,9 +165,6 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.Errors.usesDeadLetter() && out.DeadLetterTopic == "" {
 		return out, fmt.Errorf("%w: field DeadLetterTopic is empty but an error policy is DeadLetter", ErrConfig)
 	}
-	if out.Guarantee == ExactlyOnce && out.Errors.Production != Fail {
-		return out, fmt.Errorf("%w: field Errors.Production must be Fail under exactly-once (a rejected record aborts the transaction)", ErrConfig)
-	}
 	if out.InstanceID == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])

@@ -1,8 +1,17 @@
 package samsa
 
 import (
+	"errors"
+
 	"github.com/samsa-streams/samsa/internal/engine"
 )
+
+// ErrProduction is wrapped by the error of a record the broker rejected
+// (too large, invalid, not authorized…) when the production policy is Fail,
+// or when a rejected record cannot be skipped or dead-lettered. The error
+// names the topic and partition written and, for a record produced while
+// processing an input record, that record's topic, partition and offset.
+var ErrProduction = errors.New("samsa: the broker rejected a record")
 
 // ErrorPolicy is what happens to a record that fails: the app fails, the
 // record is skipped (counted in Skipped), or its original bytes go to the
@@ -54,9 +63,18 @@ type ErrorPolicies struct {
 	// Processing: a processor returned an error, or a sink could not
 	// serialize its record.
 	Processing ErrorPolicy
-	// Production: the broker rejected a record (too large, say). Under
-	// exactly-once a rejected record aborts the transaction, so only Fail
-	// applies there.
+	// Production: the broker rejected a record the processing of an input
+	// record produced (too large, invalid, not authorized…), an output or
+	// a changelog write. Every rejection is known after the flush and
+	// decided before any offset is committed. Fail stops the app with an
+	// ErrProduction and commits nothing past the input record. Skip and
+	// DeadLetter apply to the input record: under at-least-once its
+	// outputs that got through stay; under exactly-once the transaction
+	// is aborted and the records are processed again with the input
+	// record skipped or dead-lettered and its other outputs dropped. A
+	// rejected changelog write is rolled back the same way under both
+	// guarantees, since the store already holds it. A record rejected in
+	// a punctuator, or a rejected dead letter, always fails.
 	Production ErrorPolicy
 }
 

@@ -1,10 +1,12 @@
 package samsa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,8 +20,12 @@ import (
 	"github.com/samsa-streams/samsa/processor"
 )
 
-// output is the engine.Output of a running App: the franz-go producer, with
-// the first produce error kept until the next commit.
+// output is the engine.Output of a running App: the franz-go producer and
+// the record collector. A promise never blocks and never produces: it only
+// records a rejected record with its origin under a mutex. The commit path
+// (App.settleProduction, after the flush) retries records rejected in a
+// too-large batch alone, applies the production error policy, produces the
+// dead letters and checks them, all before any offset is committed.
 type output struct {
 	cl        *kgo.Client
 	bootstrap []string
@@ -32,17 +38,104 @@ type output struct {
 	deadLettered *atomic.Int64
 	rr           atomic.Int32
 
-	mu       sync.Mutex
-	alone    *kgo.Client // sends records rejected in a too-large batch again, one by one
+	// Owned by the goroutine that holds App.mu (the poll loop, or a group
+	// callback while the loop is blocked): the promise never reads them.
+	//
+	// app finds the input record behind a changelog write; the commit
+	// path sets it. done is onDone, made once (a method value allocates).
+	// poison holds the input records whose outputs the broker rejected in
+	// a rolled-back attempt: when the task meets one again, its outputs
+	// are dropped and the policy applies to it instead (see poisoned).
+	// clPoison holds rejected changelog writes whose input record is not
+	// known yet: it is found when the same write comes again.
+	app      *App
+	done     func(*kgo.Record, error)
+	poison   map[originKey]*poisoned
+	clPoison []changelogPoison
+	// rollbacks counts the attempts in a row rolled back for rejections.
+	rollbacks int
+
+	mu       sync.Mutex // guards the fields below, shared with the promise goroutine
 	parts    map[string]int32
-	firstErr error
+	firstErr error     // fatal at once: fenced, or an unknown output topic
+	failed   []failure // records the broker rejected since the last settle
 }
 
+// recKind says what a produced record is, for the decision on its rejection.
+type recKind uint8
+
+const (
+	kindOutput     recKind = iota // a sink's record
+	kindChangelog                 // a store write appended to its changelog
+	kindDeadLetter                // an input record sent to the dead-letter topic
+)
+
+// tracked is a produced record together with what the commit path needs
+// if the broker rejects it, in one allocation: the record's Context points
+// at ctx, so the promise finds the origin without a closure per record.
+type tracked struct {
+	rec kgo.Record
+	ctx recCtx
+}
+
+// recCtx is the Context of a tracked record. The embedded Background has
+// no Done channel: franz-go never cancels the record for it.
+type recCtx struct {
+	context.Context
+	origin *kgo.Record // the input record processed (nil in a punctuator and for changelog writes)
+	kind   recKind
+	ack    func(int64) // changelog writes: the store's offset acknowledgement
+}
+
+// failure is a record the broker rejected.
+type failure struct {
+	rec *kgo.Record
+	tc  *recCtx // nil for a record produced without tracking
+	err error
+}
+
+// originKey names an input record.
+type originKey struct {
+	topic     string
+	partition int32
+	offset    int64
+}
+
+func keyOf(r *kgo.Record) originKey { return originKey{r.Topic, r.Partition, r.Offset} }
+
+// poisoned is an input record one of whose outputs the broker rejected.
+type poisoned struct {
+	err     error  // the rejection, naming the record written and the input record
+	task    string // <sub-topology>_<partition>
+	applied bool   // skipped or dead-lettered in the current attempt
+}
+
+// changelogPoison is a rejected changelog write.
+type changelogPoison struct {
+	topic     string
+	partition int32
+	key       []byte
+	value     []byte
+	err       error
+}
+
+// Produce implements engine.Output.
 func (o *output) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, origin *kgo.Record) {
+	if len(o.poison) > 0 && origin != nil {
+		if p := o.poison[keyOf(origin)]; p != nil {
+			o.divert(p, origin)
+			return
+		}
+	}
+	o.send(topic, partition, key, value, ts, headers, kindOutput, origin)
+}
+
+// send produces a tracked record.
+func (o *output) send(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, kind recKind, origin *kgo.Record) {
 	if partition < 0 {
 		n, err := o.Partitions(topic)
 		if err != nil {
-			o.promise(&kgo.Record{Topic: topic}, err)
+			o.fail(topic, -1, err)
 			return
 		}
 		if key != nil {
@@ -51,116 +144,231 @@ func (o *output) Produce(topic string, partition int32, key, value []byte, ts ti
 			partition = (o.rr.Add(1) & 0x7fffffff) % n
 		}
 	}
-	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: ts}
+	tr := &tracked{
+		rec: kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: ts},
+		ctx: recCtx{Context: context.Background(), origin: origin, kind: kind},
+	}
+	tr.rec.Context = &tr.ctx
 	if len(headers) > 0 {
-		r.Headers = make([]kgo.RecordHeader, len(headers))
+		tr.rec.Headers = make([]kgo.RecordHeader, len(headers))
 		for i, h := range headers {
-			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+			tr.rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	if origin == nil || o.policy.Production == Fail {
-		o.cl.Produce(context.Background(), r, o.promise)
-		return
-	}
-	o.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err == nil {
-			return
-		}
-		o.productionError(r, origin, err)
-	})
-}
-
-// productionError applies the production error policy to a rejected record.
-// The broker rejects a whole batch whose size is over the limit, so a record
-// rejected as too large is first sent again alone: its innocent neighbours
-// get through, and only a record too large by itself meets the policy (the
-// retried records may land after records produced later).
-func (o *output) productionError(r, origin *kgo.Record, err error) {
-	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
-		if err = o.produceAlone(r); err == nil {
-			return
-		}
-	}
-	werr := fmt.Errorf("produce to topic %q partition %d for the record at topic %q partition %d offset %d: %w", r.Topic, r.Partition, origin.Topic, origin.Partition, origin.Offset, err)
-	switch o.policy.Production {
-	case Skip:
-		o.skipped.Add(1)
-		o.log.Warn("skipping a record the broker rejected", "err", werr)
-	case DeadLetter:
-		o.deadLettered.Add(1)
-		o.log.Warn("dead-lettering a record the broker rejected", "err", werr)
-		task := fmt.Sprintf("?_%d", origin.Partition)
-		o.Produce(o.dlq, -1, origin.Key, origin.Value, origin.Timestamp,
-			engine.DeadLetterHeaders(origin, engine.ErrorProduction, werr, o.appID, task, time.Now()), nil)
-	default:
-		o.promise(r, err)
-	}
+	o.cl.Produce(context.Background(), &tr.rec, o.promise())
 }
 
 // produceAck produces a changelog record and reports its offset to ack once
 // the broker acknowledged it.
 func (o *output) produceAck(topic string, partition int32, key, value []byte, ack func(int64)) {
-	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value}
-	o.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
-		if err != nil {
-			o.promise(r, err)
-			return
-		}
-		ack(r.Offset)
-	})
+	if (len(o.poison) > 0 || len(o.clPoison) > 0) && o.divertChangelog(topic, partition, key, value) {
+		return
+	}
+	tr := &tracked{
+		rec: kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value},
+		ctx: recCtx{Context: context.Background(), kind: kindChangelog, ack: ack},
+	}
+	tr.rec.Context = &tr.ctx
+	o.cl.Produce(context.Background(), &tr.rec, o.promise())
 }
 
-func (o *output) promise(r *kgo.Record, err error) {
+// promise returns the one promise of every produced record.
+func (o *output) promise() func(*kgo.Record, error) {
+	if o.done == nil {
+		o.done = o.onDone
+	}
+	return o.done
+}
+
+// onDone is the promise: it acknowledges changelog offsets and records
+// rejections. It blocks on nothing but o.mu and never produces.
+func (o *output) onDone(r *kgo.Record, err error) {
+	tc, _ := r.Context.(*recCtx)
 	if err == nil {
+		if tc != nil && tc.ack != nil {
+			tc.ack(r.Offset)
+		}
 		return
 	}
 	o.mu.Lock()
+	if o.firstErr == nil && fenced(err) {
+		// A newer producer with our transactional id, or the group,
+		// fenced this one: what it wrote is aborted; rebuild.
+		o.firstErr = fmt.Errorf("%w: fenced: samsa: produce to topic %q partition %d: %w", exactlyonce.ErrUnknownOutcome, r.Topic, r.Partition, err)
+	}
+	o.failed = append(o.failed, failure{rec: r, tc: tc, err: err})
+	o.mu.Unlock()
+}
+
+// fail records an error that stops the app at once.
+func (o *output) fail(topic string, partition int32, err error) {
+	o.mu.Lock()
 	if o.firstErr == nil {
-		if fenced(err) {
-			// A newer producer with our transactional id, or the group,
-			// fenced this one: what it wrote is aborted; rebuild.
-			err = fmt.Errorf("%w: fenced: %w", exactlyonce.ErrUnknownOutcome, err)
-		}
-		o.firstErr = fmt.Errorf("samsa: produce to topic %q partition %d: %w", r.Topic, r.Partition, err)
+		o.firstErr = fmt.Errorf("samsa: produce to topic %q partition %d: %w", topic, partition, err)
 	}
 	o.mu.Unlock()
 }
 
-// produceAlone sends one record in a batch of its own, synchronously.
-func (o *output) produceAlone(r *kgo.Record) error {
+// take returns and forgets the rejections recorded so far.
+func (o *output) take() []failure {
 	o.mu.Lock()
-	if o.alone == nil {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(o.bootstrap...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
-		if err != nil {
-			o.mu.Unlock()
-			return err
-		}
-		o.alone = cl
-	}
-	cl := o.alone
+	fs := o.failed
+	o.failed = nil
 	o.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	one := &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}
-	return cl.ProduceSync(ctx, one).FirstErr()
+	return fs
 }
 
-// close releases the client of lone retries.
-func (o *output) close() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.alone != nil {
-		o.alone.Close()
-		o.alone = nil
+// rejected returns every record the broker rejected since the last call;
+// call it after a flush. A batch over the topic's size limit is rejected
+// whole, with every record buffered behind it in its partition, so a record
+// rejected as too large is first sent again in a batch of its own (one
+// record per partition per round, then a flush): its innocent neighbours
+// get through and only a record too large by itself is returned. The
+// retried records may land after records produced later.
+func (o *output) rejected(ctx context.Context) ([]failure, error) {
+	var final, retry []failure
+	for _, f := range o.take() {
+		if f.tc != nil && tooLarge(f.err) {
+			retry = append(retry, f)
+		} else {
+			final = append(final, f)
+		}
+	}
+	type tp struct {
+		topic     string
+		partition int32
+	}
+	for len(retry) > 0 {
+		seen := map[tp]bool{}
+		var rest []failure
+		for _, f := range retry {
+			k := tp{f.rec.Topic, f.rec.Partition}
+			if seen[k] {
+				rest = append(rest, f)
+				continue
+			}
+			seen[k] = true
+			o.cl.Produce(ctx, f.rec, o.promise())
+		}
+		if err := o.cl.Flush(ctx); err != nil {
+			return nil, fmt.Errorf("%w: flush producer: %w", exactlyonce.ErrCommitFailed, err)
+		}
+		final = append(final, o.take()...)
+		retry = rest
+	}
+	return final, nil
+}
+
+func tooLarge(err error) bool {
+	return errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge)
+}
+
+// divert drops an output of a poisoned input record and, the first time in
+// this attempt, applies the production policy to the input record.
+func (o *output) divert(p *poisoned, origin *kgo.Record) {
+	if p.applied {
+		return
+	}
+	p.applied = true
+	switch o.policy.Production {
+	case Skip:
+		o.skipped.Add(1)
+		o.log.Warn("skipping an input record whose output the broker rejected", "err", p.err)
+	case DeadLetter:
+		o.deadLettered.Add(1)
+		o.log.Warn("dead-lettering an input record whose output the broker rejected", "topic", o.dlq, "err", p.err)
+		o.send(o.dlq, -1, origin.Key, origin.Value, origin.Timestamp,
+			engine.DeadLetterHeaders(origin, engine.ErrorProduction, p.err, o.appID, p.task, time.Now()), kindDeadLetter, origin)
 	}
 }
 
-// reset forgets a produce error after the transaction that saw it aborted.
-func (o *output) reset() {
+// divertChangelog reports whether a changelog write belongs to a poisoned
+// input record (then dropped, the policy applied to the input record). A
+// write equal to a rejected one poisons the input record being processed.
+func (o *output) divertChangelog(topic string, partition int32, key, value []byte) bool {
+	if o.app == nil {
+		return false
+	}
+	origin, task := o.app.inputOf(topic, partition)
+	if origin == nil {
+		return false // a punctuator's write: no input record to skip
+	}
+	k := keyOf(origin)
+	if p := o.poison[k]; p != nil {
+		o.divert(p, origin)
+		return true
+	}
+	for i, c := range o.clPoison {
+		if c.topic != topic || c.partition != partition || !bytes.Equal(c.key, key) || !bytes.Equal(c.value, value) {
+			continue
+		}
+		o.clPoison = slices.Delete(o.clPoison, i, i+1)
+		p := &poisoned{task: task, err: fmt.Errorf("%w for the record at topic %q partition %d offset %d", c.err, origin.Topic, origin.Partition, origin.Offset)}
+		if o.poison == nil {
+			o.poison = map[originKey]*poisoned{}
+		}
+		o.poison[k] = p
+		o.divert(p, origin)
+		return true
+	}
+	return false
+}
+
+// poisoned reports whether the input record r had an output rejected in an
+// attempt that was rolled back, and the error to hand to the production
+// policy. It is the hook for the task: a task that consults it before
+// processing r (and, when it reports true, applies the policy to r with
+// engine.ErrorProduction instead of processing it) also drops r's store
+// writes; without it, Produce and produceAck drop r's records but r's
+// writes stay in the store's buffer.
+//
+//lint:ignore U1000 the hook waits for the task's wiring (internal/engine is another engineer's).
+func (o *output) poisoned(r *kgo.Record) (error, bool) {
+	p := o.poison[keyOf(r)]
+	if p == nil {
+		return nil, false
+	}
+	p.applied = true
+	return p.err, true
+}
+
+// rollback forgets the rejections and the fatal error of an attempt that
+// was rolled back; the policy decisions of that attempt are undone (their
+// dead letters were aborted with it) and made again when the records come
+// back.
+func (o *output) rollback() {
 	o.mu.Lock()
 	o.firstErr = nil
+	o.failed = nil
 	o.mu.Unlock()
+	for _, p := range o.poison {
+		if !p.applied {
+			continue
+		}
+		p.applied = false
+		switch o.policy.Production {
+		case Skip:
+			o.skipped.Add(-1)
+		case DeadLetter:
+			o.deadLettered.Add(-1)
+		}
+	}
 }
+
+// committed forgets the poisoned records whose policy was committed.
+func (o *output) committed() {
+	for k, p := range o.poison {
+		if p.applied {
+			delete(o.poison, k)
+		}
+	}
+}
+
+// close releases nothing: retries use the App's own producer.
+func (o *output) close() {}
+
+// reset forgets a produce error after the transaction that saw it aborted.
+func (o *output) reset() { o.rollback() }
 
 func (o *output) err() error {
 	o.mu.Lock()

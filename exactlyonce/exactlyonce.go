@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -90,6 +91,58 @@ func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
 	if cerr != nil {
 		return fmt.Errorf("%w: commit offsets: %w", ErrCommitFailed, cerr)
 	}
+	return nil
+}
+
+// Rewind moves the consumer back to the committed offsets of the given
+// partitions (those processed since the last commit), or to the start of a
+// partition the group never committed, so that the records are processed
+// again: the at-least-once counterpart of an aborted transaction. Call it
+// from the polling goroutine before a rebalance is allowed.
+func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
+	committed := p.Client.CommittedOffsets()
+	to := Offsets{}
+	var fromStart []string
+	for topic, ps := range partitions {
+		for part := range ps {
+			eo, ok := committed[topic][part]
+			if !ok || eo.Offset < 0 {
+				fromStart = append(fromStart, topic)
+				continue
+			}
+			if to[topic] == nil {
+				to[topic] = map[int32]kgo.EpochOffset{}
+			}
+			to[topic][part] = eo
+		}
+	}
+	if len(fromStart) > 0 {
+		starts, err := kadm.NewClient(p.Client).ListStartOffsets(ctx, fromStart...)
+		if err != nil {
+			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, err)
+		}
+		var serr error
+		starts.Each(func(o kadm.ListedOffset) {
+			if _, ok := partitions[o.Topic][o.Partition]; !ok {
+				return
+			}
+			if _, done := to[o.Topic][o.Partition]; done {
+				return
+			}
+			if o.Err != nil {
+				serr = errors.Join(serr, fmt.Errorf("topic %q partition %d: %w", o.Topic, o.Partition, o.Err))
+				return
+			}
+			if to[o.Topic] == nil {
+				to[o.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			to[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+		})
+		if serr != nil {
+			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, serr)
+		}
+	}
+	p.Client.SetOffsets(to)
 	return nil
 }
 
