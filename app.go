@@ -154,9 +154,14 @@ func (a *App) setState(s State) {
 	}
 }
 
-// onError applies the configured policy and logs what it skips.
-func (a *App) onError(kind engine.ErrorKind, err error) engine.Decision {
-	d := a.cfg.Errors.decide(kind)
+// onError chooses the configured policy for a failed record.
+func (a *App) onError(kind engine.ErrorKind, _ error) engine.Decision {
+	return a.cfg.Errors.decide(kind)
+}
+
+// onHandled counts and logs a record (or punctuation) that a task skipped
+// or dead-lettered: the one place the App counts its error policies.
+func (a *App) onHandled(kind engine.ErrorKind, d engine.Decision, err error) {
 	switch d {
 	case engine.Skip:
 		a.skipped.Add(1)
@@ -165,7 +170,6 @@ func (a *App) onError(kind engine.ErrorKind, err error) engine.Decision {
 		a.deadLettered.Add(1)
 		a.log.Warn("dead-lettering a record", "kind", kind.String(), "topic", a.cfg.DeadLetterTopic, "err", err)
 	}
-	return d
 }
 
 // Skipped returns the number of records the error policies skipped.
@@ -806,7 +810,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			}
 			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
-				OnError: a.onError, DeadLetterTopic: a.cfg.DeadLetterTopic,
+				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
 			})
 			if err != nil {
 				a.setFatal(err)

@@ -61,6 +61,8 @@ type Task struct {
 	err             error
 	onError         func(ErrorKind, error) Decision
 	dlq             string
+	poisoned        func(*kgo.Record) (error, bool)
+	onHandled       func(ErrorKind, Decision, error)
 	skipped         int64
 	retries         int64
 	deadLettered    int64
@@ -92,8 +94,17 @@ type TaskConfig struct {
 	// OnError decides what a deserialization or processing error does;
 	// nil fails the task.
 	OnError func(kind ErrorKind, err error) Decision
+	// OnHandled, if set, is told what was done (Skip or DeadLetter) once
+	// per record or punctuation the policy did not fail: the one place
+	// the runtime counts and logs it.
+	OnHandled func(kind ErrorKind, d Decision, err error)
 	// DeadLetterTopic receives dead-lettered input records.
 	DeadLetterTopic string
+	// Poisoned, if set, is asked before each input record is processed:
+	// a record one of whose outputs the broker rejected in an attempt
+	// that was rolled back is not processed again, but handed to the
+	// production error policy with the rejection.
+	Poisoned func(r *kgo.Record) (error, bool)
 }
 
 // ErrorKind says where an error happened.
@@ -136,19 +147,21 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 	}
 	stores := cfg.Stores
 	t := &Task{
-		ID:      processor.TaskID{Subtopology: sub.ID, Partition: partition},
-		AppID:   cfg.AppID,
-		Now:     cfg.Now,
-		out:     cfg.Output,
-		onError: cfg.OnError,
-		dlq:     cfg.DeadLetterTopic,
-		inst:    make(map[string]Instance, len(sub.Nodes)),
-		order:   sub.Nodes,
-		sources: map[string]sourceInstance{},
-		byTopic: map[string]*queue{},
-		stores:  map[string]RawStore{},
-		typed:   map[string]processor.StateStore{},
-		g:       g,
+		ID:        processor.TaskID{Subtopology: sub.ID, Partition: partition},
+		AppID:     cfg.AppID,
+		Now:       cfg.Now,
+		out:       cfg.Output,
+		onError:   cfg.OnError,
+		dlq:       cfg.DeadLetterTopic,
+		poisoned:  cfg.Poisoned,
+		onHandled: cfg.OnHandled,
+		inst:      make(map[string]Instance, len(sub.Nodes)),
+		order:     sub.Nodes,
+		sources:   map[string]sourceInstance{},
+		byTopic:   map[string]*queue{},
+		stores:    map[string]RawStore{},
+		typed:     map[string]processor.StateStore{},
+		g:         g,
 	}
 	for _, n := range sub.Nodes {
 		t.inst[n.Name] = n.Make()
@@ -248,7 +261,11 @@ func (t *Task) Process(max int) int {
 			q.recs, q.head = q.recs[:0], 0
 		}
 		t.current, t.handled = r, false
-		t.sources[r.Topic].consume(r)
+		if err, bad := t.isPoisoned(r); bad {
+			t.handle(ErrorProduction, err)
+		} else {
+			t.sources[r.Topic].consume(r)
+		}
 		t.current = nil
 		if t.err != nil {
 			break
@@ -259,6 +276,13 @@ func (t *Task) Process(max int) int {
 		t.punctuateStream()
 	}
 	return n
+}
+
+func (t *Task) isPoisoned(r *kgo.Record) (error, bool) {
+	if t.poisoned == nil {
+		return nil, false
+	}
+	return t.poisoned(r)
 }
 
 // Processed returns the number of records processed over the task's life.
@@ -443,11 +467,16 @@ func (t *Task) handle(kind ErrorKind, err error) {
 	switch {
 	case d == Fail:
 		t.fail(err)
+		return
 	case d == DeadLetter && t.current != nil && t.dlq != "":
 		t.out.Produce(t.dlq, -1, t.current.Key, t.current.Value, t.current.Timestamp, DeadLetterHeaders(t.current, kind, err, t.AppID, t.ID.String(), t.Now()), nil)
 		t.deadLettered++
 	default:
+		d = Skip // a punctuation has no input record to dead-letter
 		t.skipped++
+	}
+	if t.onHandled != nil {
+		t.onHandled(kind, d, err)
 	}
 }
 
