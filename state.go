@@ -38,34 +38,39 @@ type RestoreProgress struct {
 	Finished bool
 }
 
-// storeProvider opens a task's stores in the changelog engine and hooks
-// logged stores to their changelog topics.
+// newStoreProvider returns the App's store provider: changelog.Provider
+// (which wipes unusable local state, never locked state) with the hook
+// that appends the writes of logged stores to their changelogs.
+func (a *App) newStoreProvider() *changelog.Provider {
+	return &changelog.Provider{Engine: a.stateEngine, Logger: a.log, OnOpen: a.hookChangelog}
+}
+
+// hookChangelog makes a logged store append its writes to its changelog
+// partition, the task's partition number.
+func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *changelog.Store) error {
+	if !def.Logged {
+		return nil
+	}
+	topic := topology.ChangelogTopic(a.cfg.ApplicationID, def.Name)
+	partition := task.Partition
+	out := a.out
+	s.OnWrite = func(k, v []byte) {
+		out.produceAck(topic, partition, k, v, s.AckOffset)
+	}
+	return nil
+}
+
+// storeProvider adapts the literal app.go builds to changelog.Provider;
+// app.go can use a.newStoreProvider() directly instead.
 type storeProvider struct {
 	a *App
 	e *changelog.Engine
 }
 
 func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
-	s, err := p.e.Open(task, def.Name)
-	if errors.Is(err, changelog.ErrForeignState) || (errors.Is(err, changelog.ErrCorruptState) && !strings.Contains(err.Error(), "lock")) {
-		p.a.log.Warn("local state is unusable: wiping it and rebuilding from the changelog", "task", task.String(), "store", def.Name, "why", err)
-		if werr := p.e.Wipe(task); werr != nil {
-			return nil, werr
-		}
-		s, err = p.e.Open(task, def.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if def.Logged {
-		topic := topology.ChangelogTopic(p.a.cfg.ApplicationID, def.Name)
-		partition := task.Partition
-		out := p.a.out
-		s.OnWrite = func(k, v []byte) {
-			out.produceAck(topic, partition, k, v, s.AckOffset)
-		}
-	}
-	return s, nil
+	cp := p.a.newStoreProvider()
+	cp.Engine = p.e
+	return cp.Open(task, def)
 }
 
 // internalTopic is a topic samsa creates and validates.
@@ -73,6 +78,7 @@ type internalTopic struct {
 	partitions int32
 	policy     string // cleanup.policy
 	retention  time.Duration
+	store      string // the store of a changelog topic
 }
 
 // internalTopics returns the repartition and changelog topics the topology
@@ -97,7 +103,7 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 			if !def.Logged {
 				continue
 			}
-			it := internalTopic{partitions: n, policy: "compact"}
+			it := internalTopic{partitions: n, policy: "compact", store: name}
 			if def.Retention > 0 {
 				// As Kafka Streams: the window retention plus a day.
 				it.policy, it.retention = "compact,delete", def.Retention+24*time.Hour
@@ -148,7 +154,9 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 			}
 			continue
 		}
-		if strings.HasPrefix(w.policy, "compact") && a.stateEngine.HasState() {
+		// A new store starts empty with a new changelog; a store that has
+		// local state but no changelog lost it.
+		if w.store != "" && a.stateEngine.HasStoreState(w.store) {
 			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrInternalTopic, kind, t, a.cfg.StateDir))
 			continue
 		}
