@@ -1,0 +1,43 @@
+package samsa
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/processor"
+)
+
+// RestoreHarness runs the App's restore of single stores, for the tests of
+// package samsa_test, with a restore client configured as startClient does.
+type RestoreHarness struct{ a *App }
+
+// NewRestoreHarness returns a harness for the application id; opts are
+// added to the restore client's options, as Config.ClientOptions are.
+func NewRestoreHarness(appID string, bootstrap []string, log *slog.Logger, listener func(RestoreProgress), opts ...kgo.Opt) (*RestoreHarness, error) {
+	a := &App{cfg: Config{ApplicationID: appID, Bootstrap: bootstrap, RestoreListener: listener}, log: log}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{log}),
+	}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	a.restoreCl = cl
+	return &RestoreHarness{a: a}, nil
+}
+
+// Restore restores one store of a task as the App does.
+func (h *RestoreHarness) Restore(ctx context.Context, task processor.TaskID, name string, s *changelog.Store) error {
+	return h.a.restoreStore(ctx, task, name, s)
+}
+
+// Restored is App.Restored.
+func (h *RestoreHarness) Restored() int64 { return h.a.Restored() }
+
+// Close closes the restore client.
+func (h *RestoreHarness) Close() { h.a.restoreCl.Close() }
