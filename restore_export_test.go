@@ -41,3 +41,43 @@ func (h *RestoreHarness) Restored() int64 { return h.a.Restored() }
 
 // Close closes the restore client.
 func (h *RestoreHarness) Close() { h.a.restoreCl.Close() }
+
+// StartStandbyForTest opens standby task id of an App made by New, with
+// the state engine and standby client Run would make.
+func (a *App) StartStandbyForTest(id processor.TaskID) error {
+	e, err := changelog.NewEngine(changelog.Options{Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{a.log}),
+	)
+	if err != nil {
+		_ = e.Close()
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stateEngine, a.standbyCl = e, cl
+	a.openStandby(id)
+	return nil
+}
+
+// TailStandbysForTest runs one tailStandbys, as the poll loop does.
+func (a *App) TailStandbysForTest() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tailStandbys()
+}
+
+// StopStandbysForTest closes what StartStandbyForTest opened.
+func (a *App) StopStandbysForTest() {
+	a.mu.Lock()
+	a.closeStandbys()
+	a.mu.Unlock()
+	a.standbyCl.Close()
+	_ = a.stateEngine.Close()
+}
