@@ -377,3 +377,50 @@ func TestRestoreCancel(t *testing.T) {
 		t.Logf("returned %s after the cancellation", d)
 	})
 }
+
+// TestRestoreProgressCountsRecords: over a transactional changelog (a
+// marker after each transaction), Done, Rate and Restored count the records
+// applied, not the offsets read; ToGo and ETA end at zero.
+func TestRestoreProgressCountsRecords(t *testing.T) {
+	t.Run("embedded", func(t *testing.T) { runRestoreProgress(t, testkit.EmbeddedCluster(t)) })
+	t.Run("real", func(t *testing.T) { runRestoreProgress(t, testkit.RealCluster(t)) })
+}
+
+func runRestoreProgress(t *testing.T, c *testkit.Cluster) {
+	f := newRestoreFixture(t, c)
+	const txns, per = 20, 50
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...), kgo.TransactionalID(testkit.UniqueName("restore-txn")),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range txns {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		recs := make([]*kgo.Record, per)
+		for j := range recs {
+			recs[j] = &kgo.Record{Topic: f.topic, Partition: 0, Key: fmt.Appendf(nil, "k%07d", i*per+j), Value: []byte("v")}
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.harness.Restore(ctx, f.task, "kv", f.store); err != nil {
+		t.Fatal(err)
+	}
+	ck, n := f.verify(t)
+	if n != txns*per || ck != txns*(per+1) {
+		t.Fatalf("checkpoint %d with %d keys, want %d records and %d offsets", ck, n, txns*per, txns*(per+1))
+	}
+	p := f.lastReport()
+	if !p.Finished || p.Done != txns*per || f.harness.Restored() != txns*per || p.ToGo != 0 || p.ETA != 0 || p.Rate <= 0 {
+		t.Fatalf("last report %+v, Restored %d: want Done = Restored = %d records, nothing to go", p, f.harness.Restored(), txns*per)
+	}
+}
