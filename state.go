@@ -28,44 +28,52 @@ type RestoreProgress struct {
 	Task  processor.TaskID
 	Store string
 	Topic string
-	// Done counts the changelog records restored; ToGo the offsets left
-	// to the end (transaction markers included).
+	// Done counts the changelog records applied to the store so far
+	// (transaction markers and compacted-away offsets are not records);
+	// ToGo the offsets left to the last stable offset listed when the
+	// restore started (0 once past it).
 	Done, ToGo int64
-	// Rate is records per second so far; ETA the time left at that rate.
+	// Rate is records applied per second so far; ETA the time left at
+	// the rate offsets were read so far.
 	Rate float64
 	ETA  time.Duration
 	// Finished is true on the last report of a store.
 	Finished bool
 }
 
-// storeProvider opens a task's stores in the changelog engine and hooks
-// logged stores to their changelog topics.
+// newStoreProvider returns the App's store provider: changelog.Provider
+// (which wipes unusable local state, never locked state) with the hook
+// that appends the writes of logged stores to their changelogs.
+func (a *App) newStoreProvider() *changelog.Provider {
+	return &changelog.Provider{Engine: a.stateEngine, Logger: a.log, OnOpen: a.hookChangelog}
+}
+
+// hookChangelog makes a logged store append its writes to its changelog
+// partition, the task's partition number.
+func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *changelog.Store) error {
+	if !def.Logged {
+		return nil
+	}
+	topic := topology.ChangelogTopic(a.cfg.ApplicationID, def.Name)
+	partition := task.Partition
+	out := a.out
+	s.OnWrite = func(k, v []byte) {
+		out.produceAck(topic, partition, k, v, s.AckOffset)
+	}
+	return nil
+}
+
+// storeProvider adapts the literal app.go builds to changelog.Provider;
+// app.go can use a.newStoreProvider() directly instead.
 type storeProvider struct {
 	a *App
 	e *changelog.Engine
 }
 
 func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
-	s, err := p.e.Open(task, def.Name)
-	if errors.Is(err, changelog.ErrForeignState) || (errors.Is(err, changelog.ErrCorruptState) && !strings.Contains(err.Error(), "lock")) {
-		p.a.log.Warn("local state is unusable: wiping it and rebuilding from the changelog", "task", task.String(), "store", def.Name, "why", err)
-		if werr := p.e.Wipe(task); werr != nil {
-			return nil, werr
-		}
-		s, err = p.e.Open(task, def.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if def.Logged {
-		topic := topology.ChangelogTopic(p.a.cfg.ApplicationID, def.Name)
-		partition := task.Partition
-		out := p.a.out
-		s.OnWrite = func(k, v []byte) {
-			out.produceAck(topic, partition, k, v, s.AckOffset)
-		}
-	}
-	return s, nil
+	cp := p.a.newStoreProvider()
+	cp.Engine = p.e
+	return cp.Open(task, def)
 }
 
 // internalTopic is a topic samsa creates and validates.
@@ -73,6 +81,7 @@ type internalTopic struct {
 	partitions int32
 	policy     string // cleanup.policy
 	retention  time.Duration
+	store      string // the store of a changelog topic
 }
 
 // internalTopics returns the repartition and changelog topics the topology
@@ -97,7 +106,7 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 			if !def.Logged {
 				continue
 			}
-			it := internalTopic{partitions: n, policy: "compact"}
+			it := internalTopic{partitions: n, policy: "compact", store: name}
 			if def.Retention > 0 {
 				// As Kafka Streams: the window retention plus a day.
 				it.policy, it.retention = "compact,delete", def.Retention+24*time.Hour
@@ -148,7 +157,9 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 			}
 			continue
 		}
-		if strings.HasPrefix(w.policy, "compact") && a.stateEngine.HasState() {
+		// A new store starts empty with a new changelog; a store that has
+		// local state but no changelog lost it.
+		if w.store != "" && a.stateEngine.HasStoreState(w.store) {
 			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted; reset the application (samsa reset) or delete the state directory", ErrInternalTopic, kind, t, a.cfg.StateDir))
 			continue
 		}
@@ -253,34 +264,106 @@ func (a *App) restore(ctx context.Context, t *engine.Task) error {
 	return nil
 }
 
+// restoreBatch bounds the records of one poll and of one write to the
+// store during a restore.
 const restoreBatch = 10000
 
-func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store) error {
-	topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
+// Backoff of the retries of a restore after a failed request: the first
+// wait, doubled at each failure in a row up to the last.
+const (
+	restoreBackoff    = 100 * time.Millisecond
+	restoreMaxBackoff = 5 * time.Second
+)
+
+// retryBackoff is the wait before retry number attempt (from 1).
+func retryBackoff(attempt int) time.Duration {
+	return min(restoreBackoff<<min(attempt-1, 10), restoreMaxBackoff)
+}
+
+// sleepCtx waits d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// restoreOffsets returns where the restore of a store's changelog
+// partition starts (its checkpoint, or the log start offset if that is
+// later) and its target, the last stable offset. Failed listings are
+// retried with backoff until ctx is done.
+func (a *App) restoreOffsets(ctx context.Context, topic string, partition int32, s *changelog.Store) (start, target int64, err error) {
 	start, ok, err := s.Checkpoint()
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if !ok {
 		start = 0
 	}
 	adm := kadm.NewClient(a.restoreCl)
-	ends, err := adm.ListCommittedOffsets(ctx, topic) // the last stable offset
+	for attempt := 1; ; attempt++ {
+		end, logStart, err := listRestoreOffsets(ctx, adm, topic, partition)
+		if err == nil {
+			return max(start, logStart), end, nil
+		}
+		if ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("offsets of %q: %w", topic, ctx.Err())
+		}
+		if errors.Is(err, kgo.ErrClientClosed) {
+			return 0, 0, err
+		}
+		d := retryBackoff(attempt)
+		a.log.Warn("restore: listing the changelog offsets failed: retrying", "topic", topic, "partition", partition,
+			"attempt", attempt, "backoff", d, "err", err)
+		if err := sleepCtx(ctx, d); err != nil {
+			return 0, 0, fmt.Errorf("offsets of %q: %w", topic, err)
+		}
+	}
+}
+
+// listRestoreOffsets lists the last stable offset and the log start offset
+// of a changelog partition.
+func listRestoreOffsets(ctx context.Context, adm *kadm.Client, topic string, partition int32) (end, logStart int64, err error) {
+	lookup := func(what string, list func(context.Context, ...string) (kadm.ListedOffsets, error)) (int64, error) {
+		los, err := list(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("%s offset of %q: %w", what, topic, err)
+		}
+		lo, ok := los.Lookup(topic, partition)
+		if !ok {
+			return 0, fmt.Errorf("%s offset of %q partition %d: missing", what, topic, partition)
+		}
+		if lo.Err != nil {
+			return 0, fmt.Errorf("%s offset of %q partition %d: %w", what, topic, partition, lo.Err)
+		}
+		return lo.Offset, nil
+	}
+	if end, err = lookup("end", adm.ListCommittedOffsets); err != nil { // the last stable offset
+		return 0, 0, err
+	}
+	if logStart, err = lookup("start", adm.ListStartOffsets); err != nil {
+		return 0, 0, err
+	}
+	return end, logStart, nil
+}
+
+// restoreStore replays a store's changelog partition from its checkpoint
+// to the last stable offset listed at the start, in bounded batches. Every
+// committed record a fetch returns is applied, also those past the target
+// (committed since), and the checkpoint is always one past the last record
+// read: it never claims a record the store does not hold. Fetch errors are
+// retried with backoff; a cancelled ctx stops the restore at once, keeping
+// what was read with its checkpoint.
+func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store) error {
+	topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
+	start, target, err := a.restoreOffsets(ctx, topic, id.Partition, s)
 	if err != nil {
-		return fmt.Errorf("end offset of %q: %w", topic, err)
+		return err
 	}
-	lo, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
-		return fmt.Errorf("start offset of %q: %w", topic, err)
-	}
-	end, found := ends.Lookup(topic, id.Partition)
-	if !found || end.Err != nil {
-		return fmt.Errorf("end offset of %q partition %d: missing", topic, id.Partition)
-	}
-	if so, ok := lo.Lookup(topic, id.Partition); ok && so.Err == nil && so.Offset > start {
-		start = so.Offset
-	}
-	target := end.Offset
 	if start >= target {
 		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic, Finished: true})
 		return nil
@@ -290,69 +373,105 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 
 	began := time.Now()
 	lastLog := began
-	pos := start
-	records := int64(0)
+	pos, flushed := start, start // next offset to read; checkpoint written
+	applied := int64(0)
 	batch := make([]changelog.Record, 0, restoreBatch)
 	flush := func() error {
-		if len(batch) == 0 && pos <= start {
+		if len(batch) == 0 && pos == flushed {
 			return nil
 		}
 		if err := s.Restore(batch, pos); err != nil {
 			return err
 		}
-		batch = batch[:0]
+		applied += int64(len(batch))
+		a.restored.Add(int64(len(batch)))
+		batch, flushed = batch[:0], pos
 		return nil
 	}
+	// stop applies what was read, then returns err.
+	stop := func(err error) error {
+		if ferr := flush(); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		return err
+	}
+	report := func(finished bool) {
+		now := time.Now()
+		lastLog = now
+		secs := max(now.Sub(began).Seconds(), 1e-3)
+		p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: applied, ToGo: max(target-pos, 0),
+			Rate: float64(applied) / secs, Finished: finished}
+		// ToGo counts offsets: the ETA comes from the offsets' rate.
+		if offRate := float64(pos-start) / secs; offRate > 0 {
+			p.ETA = time.Duration(float64(p.ToGo) / offRate * float64(time.Second))
+		}
+		a.reportRestore(p)
+	}
+	failures := 0
 	for pos < target {
 		fs := a.restoreCl.PollRecords(ctx, restoreBatch)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for _, fe := range fs.Errors() {
-			return fmt.Errorf("fetch %q partition %d: %w", fe.Topic, fe.Partition, fe.Err)
-		}
+		before := pos
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Topic != topic || r.Partition != id.Partition || r.Offset < pos {
 				return
 			}
-			if !r.Attrs.IsControl() && r.Offset < target {
+			if !r.Attrs.IsControl() {
 				batch = append(batch, changelog.Record{Key: r.Key, Value: r.Value})
-				records++
 			}
 			pos = r.Offset + 1
 		})
+		var fetchErr error
+		for _, fe := range fs.Errors() {
+			switch {
+			case errors.Is(fe.Err, context.Canceled), errors.Is(fe.Err, context.DeadlineExceeded):
+				// ctx is checked below.
+			case errors.Is(fe.Err, kgo.ErrClientClosed):
+				return stop(fmt.Errorf("fetch %q: %w", topic, fe.Err))
+			case errors.Is(fe.Err, kerr.UnknownTopicID):
+				return stop(fmt.Errorf("%w: changelog topic %q was deleted or recreated during the restore: %w", ErrInternalTopic, topic, fe.Err))
+			default:
+				fetchErr = fmt.Errorf("fetch %q partition %d: %w", fe.Topic, fe.Partition, fe.Err)
+			}
+		}
 		if len(batch) >= restoreBatch || pos >= target {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if now := time.Now(); now.Sub(lastLog) >= 3*time.Second || pos >= target {
-			lastLog = now
-			rate := float64(pos-start) / max(now.Sub(began).Seconds(), 1e-3)
-			p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: records, ToGo: max(target-pos, 0), Rate: rate, Finished: pos >= target}
-			if rate > 0 {
-				p.ETA = time.Duration(float64(p.ToGo) / rate * float64(time.Second))
+		if err := ctx.Err(); err != nil {
+			return stop(err)
+		}
+		if pos > before {
+			failures = 0
+		}
+		if pos < target && time.Since(lastLog) >= 3*time.Second {
+			report(false)
+		}
+		if fetchErr != nil {
+			failures++
+			d := retryBackoff(failures)
+			a.log.Warn("restore fetch failed: retrying", "task", id.String(), "store", name, "topic", topic,
+				"attempt", failures, "backoff", d, "err", fetchErr)
+			if err := sleepCtx(ctx, d); err != nil {
+				return stop(err)
 			}
-			a.reportRestore(p)
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	report(true)
+	return nil
 }
 
+// reportRestore logs a restore's progress and tells the listener.
+// App.Restored counts the records as they are applied, not here.
 func (a *App) reportRestore(p RestoreProgress) {
 	if p.Done > 0 || !p.Finished {
 		a.log.Info("restoring", "task", p.Task.String(), "store", p.Store, "done", p.Done, "to_go", p.ToGo,
 			"rate_per_s", int64(p.Rate), "eta", p.ETA.Round(time.Millisecond), "finished", p.Finished)
 	}
-	a.restored.Add(p.Done * boolInt(p.Finished))
 	if a.cfg.RestoreListener != nil {
 		a.cfg.RestoreListener(p)
 	}
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -389,6 +389,69 @@ func (e *Engine) HasState() bool {
 	return has
 }
 
+// HasStoreState reports whether any task has local state of the named
+// store: a checkpoint or data under its name. A database that cannot be
+// opened counts as state (it may hold some), except one that belongs to
+// another application: that is not this application's state, and the first
+// Open wipes it. A new store of an existing application has none.
+func (e *Engine) HasStoreState(name string) bool {
+	if checkName(name) != nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.opts.InMemory {
+		for id, t := range e.mem {
+			if id.name != name {
+				continue
+			}
+			t.mu.RLock()
+			has := t.hasCk || t.tree.Len() > 0
+			t.mu.RUnlock()
+			if has {
+				return true
+			}
+		}
+		return false
+	}
+	if e.db == nil {
+		entries, err := os.ReadDir(e.dbDir())
+		if err != nil || len(entries) == 0 {
+			return false
+		}
+	}
+	db, err := e.dbLocked()
+	if errors.Is(err, ErrForeignState) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{0x01}, UpperBound: []byte{0x02}})
+	if err != nil {
+		return true
+	}
+	defer it.Close()
+	// Skip from task to task: each task's keys start with 0x01 task 0x00.
+	for ok := it.First(); ok; {
+		end := bytes.IndexByte(it.Key()[1:], 0x00)
+		if end < 0 {
+			return true // not our layout: treat as state
+		}
+		task := bytes.Clone(it.Key()[:end+2])
+		ck := append(append(bytes.Clone(task), 'c'), name...)
+		if it.SeekGE(ck) && bytes.Equal(it.Key(), ck) {
+			return true
+		}
+		data := append(append(append(bytes.Clone(task), 'd'), name...), 0x00)
+		if it.SeekGE(data) && bytes.HasPrefix(it.Key(), data) {
+			return true
+		}
+		ok = it.SeekGE(prefixEnd(task))
+	}
+	return false
+}
+
 // CommitAll commits several stores in one atomic, synced batch: one fsync
 // for a whole task (or instance) instead of one per store. Every store must
 // come from this engine. On error no store is committed and their buffers

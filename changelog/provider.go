@@ -27,10 +27,22 @@ type Provider struct {
 	OnOpen func(task processor.TaskID, def *engine.StoreDef, s *Store) error
 }
 
+// wipeable reports whether an Open error means the local state is unusable
+// and may be wiped: foreign or corrupt, never merely locked by another
+// process (its state is fine, just in use). The test is on the sentinel
+// errors, never on the text of the error, which holds the state
+// directory's path.
+func wipeable(err error) bool {
+	if err == nil || errors.Is(err, ErrLocked) {
+		return false
+	}
+	return errors.Is(err, ErrForeignState) || errors.Is(err, ErrCorruptState)
+}
+
 // Open implements engine.StoreProvider.
 func (p *Provider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
 	s, err := p.Engine.Open(task, def.Name)
-	if errors.Is(err, ErrForeignState) || errors.Is(err, ErrCorruptState) {
+	if wipeable(err) {
 		log := p.Logger
 		if log == nil {
 			log = slog.Default()

@@ -1,0 +1,83 @@
+package samsa
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/processor"
+)
+
+// RestoreHarness runs the App's restore of single stores, for the tests of
+// package samsa_test, with a restore client configured as startClient does.
+type RestoreHarness struct{ a *App }
+
+// NewRestoreHarness returns a harness for the application id; opts are
+// added to the restore client's options, as Config.ClientOptions are.
+func NewRestoreHarness(appID string, bootstrap []string, log *slog.Logger, listener func(RestoreProgress), opts ...kgo.Opt) (*RestoreHarness, error) {
+	a := &App{cfg: Config{ApplicationID: appID, Bootstrap: bootstrap, RestoreListener: listener}, log: log}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{log}),
+	}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	a.restoreCl = cl
+	return &RestoreHarness{a: a}, nil
+}
+
+// Restore restores one store of a task as the App does.
+func (h *RestoreHarness) Restore(ctx context.Context, task processor.TaskID, name string, s *changelog.Store) error {
+	return h.a.restoreStore(ctx, task, name, s)
+}
+
+// Restored is App.Restored.
+func (h *RestoreHarness) Restored() int64 { return h.a.Restored() }
+
+// Close closes the restore client.
+func (h *RestoreHarness) Close() { h.a.restoreCl.Close() }
+
+// StartStandbyForTest opens standby task id of an App made by New, with
+// the state engine and standby client Run would make.
+func (a *App) StartStandbyForTest(id processor.TaskID) error {
+	e, err := changelog.NewEngine(changelog.Options{Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{a.log}),
+	)
+	if err != nil {
+		_ = e.Close()
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.stateEngine, a.standbyCl = e, cl
+	a.openStandby(id)
+	return nil
+}
+
+// TailStandbysForTest runs one tailStandbys, as the poll loop does.
+func (a *App) TailStandbysForTest() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.tailStandbys()
+}
+
+// StopStandbysForTest closes what StartStandbyForTest opened.
+func (a *App) StopStandbysForTest() {
+	a.mu.Lock()
+	a.closeStandbys()
+	a.mu.Unlock()
+	a.standbyCl.Close()
+	_ = a.stateEngine.Close()
+}

@@ -1,0 +1,112 @@
+package samsa_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-streams/samsa"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// TestStandbyFetchErrors: a standby whose changelog fetches fail does not
+// fail the App; the failure is logged at most once per few seconds, listed
+// by FailingStandbys, and cleared when the changelog delivers again; a
+// broker outage does not fail it either.
+func TestStandbyFetchErrors(t *testing.T) {
+	kf, c := embeddedKfake(t)
+	appID := testkit.UniqueName("standby-app")
+	topic := topology.ChangelogTopic(appID, "counts")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.CreateTopic(ctx, topic, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	var inject atomic.Bool
+	inject.Store(true)
+	kf.ControlKey(int16(kmsg.Fetch), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		kf.KeepControl()
+		if !fetchesSomething(kreq) || !inject.Load() {
+			return nil, nil, false
+		}
+		req := kreq.(*kmsg.FetchRequest)
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewFetchResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+
+	logs := &syncBuffer{}
+	app, err := samsa.New(countTopology("in", "out"), samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(),
+		StandbyReplicas: 1, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := processor.TaskID{Subtopology: 0, Partition: 0}
+	if err := app.StartStandbyForTest(task); err != nil {
+		t.Fatal(err)
+	}
+	defer app.StopStandbysForTest()
+	tail := func(d time.Duration, until func() bool) bool {
+		t.Helper()
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			if err := app.TailStandbysForTest(); err != nil {
+				t.Fatalf("tailStandbys = %v: a standby fetch error failed the App", err)
+			}
+			if until != nil && until() {
+				return true
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return false
+	}
+	const line = "standby changelog fetch failed"
+	if !tail(5*time.Second, func() bool { return strings.Contains(logs.String(), line) }) {
+		t.Fatalf("no log line about the failing standby fetches:\n%s", logs.String())
+	}
+	tail(time.Second, nil) // many more failed fetches
+	if n := strings.Count(logs.String(), line); n != 1 {
+		t.Fatalf("%d log lines about the failing standby in a second, want 1 (rate-limited):\n%s", n, logs.String())
+	}
+	failing := app.FailingStandbys()
+	if len(failing) != 1 {
+		t.Fatalf("FailingStandbys = %+v, want one", failing)
+	}
+	f := failing[0]
+	if f.Task != task || f.Topic != topic || f.Partition != 0 || !errors.Is(f.Err, kerr.TopicAuthorizationFailed) || f.Count < 2 {
+		t.Fatalf("FailingStandbys = %+v, want task 0_0, %s, TOPIC_AUTHORIZATION_FAILED, several failures", f, topic)
+	}
+
+	// The fetches work again: the next record clears the failure.
+	inject.Store(false)
+	if err := c.Produce(ctx, true, &kgo.Record{Topic: topic, Partition: 0, Key: []byte("k"), Value: []byte("1")}); err != nil {
+		t.Fatal(err)
+	}
+	if !tail(5*time.Second, func() bool { return len(app.FailingStandbys()) == 0 }) {
+		t.Fatalf("FailingStandbys = %+v after the changelog delivered again", app.FailingStandbys())
+	}
+
+	// A broker outage: the standby waits, the App does not fail.
+	kf.Close()
+	tail(500*time.Millisecond, nil)
+}
