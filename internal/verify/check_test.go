@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"compress/gzip"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,5 +190,19 @@ func TestResultFailsOnSelfExit(t *testing.T) {
 	r.SelfExits = 1
 	if r.OK() || !strings.Contains(r.String(), "self-exits=1") || !strings.HasSuffix(r.String(), "verdict=FAIL") {
 		t.Fatalf("a self-exit must fail the run: %s", r)
+	}
+}
+
+func TestPoisonEchoIsIncompressible(t *testing.T) {
+	v := EchoValue("17" + PoisonSuffix)
+	if len(v) != PoisonSize || v != EchoValue("17"+PoisonSuffix) || !strings.HasPrefix(v, "17"+PoisonSuffix) {
+		t.Fatalf("poison echo: %d bytes, deterministic %v", len(v), v == EchoValue("17"+PoisonSuffix))
+	}
+	var buf strings.Builder
+	w := gzip.NewWriter(&buf)
+	_, _ = w.Write([]byte(v))
+	_ = w.Close()
+	if buf.Len() < 4*SmallMessageBytes {
+		t.Fatalf("the poison echo compresses to %d bytes: the broker would accept it under a %d-byte limit", buf.Len(), SmallMessageBytes)
 	}
 }

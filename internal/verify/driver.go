@@ -748,7 +748,9 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 func (d *driver) verify(_ context.Context, inputs []Input, poison *Input, out map[string]map[int32][]*kgo.Record) {
 	res := d.res
 	var pr problems
-	isPoison := func(in Input) bool { return poison != nil && in.Partition == poison.Partition && in.Offset == poison.Offset }
+	isPoison := func(in Input) bool {
+		return poison != nil && in.Partition == poison.Partition && in.Offset == poison.Offset
+	}
 	var exclude func(Input) bool
 	if d.cfg.Scenario == OversizeDeadLetter {
 		exclude = isPoison

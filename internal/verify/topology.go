@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -64,12 +65,20 @@ func Number(v string) int64 {
 }
 
 // EchoValue is what the echo writes for an input value: the value itself,
-// or for a poison value the value padded to PoisonSize bytes.
+// or for a poison value the value padded to PoisonSize bytes with
+// pseudo-random letters, which compression cannot shrink below the limit.
 func EchoValue(v string) string {
-	if strings.HasSuffix(v, PoisonSuffix) && len(v) < PoisonSize {
-		return v + strings.Repeat(".", PoisonSize-len(v))
+	if !strings.HasSuffix(v, PoisonSuffix) || len(v) >= PoisonSize {
+		return v
 	}
-	return v
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+	rng := mrand.New(mrand.NewPCG(uint64(Number(v)), 1))
+	b := make([]byte, PoisonSize)
+	n := copy(b, v)
+	for i := n; i < len(b); i++ {
+		b[i] = letters[rng.IntN(len(letters))]
+	}
+	return string(b)
 }
 
 func add(_ string, v string, a CountSum) CountSum {
