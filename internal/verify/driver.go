@@ -184,6 +184,7 @@ type driver struct {
 	c     *testkit.Cluster
 	res   *Result
 
+	outMu   sync.Mutex // serializes writes to cfg.Out
 	mu      sync.Mutex
 	workers map[int]*worker
 	exits   []ExitInfo
@@ -196,6 +197,8 @@ type driver struct {
 }
 
 func (d *driver) logf(format string, args ...any) {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
 	fmt.Fprintf(d.cfg.Out, "verify: "+format+"\n", args...)
 }
 
@@ -417,7 +420,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	for _, pr := range res.Problems {
 		d.logf("problem: %s", pr)
 	}
-	fmt.Fprintln(cfg.Out, res.String())
+	d.logf("%s", strings.TrimPrefix(res.String(), "verify: "))
 	if !res.OK() {
 		return res, errors.New("verify: discrepancies found")
 	}
@@ -748,6 +751,14 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 func (d *driver) verify(_ context.Context, inputs []Input, poison *Input, out map[string]map[int32][]*kgo.Record) {
 	res := d.res
 	var pr problems
+	// Self-exits first: their log lines usually say what broke.
+	for _, e := range d.exitInfos() {
+		if e.Expected {
+			continue
+		}
+		res.SelfExits++
+		pr.addf("instance %d exited by itself (%s): %s", e.Slot, e.Status, strings.Join(e.LogTail, " | "))
+	}
 	isPoison := func(in Input) bool {
 		return poison != nil && in.Partition == poison.Partition && in.Offset == poison.Offset
 	}
@@ -800,13 +811,6 @@ func (d *driver) verify(_ context.Context, inputs []Input, poison *Input, out ma
 		if dl.Records > 1 {
 			res.Duplicates += dl.Records - 1
 		}
-	}
-	for _, e := range d.exitInfos() {
-		if e.Expected {
-			continue
-		}
-		res.SelfExits++
-		pr.addf("instance %d exited by itself (%s): %s", e.Slot, e.Status, strings.Join(e.LogTail, " | "))
 	}
 	res.Problems = append(res.Problems, pr.list...)
 	if pr.dropped > 0 {

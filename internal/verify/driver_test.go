@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // and the last lines of their log, and they are restarted a bounded number
 // of times.
 func TestSelfExitIsRecorded(t *testing.T) {
-	var out bytes.Buffer
+	var out syncBuffer
 	d := &driver{cfg: Config{Dir: t.TempDir(), Out: &out, Worker: func(slot int, _ WorkerConfig) *exec.Cmd {
 		if slot == 0 {
 			return exec.Command("sh", "-c", `echo starting; echo 'samsa: produce to topic "x-echo": MESSAGE_TOO_LARGE' >&2; exit 3`)
@@ -56,4 +57,21 @@ func TestSelfExitIsRecorded(t *testing.T) {
 	if res.SelfExits != maxSelfRestarts+1 || res.OK() {
 		t.Fatalf("self-exits must fail the run: %s", res)
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
