@@ -698,6 +698,10 @@ func (d *driver) poisonFailure(format string, args ...any) {
 	d.res.Problems = append(d.res.Problems, fmt.Sprintf(format, args...))
 }
 
+// staleReads is how many unchanged reads, two seconds apart, end the wait
+// for outputs that stay short of the input.
+const staleReads = 8
+
 // awaitOutputs waits until the outputs hold at least one record per input
 // and stop growing, or no instance is left to produce them.
 func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[int32][]*kgo.Record, error) {
@@ -705,7 +709,7 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 	if d.cfg.Scenario == OversizeDeadLetter {
 		want[d.t.Echo], want[d.t.DeadLetter] = inputs-1, 1
 	}
-	prev := -1
+	prev, stale := -1, 0
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		out := map[string]map[int32][]*kgo.Record{}
@@ -729,6 +733,17 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 			}
 		}
 		if full && total == prev {
+			return out, nil
+		}
+		if total == prev {
+			stale++
+		} else {
+			stale = 0
+		}
+		if stale >= staleReads {
+			// Short of the expected counts and not growing: something is
+			// missing for good (a lost record, a poison's output).
+			d.logf("outputs short of the inputs and unchanged for %s: checking them as they are", staleReads*2*time.Second)
 			return out, nil
 		}
 		if d.alive() == 0 {
