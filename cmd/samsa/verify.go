@@ -34,6 +34,7 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	rate := fs.Int("rate", 1000, "input records per second")
 	restart := fs.String("restart-broker", "", "command that restarts the broker once, e.g. \"dev/kafka/run restart-node 0\"")
 	dir := fs.String("dir", "", "where instances keep state and logs (default: a new temporary directory)")
+	scenario := fs.String("scenario", "chaos", "chaos (kills, rebalances, a zombie, a broker restart), oversize-fail or oversize-dead-letter (one record whose output the broker rejects as too large, under the Fail or DeadLetter production policy)")
 	expectDup := fs.Bool("expect-duplicates", false, "succeed only if duplicates are found (to show that the verifier can fail under at_least_once)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,6 +42,10 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	g, err := parseGuarantee(*guarantee)
 	if err != nil {
 		return err
+	}
+	sc, err := verify.ParseScenario(*scenario)
+	if err != nil {
+		return fmt.Errorf("%w: --scenario: %w", errUsage, err)
 	}
 	if *bootstrap == "" {
 		return fmt.Errorf("%w: no broker: give --bootstrap or set SAMSA_BOOTSTRAP (dev/kafka/run start prints it)", errUsage)
@@ -58,13 +63,14 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cfg := verify.Config{
 		Bootstrap: strings.Split(*bootstrap, ","), Guarantee: g, Duration: *duration, Kills: *kills, Rate: *rate,
-		Dir: *dir, Out: stdout, Seed: uint64(time.Now().UnixNano()),
+		Dir: *dir, Out: stdout, Seed: uint64(time.Now().UnixNano()), Scenario: sc,
 		Worker: func(_ int, w verify.WorkerConfig) *exec.Cmd {
 			return exec.Command(self, "verify-worker", "--bootstrap", strings.Join(w.Bootstrap, ","), "--app", w.AppID,
-				"--run", w.Run, "--guarantee", *guarantee, "--state-dir", w.StateDir, "--instance", w.Instance)
+				"--run", w.Run, "--guarantee", *guarantee, "--state-dir", w.StateDir, "--instance", w.Instance,
+				"--production-errors", w.ProductionErrors.String())
 		},
 	}
-	if *restart != "" {
+	if *restart != "" && sc == verify.Chaos {
 		cfg.RestartBroker = strings.Fields(*restart)
 	}
 	res, err := verify.Run(ctx, cfg)
@@ -90,6 +96,7 @@ func verifyWorker(ctx context.Context, args []string, _, stderr io.Writer) error
 	guarantee := fs.String("guarantee", "exactly_once", "")
 	stateDir := fs.String("state-dir", "", "")
 	instance := fs.String("instance", "", "")
+	production := fs.String("production-errors", "fail", "fail or dead-letter")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,6 +104,15 @@ func verifyWorker(ctx context.Context, args []string, _, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	var pol samsa.ErrorPolicy
+	switch *production {
+	case samsa.Fail.String():
+		pol = samsa.Fail
+	case samsa.DeadLetter.String():
+		pol = samsa.DeadLetter
+	default:
+		return fmt.Errorf("%w: --production-errors must be fail or dead-letter, got %q", errUsage, *production)
+	}
 	return verify.RunWorker(ctx, verify.WorkerConfig{Bootstrap: strings.Split(*bootstrap, ","), AppID: *app, Run: *run,
-		Guarantee: g, StateDir: *stateDir, Instance: *instance})
+		Guarantee: g, StateDir: *stateDir, Instance: *instance, ProductionErrors: pol})
 }
