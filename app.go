@@ -228,7 +228,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	defer a.stateEngine.Close()
-	a.stores = &storeProvider{a: a, e: a.stateEngine}
+	a.stores = a.newStoreProvider()
 	parts, err := a.startup(ctx)
 	if err != nil {
 		return err

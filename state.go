@@ -63,18 +63,6 @@ func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *chan
 	return nil
 }
 
-// storeProvider adapts the literal app.go builds to changelog.Provider;
-// app.go can use a.newStoreProvider() directly instead.
-type storeProvider struct {
-	a *App
-	e *changelog.Engine
-}
-
-func (p *storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
-	cp := p.a.newStoreProvider()
-	cp.Engine = p.e
-	return cp.Open(task, def)
-}
 
 // internalTopic is a topic samsa creates and validates.
 type internalTopic struct {
