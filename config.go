@@ -76,7 +76,10 @@ type Config struct {
 	// the most caught-up copy, which restores only the tail. Default 0.
 	StandbyReplicas int
 	// RestoreListener receives restore progress (records done and to go,
-	// rate, ETA), at least every few seconds and at the end of each store.
+	// rate, ETA) of each store: when its restore starts, after every
+	// batch applied and at the end (Finished), as Kafka Streams'
+	// StateRestoreListener. It runs on the state updater goroutine: a
+	// slow listener slows the restore, never processing.
 	RestoreListener func(RestoreProgress)
 	// MaxPollRecords bounds the records fetched per poll; default 10,000.
 	MaxPollRecords int

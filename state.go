@@ -353,7 +353,7 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		return err
 	}
 	if start >= target {
-		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic, Finished: true})
+		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic, Finished: true}, false)
 		return nil
 	}
 	a.restoreCl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {id.Partition: kgo.NewOffset().At(start)}})
@@ -383,9 +383,14 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		}
 		return err
 	}
+	// report tells the listener at the start, after every batch and at
+	// the end, and logs every few seconds and at the end.
 	report := func(finished bool) {
 		now := time.Now()
-		lastLog = now
+		logIt := finished || now.Sub(lastLog) >= 3*time.Second
+		if logIt {
+			lastLog = now
+		}
 		secs := max(now.Sub(began).Seconds(), 1e-3)
 		p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: applied, ToGo: max(target-pos, 0),
 			Rate: float64(applied) / secs, Finished: finished}
@@ -393,8 +398,9 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		if offRate := float64(pos-start) / secs; offRate > 0 {
 			p.ETA = time.Duration(float64(p.ToGo) / offRate * float64(time.Second))
 		}
-		a.reportRestore(p)
+		a.reportRestore(p, logIt)
 	}
+	report(false)
 	failures := 0
 	for pos < target {
 		fs := a.restoreCl.PollRecords(ctx, restoreBatch)
@@ -425,15 +431,15 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 			if err := flush(); err != nil {
 				return err
 			}
+			if pos < target {
+				report(false)
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return stop(err)
 		}
 		if pos > before {
 			failures = 0
-		}
-		if pos < target && time.Since(lastLog) >= 3*time.Second {
-			report(false)
 		}
 		if fetchErr != nil {
 			failures++
@@ -452,10 +458,10 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 	return nil
 }
 
-// reportRestore logs a restore's progress and tells the listener.
+// reportRestore tells the listener of a restore's progress, and logs it.
 // App.Restored counts the records as they are applied, not here.
-func (a *App) reportRestore(p RestoreProgress) {
-	if p.Done > 0 || !p.Finished {
+func (a *App) reportRestore(p RestoreProgress, log bool) {
+	if log {
 		a.log.Info("restoring", "task", p.Task.String(), "store", p.Store, "done", p.Done, "to_go", p.ToGo,
 			"rate_per_s", int64(p.Rate), "eta", p.ETA.Round(time.Millisecond), "finished", p.Finished)
 	}
