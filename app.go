@@ -84,6 +84,19 @@ type App struct {
 	// under exactly-once: the transaction session then aborts its next
 	// transaction unless the empty one is ended first.
 	revoked bool
+	// rebalancing is set (under mu) from the revocation that starts a
+	// rebalance until the assignment that ends it. Under exactly-once no
+	// transaction begins meanwhile: franz-go would hold its offset commit
+	// until the join completes and then abort it.
+	rebalancing bool
+	// revokedGen is the group generation of the last revocation under
+	// exactly-once; after its empty transaction is ended, no transaction
+	// begins until the group has a newer generation (the cooperative
+	// protocol rejoins right after a revocation, and franz-go skips the
+	// callbacks of that rejoin while the session is marked revoked) or
+	// holdUntil passed. holdGen is -1 when nothing is held. Guarded by mu.
+	revokedGen, holdGen int32
+	holdUntil           time.Time
 	// lastGood is when the last commit succeeded (or Run started), for
 	// TaskTimeout; owned by the goroutine of Run.
 	lastGood time.Time
@@ -123,6 +136,7 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		log:          c.Logger.With("app", c.ApplicationID),
 		topicSub:     map[string]int{},
 		tasks:        map[processor.TaskID]*engine.Task{},
+		holdGen:      -1,
 		restoring:    map[processor.TaskID]*engine.Task{},
 		early:        map[processor.TaskID][]*kgo.Record{},
 		done:         make(chan struct{}),
@@ -242,7 +256,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 		defer close(updaterDone)
 		a.updater.run(ctx)
 	}()
-	defer func() { <-updaterDone }() // Run's ctx is cancelled by then
+	defer func() {
+		cancel()
+		<-updaterDone
+	}()
 	if err := a.startClient(); err != nil {
 		return err
 	}
@@ -286,11 +303,22 @@ func (a *App) Run(ctx context.Context) (err error) {
 	return errors.Join(runErr, closeErr)
 }
 
+// holdAfterRevoke bounds the wait for the rejoin that follows a revocation
+// before transactions begin again.
+const holdAfterRevoke = 10 * time.Second
+
 // recoverable reports whether Run rebuilds from what Kafka committed after
 // err instead of failing: an unknown transaction outcome, or a commit that
 // failed because the cluster was unreachable or the group moved on.
 func recoverable(err error) bool {
 	return errors.Is(err, exactlyonce.ErrUnknownOutcome) || errors.Is(err, exactlyonce.ErrCommitFailed)
+}
+
+// memberGone reports whether a commit was rejected because the group moved
+// on without this member (it was kicked out or a rebalance began).
+func memberGone(err error) bool {
+	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
+		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
 }
 
 // wakePoll ends the poll in progress, so that the loop takes restored tasks
@@ -481,6 +509,9 @@ func (a *App) startClient() error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.BlockRebalanceOnPoll(),
+		// As Kafka's fetch.max.wait.ms: partitions resumed after a restore
+		// join the next fetch within half a second (franz-go waits 5s).
+		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.DisableAutoCommit(),
 		kgo.Balancers(a.balancer),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -613,13 +644,27 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 				ctx, cancel := a.commitContext()
 				err := eos.EndEmpty(ctx)
 				cancel()
+				// The records queued and not processed yet are fetched
+				// again.
+				a.dropQueued()
+				a.holdGen, a.holdUntil = a.revokedGen, time.Now().Add(holdAfterRevoke)
 				return err
 			}
+		}
+	}
+	if a.holdGen >= 0 {
+		if _, gen := a.cl.GroupMetadata(); gen > a.holdGen {
+			a.holdGen = -1
+		} else if time.Now().After(a.holdUntil) {
+			a.log.Warn("no new group generation after a revocation: processing again", "generation", gen, "waited", holdAfterRevoke)
+			a.holdGen = -1
 		}
 	}
 	if err := a.activateRestored(); err != nil {
 		return err
 	}
+	_, eos := a.proto.(*exactlyonce.ExactlyOnce)
+	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
 		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
@@ -637,6 +682,10 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	})
 	if routeErr != nil {
 		return routeErr
+	}
+	if hold {
+		// Queued in their tasks; processed once the rebalance is over.
+		return nil
 	}
 	if err := a.proto.Begin(); err != nil {
 		return err
@@ -669,6 +718,11 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		a.log.Debug("committing early: write buffers are full", "buffered_bytes", buffered, "max_uncommitted_bytes", a.cfg.MaxUncommittedBytes)
 		commitNow = true
 	}
+	if a.rebalancing && !commitNow {
+		// Commits wait for the end of the rebalance, unless it waits for
+		// one (then this one precedes the join).
+		return nil
+	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
 		if err := a.commitLocked(); err != nil {
 			return err
@@ -676,6 +730,17 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		a.lastGood = time.Now()
 	}
 	return nil
+}
+
+// dropQueued forgets the records polled and not processed, in the tasks
+// and for the tasks that restore, after the consumer was rewound to the
+// committed offsets: they are fetched again. It also drops what the stores
+// buffered since the last commit. a.mu must be held.
+func (a *App) dropQueued() {
+	for _, t := range a.tasks {
+		t.Abort()
+	}
+	clear(a.early)
 }
 
 // pendingBytes is what a task's stores hold in their write buffers.
@@ -824,6 +889,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			a.log.Info("task assigned: restoring", "task", id.String())
 		}
 	}
+	a.rebalancing = false
 	if len(a.restoring) == 0 {
 		a.setRunningState(StateRunning)
 	}
@@ -877,6 +943,7 @@ func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]i
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
+	a.rebalancing = true
 	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
 		// Never end a transaction inside a group callback (franz-go
 		// deadlocks); the loop commits before it allows a rebalance, so no
@@ -884,6 +951,7 @@ func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]i
 		// (An empty revocation does not mark the cooperative session.)
 		if len(revoked) > 0 {
 			a.revoked = true
+			_, a.revokedGen = a.cl.GroupMetadata()
 		}
 		a.closeTasks(a.revokedTasks(revoked), "revoked")
 		return
@@ -902,6 +970,7 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
+	a.rebalancing = true
 	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
 		a.revoked = true
 	}
@@ -946,6 +1015,12 @@ func (a *App) shutdown(runErr error) error {
 	}
 	if a.fatal == nil {
 		err = a.commitLocked()
+		if err != nil && memberGone(err) {
+			// Another member owns the partitions now and processes
+			// the uncommitted records again: nothing is lost.
+			a.log.Warn("final commit rejected: the group moved on without this member", "err", err)
+			err = nil
+		}
 	}
 	var all []*engine.Task
 	for _, t := range a.tasks {

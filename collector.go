@@ -184,9 +184,7 @@ func (a *App) inputOf(changelog string, partition int32) (*kgo.Record, string) {
 // decisions of the attempt: the records are processed again from the
 // committed offsets. a.mu must be held.
 func (a *App) rollbackTasks() {
-	for _, t := range a.tasks {
-		t.Abort()
-	}
+	a.dropQueued()
 	a.out.rollback()
 	a.lastCmt = time.Now()
 }

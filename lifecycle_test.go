@@ -38,10 +38,6 @@ type logLines struct {
 
 func newLogRecorder(t *testing.T) (*logRecorder, *slog.Logger) {
 	r := &logRecorder{logLines: &logLines{}, next: testkit.Logger(t, slog.LevelInfo).Handler()}
-	if f := os.Getenv("SAMSA_TEST_LOG"); f != "" { // DEBUG
-		fh, _ := os.OpenFile(f, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		r.next = slog.NewTextHandler(fh, &slog.HandlerOptions{Level: slog.LevelInfo})
-	}
 	return r, slog.New(r)
 }
 
@@ -180,7 +176,7 @@ func TestRebalanceEndsEmptyTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, rec := range recs {
-		if got := rec.matching("aborted"); len(got) > 0 {
+		if got := rec.matching("transaction aborted"); len(got) > 0 {
 			t.Errorf("instance %d logged an abort during a plain rebalance: %q", i, got)
 		}
 	}
@@ -493,10 +489,79 @@ func TestKickedMemberRejoins(t *testing.T) {
 	if err, stopped := runA.Err(); stopped {
 		t.Fatalf("the kicked member stopped instead of rejoining: %v", err)
 	}
+	// a rejoined: it takes a partition again and processes.
+	before := a.Processed()
+	for i := 200; i < 2000; i += 100 {
+		produceValues(t, c, in, i, i+100)
+		if a.Processed() > before {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	runA.WaitFor(t, 60*time.Second, "the kicked member processes again", func() bool { return a.Processed() > before })
 	if err := runA.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if err := runB.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRepeatedRecoveries: an exactly-once instance whose producer is fenced
+// again and again (another producer takes its transactional id) rebuilds
+// from what Kafka committed each time and keeps running, with exact output:
+// recoveries are bounded by TaskTimeout without progress, not by a count
+// over the App's life (the old limit made the 11th fatal).
+func TestRepeatedRecoveries(t *testing.T) {
+	c := testkit.RealCluster(t)
+	in, out := c.Topic(t, "fence-in", 2), c.Topic(t, "fence-out", 2)
+	appID := testkit.UniqueName("fence-app")
+	rec, log := newLogRecorder(t)
+	app, err := samsa.New(passTopology(in, out), samsa.Config{
+		ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
+		StateDir: t.TempDir(), InstanceID: "x", Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	const fences = 12
+	next := 0
+	for i := range fences {
+		produceValues(t, c, in, next, next+100)
+		next += 100
+		run.WaitFor(t, 60*time.Second, fmt.Sprintf("outputs before fence %d", i+1), func() bool { return len(echoCounts(t, c, out)) >= next })
+		// A producer with the instance's transactional id fences it.
+		zombieKiller, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...), kgo.TransactionalID(appID+"-x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := zombieKiller.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := zombieKiller.ProduceSync(ctx, &kgo.Record{Topic: in, Key: []byte("fence"), Value: []byte("f" + strconv.Itoa(i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := zombieKiller.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.Fatal(err)
+		}
+		zombieKiller.Close()
+		before := len(rec.matching("rebuilding from the committed offsets"))
+		produceValues(t, c, in, next, next+100)
+		next += 100
+		run.WaitFor(t, 60*time.Second, fmt.Sprintf("recovery %d", i+1), func() bool {
+			return len(rec.matching("rebuilding from the committed offsets")) > before
+		})
+	}
+	run.WaitFor(t, 60*time.Second, "every output", func() bool { return len(echoCounts(t, c, out)) >= next })
+	if err, stopped := run.Err(); stopped {
+		t.Fatalf("the app stopped after repeated recoveries: %v", err)
+	}
+	t.Logf("%d recoveries", len(rec.matching("rebuilding from the committed offsets")))
+	checkExactlyOnce(t, echoCounts(t, c, out), 0, next)
+	if err := run.Stop(); err != nil {
 		t.Fatal(err)
 	}
 }

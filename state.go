@@ -63,7 +63,6 @@ func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *chan
 	return nil
 }
 
-
 // internalTopic is a topic samsa creates and validates.
 type internalTopic struct {
 	partitions int32
