@@ -192,6 +192,24 @@ func (a *App) Skipped() int64 { return a.skipped.Load() }
 // DeadLettered returns the number of records sent to the dead-letter topic.
 func (a *App) DeadLettered() int64 { return a.deadLettered.Load() }
 
+// ActiveTasks returns the tasks this instance processes now, in order;
+// tasks still restoring are not among them.
+func (a *App) ActiveTasks() []processor.TaskID {
+	a.mu.Lock()
+	ids := make([]processor.TaskID, 0, len(a.tasks))
+	for id := range a.tasks {
+		ids = append(ids, id)
+	}
+	a.mu.Unlock()
+	slices.SortFunc(ids, func(x, y processor.TaskID) int {
+		if x.Subtopology != y.Subtopology {
+			return x.Subtopology - y.Subtopology
+		}
+		return int(x.Partition - y.Partition)
+	})
+	return ids
+}
+
 // Restored returns the number of changelog records this instance restored.
 func (a *App) Restored() int64 { return a.restored.Load() }
 

@@ -242,7 +242,7 @@ func (l *slowRestoreListener) on(p samsa.RestoreProgress) {
 	if s := l.state(); s == samsa.StateRunning {
 		l.bad.Store("state RUNNING while task " + p.Task.String() + " restores")
 	}
-	time.Sleep(30 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
 }
 
 // TestRestoreOffThePollLoop: a long restore of one task runs in the state
@@ -315,9 +315,14 @@ func TestRestoreOffThePollLoop(t *testing.T) {
 	if err := c.Produce(ctx, true, p1...); err != nil {
 		t.Fatal(err)
 	}
-	runB.WaitFor(t, 60*time.Second, "the rebalance completes and 0_1 processes again", func() bool { return a.Processed()+b.Processed() >= 200 })
+	runB.WaitFor(t, 60*time.Second, "the rebalance completes: b processes a task", func() bool { return len(b.ActiveTasks()) > 0 })
+	t.Logf("after the rebalance: a processes %v, b processes %v", a.ActiveTasks(), b.ActiveTasks())
+	if err := c.Produce(ctx, true, p1...); err != nil {
+		t.Fatal(err)
+	}
+	runB.WaitFor(t, 60*time.Second, "partition 1 processes after the rebalance", func() bool { return a.Processed()+b.Processed() >= 300 })
 	if l.finished.Load() {
-		t.Log("the restore finished during the rebalance")
+		t.Error("the restore of 0_0 on a finished before the rebalance completed: make it longer")
 	}
 	start := time.Now()
 	errA := runA.Stop()

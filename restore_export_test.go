@@ -33,7 +33,7 @@ func NewRestoreHarness(appID string, bootstrap []string, log *slog.Logger, liste
 
 // Restore restores one store of a task as the App does.
 func (h *RestoreHarness) Restore(ctx context.Context, task processor.TaskID, name string, s *changelog.Store) error {
-	return h.a.restoreStore(ctx, task, name, s)
+	return h.a.restoreStore(ctx, task, name, s, nil)
 }
 
 // Restored is App.Restored.

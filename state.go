@@ -234,8 +234,12 @@ func samePolicy(got, want string) bool {
 }
 
 // restore replays the changelogs of a task's logged stores from their
-// checkpoints to the last stable offset, in bounded batches.
-func (a *App) restore(ctx context.Context, t *engine.Task) error {
+// checkpoints to the last stable offset, in bounded batches. With a
+// non-zero until, it stops at the first batch past that time and returns
+// errSliceOver: the state updater then gives other tasks their turn and
+// comes back (the checkpoints keep the position). progress carries each
+// store's figures from one turn to the next; nil starts afresh.
+func (a *App) restore(ctx context.Context, t *engine.Task, until time.Time, progress map[string]*restoreTurns) error {
 	for name, rs := range t.RawStores() {
 		if !a.g.Stores[name].Logged {
 			continue
@@ -244,11 +248,32 @@ func (a *App) restore(ctx context.Context, t *engine.Task) error {
 		if !ok {
 			continue
 		}
-		if err := a.restoreStore(ctx, t.ID, name, s); err != nil {
+		turns := progress[name]
+		if turns == nil {
+			turns = &restoreTurns{}
+			if progress != nil {
+				progress[name] = turns
+			}
+		}
+		turns.until = until
+		if err := a.restoreStore(ctx, t.ID, name, s, turns); err != nil {
+			if errors.Is(err, errSliceOver) {
+				return err
+			}
 			return fmt.Errorf("task %s: restore store %q: %w", t.ID, name, err)
 		}
 	}
 	return nil
+}
+
+// errSliceOver says a restore stopped at the end of its turn, unfinished.
+var errSliceOver = errors.New("samsa: restore turn over")
+
+// restoreTurns is a store's restore across the state updater's turns.
+type restoreTurns struct {
+	until   time.Time     // end of this turn; zero: restore to the end
+	applied int64         // records applied in earlier turns
+	spent   time.Duration // time spent in earlier turns
 }
 
 // restoreBatch bounds the records of one poll and of one write to the
@@ -345,7 +370,10 @@ func listRestoreOffsets(ctx context.Context, adm *kadm.Client, topic string, par
 // read: it never claims a record the store does not hold. Fetch errors are
 // retried with backoff; a cancelled ctx stops the restore at once, keeping
 // what was read with its checkpoint.
-func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store) error {
+func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store, turns *restoreTurns) error {
+	if turns == nil {
+		turns = &restoreTurns{}
+	}
 	topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
 	start, target, err := a.restoreOffsets(ctx, topic, id.Partition, s)
 	if err != nil {
@@ -360,8 +388,10 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 
 	began := time.Now()
 	lastLog := began
+	defer func() { turns.spent += time.Since(began) }()
 	pos, flushed := start, start // next offset to read; checkpoint written
-	applied := int64(0)
+	applied := turns.applied
+	defer func() { turns.applied = applied }()
 	batch := make([]changelog.Record, 0, restoreBatch)
 	flush := func() error {
 		if len(batch) == 0 && pos == flushed {
@@ -390,11 +420,11 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		if logIt {
 			lastLog = now
 		}
-		secs := max(now.Sub(began).Seconds(), 1e-3)
+		secs := max((turns.spent + now.Sub(began)).Seconds(), 1e-3)
 		p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: applied, ToGo: max(target-pos, 0),
 			Rate: float64(applied) / secs, Finished: finished}
 		// ToGo counts offsets: the ETA comes from the offsets' rate.
-		if offRate := float64(pos-start) / secs; offRate > 0 {
+		if offRate := float64(pos-start) / max(now.Sub(began).Seconds(), 1e-3); offRate > 0 {
 			p.ETA = time.Duration(float64(p.ToGo) / offRate * float64(time.Second))
 		}
 		a.reportRestore(p, logIt)
@@ -436,6 +466,9 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		}
 		if err := ctx.Err(); err != nil {
 			return stop(err)
+		}
+		if !turns.until.IsZero() && pos < target && time.Now().After(turns.until) {
+			return stop(errSliceOver)
 		}
 		if pos > before {
 			failures = 0

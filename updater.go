@@ -43,6 +43,10 @@ type restoreJob struct {
 	cancel   context.CancelFunc
 	finished chan struct{} // closed when the updater let go of the task
 	err      error         // set before finished is closed
+	// progress carries the figures of each store from turn to turn;
+	// owned by the updater goroutine.
+	progress map[string]*restoreTurns
+	stable   bool // the committed offsets were read stably
 }
 
 func newStateUpdater(a *App, restored func()) *stateUpdater {
@@ -52,7 +56,7 @@ func newStateUpdater(a *App, restored func()) *stateUpdater {
 // add hands a task to the updater. Its context ends with parent.
 func (u *stateUpdater) add(parent context.Context, t *engine.Task) {
 	ctx, cancel := context.WithCancel(parent)
-	j := &restoreJob{t: t, ctx: ctx, cancel: cancel, finished: make(chan struct{})}
+	j := &restoreJob{t: t, ctx: ctx, cancel: cancel, finished: make(chan struct{}), progress: map[string]*restoreTurns{}}
 	u.mu.Lock()
 	u.pending = append(u.pending, j)
 	u.jobs[t.ID] = j
@@ -159,6 +163,14 @@ func (u *stateUpdater) run(ctx context.Context) {
 			}
 		}
 		err := u.restore(j)
+		if errors.Is(err, errSliceOver) && j.ctx.Err() == nil {
+			// Its turn is over: the other tasks go first, then it
+			// goes on from its checkpoints.
+			u.mu.Lock()
+			u.pending = append(u.pending, j)
+			u.mu.Unlock()
+			continue
+		}
 		if j.ctx.Err() != nil {
 			// Cancelled: revoked, recovering or shutting down. The
 			// canceller owns the task now.
@@ -189,11 +201,19 @@ func (u *stateUpdater) drain() {
 }
 
 func (u *stateUpdater) restore(j *restoreJob) error {
-	if err := u.a.waitStableOffsets(j.ctx, j.t); err != nil {
-		return err
+	if !j.stable {
+		if err := u.a.waitStableOffsets(j.ctx, j.t); err != nil {
+			return err
+		}
+		j.stable = true
 	}
-	return u.a.restore(j.ctx, j.t)
+	return u.a.restore(j.ctx, j.t, time.Now().Add(restoreTurn), j.progress)
 }
+
+// restoreTurn is how long the state updater restores one task before the
+// other tasks waiting for it get their turn: a task with little to restore
+// never waits long behind a large one.
+const restoreTurn = time.Second
 
 // waitStableOffsets returns once the committed input offsets of the task
 // can be read stably (KIP-447 require_stable): no transaction of an earlier

@@ -94,12 +94,6 @@ func TestCrashVerifier(t *testing.T) {
 	})
 }
 
-// deadLetterProductionUnderEOS says whether Errors.Production = DeadLetter
-// is accepted under exactly-once. Until it is, config validation rejects
-// it at startup and the dead-letter scenario runs under at-least-once.
-// Flip it once the dead-letter path for production errors is transactional.
-const deadLetterProductionUnderEOS = false
-
 // TestVerifierOversize feeds one record whose 50 KB output is larger than
 // the output topic's max.message.bytes. Under Fail the instances must stop
 // without committing past it and, once the limit is raised, count it
@@ -118,10 +112,7 @@ func TestVerifierOversize(t *testing.T) {
 		}
 	})
 	t.Run("dead_letter", func(t *testing.T) {
-		g := "at_least_once"
-		if deadLetterProductionUnderEOS {
-			g = "exactly_once"
-		}
+		g := "exactly_once"
 		s, err := runVerifier(t, bin, "--scenario", "oversize-dead-letter", "--guarantee", g, "--rate", "200", "--duration", "15s")
 		if err != nil || s.verdict != "PASS" {
 			t.Fatalf("oversize-dead-letter under %s: verdict %s (err %v): %+v", g, s.verdict, err, s)
