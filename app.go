@@ -362,7 +362,7 @@ func (a *App) recoverClient() {
 	for _, t := range a.restoring {
 		all = append(all, t)
 	}
-	a.closeTasks(all, "recovery")
+	a.closeTasks(a.cl, all, "recovery")
 	if a.standbyCl != nil {
 		a.closeStandbys()
 	}
@@ -576,6 +576,9 @@ func (a *App) startClient() error {
 			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
 		}
 	}
+	// The group callbacks may run as soon as the client exists: they
+	// read these under mu.
+	a.mu.Lock()
 	a.cl = cl
 	a.out.cl = cl
 	if sess != nil {
@@ -583,6 +586,7 @@ func (a *App) startClient() error {
 	} else {
 		a.proto = exactlyonce.AtLeastOnce{Client: cl}
 	}
+	a.mu.Unlock()
 	return nil
 }
 
@@ -872,7 +876,7 @@ func (a *App) commitLocked() error {
 	return nil
 }
 
-func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for topic, ps := range assigned {
@@ -901,7 +905,7 @@ func (a *App) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][
 			}
 			// The task processes once the state updater restored it;
 			// until then its partitions are not fetched.
-			a.cl.PauseFetchPartitions(a.taskPartitions(id))
+			cl.PauseFetchPartitions(a.taskPartitions(id))
 			a.restoring[id] = t
 			a.updater.add(a.runCtx, t)
 			a.log.Info("task assigned: restoring", "task", id.String())
@@ -957,7 +961,7 @@ func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
 
 // onRevoked commits before the partitions are released, then closes the
 // tasks that lost them. It runs while the poll loop is blocked.
-func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+func (a *App) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
@@ -969,22 +973,22 @@ func (a *App) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]i
 		// (An empty revocation does not mark the cooperative session.)
 		if len(revoked) > 0 {
 			a.revoked = true
-			_, a.revokedGen = a.cl.GroupMetadata()
+			_, a.revokedGen = cl.GroupMetadata()
 		}
-		a.closeTasks(a.revokedTasks(revoked), "revoked")
+		a.closeTasks(cl, a.revokedTasks(revoked), "revoked")
 		return
 	}
-	if a.fatal == nil {
+	if a.fatal == nil && a.proto != nil {
 		if err := a.commitLocked(); err != nil {
 			a.log.Error("commit before revocation failed", "err", err)
 			a.setFatal(err)
 		}
 	}
-	a.closeTasks(a.revokedTasks(revoked), "revoked")
+	a.closeTasks(cl, a.revokedTasks(revoked), "revoked")
 }
 
 // onLost closes the tasks without committing: another member owns them now.
-func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+func (a *App) onLost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
@@ -992,10 +996,10 @@ func (a *App) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) 
 	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
 		a.revoked = true
 	}
-	a.closeTasks(a.revokedTasks(lost), "lost")
+	a.closeTasks(cl, a.revokedTasks(lost), "lost")
 }
 
-func (a *App) closeTasks(ts []*engine.Task, why string) {
+func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
 	for _, t := range ts {
 		if _, ok := a.restoring[t.ID]; ok {
 			// Take it back from the state updater (its restore stops
@@ -1004,8 +1008,8 @@ func (a *App) closeTasks(ts []*engine.Task, why string) {
 			a.updater.cancel(t.ID)
 			delete(a.restoring, t.ID)
 			delete(a.early, t.ID)
-			if a.cl != nil {
-				a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
+			if cl != nil {
+				cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
 			}
 		}
 		if err := t.Close(); err != nil {
@@ -1047,7 +1051,7 @@ func (a *App) shutdown(runErr error) error {
 	for _, t := range a.restoring {
 		all = append(all, t)
 	}
-	a.closeTasks(all, "shutdown")
+	a.closeTasks(a.cl, all, "shutdown")
 	if a.standbyCl != nil {
 		a.closeStandbys()
 	}
