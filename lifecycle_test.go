@@ -81,17 +81,9 @@ func (r *logLines) matching(s string) []string {
 // echoCounts reads a topic with read_committed and counts each value.
 func echoCounts(t *testing.T, c *testkit.Cluster, topic string) map[string]int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	got, err := c.ReadTopic(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	n := map[string]int{}
-	for _, rs := range got {
-		for _, r := range rs {
-			n[string(r.Value)]++
-		}
+	for _, r := range readAll(t, c, topic) {
+		n[string(r.Value)]++
 	}
 	return n
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,8 +27,16 @@ import (
 func countTopology(in, out string) *topology.Topology {
 	top := topology.New()
 	topology.AddSource(top, "src", topology.Source[string, string]{Topics: []string{in}, Key: serde.String, Value: serde.String})
-	topology.AddProcessor(top, "count", processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
-		s, err := processor.GetKeyValueStore[string, int64](ctx, "counts")
+	topology.AddProcessor(top, "count", countInto("counts"), "src")
+	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "count")
+	topology.AddSink(top, "sink", topology.Sink[string, string]{Topic: out, Key: serde.String, Value: serde.String}, "count")
+	return top
+}
+
+// countInto counts records per key in a store and forwards the running count.
+func countInto(store string) processor.Supplier[string, string, string, string] {
+	return processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		s, err := processor.GetKeyValueStore[string, int64](ctx, store)
 		if err != nil {
 			return err
 		}
@@ -40,10 +50,7 @@ func countTopology(in, out string) *topology.Topology {
 		}
 		ctx.Forward(processor.WithValue(r, strconv.FormatInt(n, 10)))
 		return nil
-	}).Supplier(), "src")
-	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "count")
-	topology.AddSink(top, "sink", topology.Sink[string, string]{Topic: out, Key: serde.String, Value: serde.String}, "count")
-	return top
+	}).Supplier()
 }
 
 func produceKeys(t *testing.T, c *testkit.Cluster, topic string, n, keys int) {
@@ -62,20 +69,29 @@ func produceKeys(t *testing.T, c *testkit.Cluster, topic string, n, keys int) {
 // lastCounts reads the output and returns the last count per key.
 func lastCounts(t *testing.T, c *testkit.Cluster, topic string) map[string]int64 {
 	t.Helper()
+	last := map[string]int64{}
+	for _, r := range readAll(t, c, topic) {
+		n, _ := strconv.ParseInt(string(r.Value), 10, 64)
+		last[string(r.Key)] = n
+	}
+	return last
+}
+
+// readAll reads a topic with read_committed, partition by partition.
+func readAll(t *testing.T, c *testkit.Cluster, topic string) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	got, err := c.ReadTopic(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	last := map[string]int64{}
-	for _, rs := range got {
-		for _, r := range rs {
-			n, _ := strconv.ParseInt(string(r.Value), 10, 64)
-			last[string(r.Key)] = n
-		}
+	parts := slices.Sorted(maps.Keys(got))
+	var out []*kgo.Record
+	for _, p := range parts {
+		out = append(out, got[p]...)
 	}
-	return last
+	return out
 }
 
 func runUntil(t *testing.T, app *samsa.App, processed int64) {

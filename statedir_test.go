@@ -24,22 +24,7 @@ import (
 // added a store.
 func countTwiceTopology(in, out, out2 string) *topology.Topology {
 	top := countTopology(in, out)
-	topology.AddProcessor(top, "seen-count", processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
-		s, err := processor.GetKeyValueStore[string, int64](ctx, "seen")
-		if err != nil {
-			return err
-		}
-		n, _, err := s.Get(r.Key)
-		if err != nil {
-			return err
-		}
-		n++
-		if err := s.Put(r.Key, n); err != nil {
-			return err
-		}
-		ctx.Forward(processor.WithValue(r, strconv.FormatInt(n, 10)))
-		return nil
-	}).Supplier(), "src")
+	topology.AddProcessor(top, "seen-count", countInto("seen"), "src")
 	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "seen", Key: serde.String, Value: serde.JSON[int64]()}, "seen-count")
 	topology.AddSink(top, "seen-sink", topology.Sink[string, string]{Topic: out2, Key: serde.String, Value: serde.String}, "seen-count")
 	return top
