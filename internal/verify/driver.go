@@ -114,6 +114,10 @@ type Result struct {
 	// SelfExits counts instances that exited without the verifier causing
 	// it: an error returned by Run, a panic. Each one is a failure.
 	SelfExits int
+	// Hangs counts instances that did not stop within 15 s of being told
+	// to (their goroutines are dumped to their logs). Each one is a
+	// failure: Close must return within 10 s.
+	Hangs int
 	// ExpectedExits counts the exits the oversize-fail scenario expects
 	// before it raises the topic's limit.
 	ExpectedExits int
@@ -139,7 +143,7 @@ func (r Result) OK() bool {
 	}
 	return r.Duplicates == 0 && r.Lost == 0 && r.WrongEcho == 0 && r.WrongAggs == 0 &&
 		r.Echo == want && r.AggUpdates == r.Inputs && r.GroupUpdates == r.Inputs &&
-		r.SelfExits == 0 && r.Ticks > 0 && r.TickDups == 0 && r.TickLost == 0 && r.WrongTicks == 0 &&
+		r.SelfExits == 0 && r.Hangs == 0 && r.Ticks > 0 && r.TickDups == 0 && r.TickLost == 0 && r.WrongTicks == 0 &&
 		r.PoisonFailures == 0
 }
 
@@ -149,9 +153,9 @@ func (r Result) String() string {
 	if !r.OK() {
 		verdict = "FAIL"
 	}
-	return fmt.Sprintf("verify: inputs=%d echo=%d agg-updates=%d group-updates=%d duplicates=%d lost=%d wrong-echo-partitions=%d wrong-aggregates=%d kills=%d broker-restarts=%d rebalances=%d zombie-pauses=%d self-exits=%d expected-exits=%d ticks=%d tick-duplicates=%d tick-lost=%d wrong-ticks=%d poison-failures=%d scenario=%s verdict=%s",
+	return fmt.Sprintf("verify: inputs=%d echo=%d agg-updates=%d group-updates=%d duplicates=%d lost=%d wrong-echo-partitions=%d wrong-aggregates=%d kills=%d broker-restarts=%d rebalances=%d zombie-pauses=%d self-exits=%d expected-exits=%d ticks=%d tick-duplicates=%d tick-lost=%d wrong-ticks=%d poison-failures=%d hangs=%d scenario=%s verdict=%s",
 		r.Inputs, r.Echo, r.AggUpdates, r.GroupUpdates, r.Duplicates, r.Lost, r.WrongEcho, r.WrongAggs, r.Kills, r.BrokerRestarts, r.Rebalances, r.Pauses,
-		r.SelfExits, r.ExpectedExits, r.Ticks, r.TickDups, r.TickLost, r.WrongTicks, r.PoisonFailures, r.Scenario, verdict)
+		r.SelfExits, r.ExpectedExits, r.Ticks, r.TickDups, r.TickLost, r.WrongTicks, r.PoisonFailures, r.Hangs, r.Scenario, verdict)
 }
 
 type worker struct {
@@ -310,11 +314,27 @@ func (d *driver) stop(slot int, sig syscall.Signal) {
 	_ = w.cmd.Process.Signal(sig)
 	select {
 	case <-w.done:
-	case <-time.After(60 * time.Second):
+		return
+	case <-time.After(stopTimeout):
+	}
+	// A graceful stop that takes this long is a hang: SIGQUIT makes the
+	// Go runtime write every goroutine's stack to the instance's log.
+	d.logf("instance %d did not stop within %s: SIGQUIT (goroutine dump in its log), then SIGKILL", slot, stopTimeout)
+	d.mu.Lock()
+	d.res.Hangs++
+	d.mu.Unlock()
+	_ = w.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-w.done:
+	case <-time.After(5 * time.Second):
 		_ = w.cmd.Process.Kill()
 		<-w.done
 	}
 }
+
+// stopTimeout bounds a graceful stop of an instance: Close must return
+// within 10 s, whatever the instance is doing.
+const stopTimeout = 15 * time.Second
 
 func (d *driver) stopAll(sig syscall.Signal) {
 	d.mu.Lock()
@@ -728,6 +748,17 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 				n += len(rs)
 			}
 			total += n
+			if t == d.t.Echo {
+				// Distinct records: duplicates (at-least-once) must not
+				// stand in for inputs not processed yet.
+				distinct := map[string]bool{}
+				for _, rs := range byPart {
+					for _, r := range rs {
+						distinct[string(r.Key)+"\x00"+string(r.Value)] = true
+					}
+				}
+				n = len(distinct)
+			}
 			if n < min {
 				full = false
 			}
@@ -743,7 +774,11 @@ func (d *driver) awaitOutputs(ctx context.Context, inputs int) (map[string]map[i
 		if stale >= staleReads {
 			// Short of the expected counts and not growing: something is
 			// missing for good (a lost record, a poison's output).
-			d.logf("outputs short of the inputs and unchanged for %s: checking them as they are", staleReads*2*time.Second)
+			d.logf("outputs short of the inputs and unchanged for %s: checking them as they are; the live instances dump their goroutines to their logs", staleReads*2*time.Second)
+			d.mu.Lock()
+			d.closed = true
+			d.mu.Unlock()
+			d.stopAll(syscall.SIGQUIT)
 			return out, nil
 		}
 		if d.alive() == 0 {
