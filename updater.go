@@ -67,26 +67,11 @@ func (u *stateUpdater) add(parent context.Context, t *engine.Task) {
 	}
 }
 
-// restoring reports whether the updater holds any task.
-func (u *stateUpdater) restoring() bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.jobs) > 0
-}
-
 // finished reports whether restored tasks wait to be taken.
 func (u *stateUpdater) finished() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return len(u.done) > 0
-}
-
-// has reports whether the updater holds the task.
-func (u *stateUpdater) has(id processor.TaskID) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	_, ok := u.jobs[id]
-	return ok
 }
 
 // cancel stops the restore of a task and waits until the updater let go of
