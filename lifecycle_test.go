@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/processor"
@@ -625,5 +626,88 @@ func TestBrokerLostForGood(t *testing.T) {
 	}
 	if err := runB.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRestoreWaitsForStableOffsets: the earlier owner of a task left a
+// transaction open that holds both a changelog record and the offset
+// commit of the input it consumed. The new owner must not restore until
+// that transaction has ended: restoring to the last stable offset before
+// it would miss the changelog record, while the offsets read afterwards
+// already count its input as processed (a lost update).
+func TestRestoreWaitsForStableOffsets(t *testing.T) {
+	c := testkit.RealCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in, out := c.Topic(t, "stable-in", 1), c.Topic(t, "stable-out", 1)
+	appID := testkit.UniqueName("stable-app")
+	changelog := topology.ChangelogTopic(appID, "counts")
+	compact := "compact"
+	if err := c.CreateTopic(ctx, changelog, 1, map[string]*string{"cleanup.policy": &compact}); err != nil {
+		t.Fatal(err)
+	}
+	// The input: three records of key k; the earlier owner processed the
+	// first two (count 2) in the transaction it leaves open.
+	for range 3 {
+		if err := c.Produce(ctx, true, &kgo.Record{Topic: in, Partition: 0, Key: []byte("k"), Value: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owner, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...), kgo.TransactionalID(appID+"-old"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if err := owner.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.ProduceSync(ctx, &kgo.Record{Topic: changelog, Partition: 0, Key: []byte("k"), Value: []byte("2")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	id, epoch, err := owner.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = appID+"-old", id, epoch, appID
+	if resp, err := add.RequestWith(ctx, owner); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %v (code %d)", err, resp.ErrorCode)
+	}
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch = appID+"-old", appID, id, epoch
+	commit.Generation, commit.MemberID = -1, ""
+	td, err := c.Admin().ListTopics(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := kmsg.NewTxnOffsetCommitRequestTopic()
+	ct.Topic, ct.TopicID = in, td[in].ID
+	cp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	cp.Partition, cp.Offset, cp.LeaderEpoch = 0, 2, -1
+	ct.Partitions = append(ct.Partitions, cp)
+	commit.Topics = append(commit.Topics, ct)
+	if resp, err := commit.RequestWith(ctx, owner); err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("TxnOffsetCommit: %v %+v", err, resp)
+	}
+	// The new owner starts while the transaction is open; it ends 3 s later.
+	app, err := samsa.New(countTopology(in, out), samsa.Config{
+		ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce, StateDir: t.TempDir(),
+		Logger: testkit.Logger(t, slog.LevelInfo),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	time.Sleep(3 * time.Second)
+	if err := owner.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	run.WaitFor(t, 60*time.Second, "the third record", func() bool { return app.Processed() >= 1 })
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := lastCounts(t, c, out); got["k"] != 3 {
+		t.Fatalf("count of k after the third record = %d, want 3 (the restore missed the earlier owner's last update)", got["k"])
 	}
 }
