@@ -711,3 +711,75 @@ func TestRestoreWaitsForStableOffsets(t *testing.T) {
 		t.Fatalf("count of k after the third record = %d, want 3 (the restore missed the earlier owner's last update)", got["k"])
 	}
 }
+
+// TestStandbysTailAfterRecovery: after an unknown-outcome recovery (the
+// instance's producer is fenced), the instance's standby replicas are
+// reopened on a new client and keep tailing their changelogs, so that a
+// failover to it restores only a short tail (they used to stay on the old,
+// closed client and fall behind).
+func TestStandbysTailAfterRecovery(t *testing.T) {
+	c := testkit.RealCluster(t)
+	in, out := c.Topic(t, "sbrec-in", 2), c.Topic(t, "sbrec-out", 2)
+	appID := testkit.UniqueName("sbrec-app")
+	rec, log := newLogRecorder(t)
+	newApp := func(name string, log *slog.Logger) *samsa.App {
+		app, err := samsa.New(countTopology(in, out), samsa.Config{
+			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce, StandbyReplicas: 1,
+			StateDir: filepath.Join(t.TempDir(), name), InstanceID: name, Logger: log.With("instance", name),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	a := newApp("a", log)
+	runA := testkit.Start(t, a)
+	b := newApp("b", testkit.Logger(t, slog.LevelInfo))
+	runB := testkit.Start(t, b)
+	produceKeys(t, c, in, 2000, 1000)
+	runA.WaitFor(t, 60*time.Second, "both process", func() bool {
+		return a.Processed()+b.Processed() >= 2000 && len(a.ActiveTasks()) > 0 && len(b.ActiveTasks()) > 0
+	})
+	// a's producer is fenced: a rebuilds from what Kafka committed.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fencer, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...), kgo.TransactionalID(appID+"-a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fencer.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fencer.ProduceSync(ctx, &kgo.Record{Topic: out, Value: []byte("fence")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fencer.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	fencer.Close()
+	produceKeys(t, c, in, 200, 1000)
+	runA.WaitFor(t, 60*time.Second, "a recovers", func() bool {
+		return len(rec.matching("rebuilding from the committed offsets")) > 0
+	})
+	runA.WaitFor(t, 60*time.Second, "both process after the recovery", func() bool {
+		return len(a.ActiveTasks()) > 0 && len(b.ActiveTasks()) > 0
+	})
+	// Changelog records that a's standbys must tail.
+	produceKeys(t, c, in, 20000, 1000)
+	before := a.Processed() + b.Processed()
+	runA.WaitFor(t, 60*time.Second, "the input processed", func() bool { return a.Processed()+b.Processed() >= before+20000 })
+	time.Sleep(2 * time.Second) // standbys tail between batches
+	restored := a.Restored()
+	if err := runB.Stop(); err != nil { // failover of b's tasks to a
+		t.Fatal(err)
+	}
+	runA.WaitFor(t, 60*time.Second, "a runs every task", func() bool { return len(a.ActiveTasks()) == 2 })
+	tail := a.Restored() - restored
+	t.Logf("the failover after the recovery restored %d changelog records", tail)
+	if tail > 2000 {
+		t.Fatalf("failover restored %d records: the standbys stopped tailing after the recovery", tail)
+	}
+	if err := runA.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
