@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -492,22 +493,11 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 				for _, t := range st.SourceTopics {
 					desc = append(desc, fmt.Sprintf("%s=%d", t, parts[t]))
 				}
-				return nil, fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, joinComma(desc))
+				return nil, fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, strings.Join(desc, ", "))
 			}
 		}
 	}
 	return parts, nil
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }
 
 func (a *App) startClient() error {

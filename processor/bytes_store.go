@@ -36,8 +36,6 @@ type typedKV[K, V any] struct {
 
 func (s *typedKV[K, V]) Name() string { return s.raw.Name() }
 
-func (s *typedKV[K, V]) Raw() BytesKeyValueStore { return s.raw }
-
 func (s *typedKV[K, V]) kb(k K) ([]byte, error) {
 	b, err := s.key.Serialize(s.raw.Name(), k)
 	if err != nil {

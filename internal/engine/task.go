@@ -206,28 +206,10 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 	return t, nil
 }
 
-// Topics returns the input topics of the task.
-func (t *Task) Topics() []string {
-	out := make([]string, len(t.queues))
-	for i, q := range t.queues {
-		out[i] = q.topic
-	}
-	return out
-}
-
 // Add queues an input record for processing.
 func (t *Task) Add(r *kgo.Record) {
 	q := t.byTopic[r.Topic]
 	q.recs = append(q.recs, r)
-}
-
-// Buffered returns the number of queued records.
-func (t *Task) Buffered() int {
-	n := 0
-	for _, q := range t.queues {
-		n += len(q.recs) - q.head
-	}
-	return n
 }
 
 // next returns the queue whose head record has the lowest timestamp.
@@ -483,9 +465,6 @@ func (t *Task) handle(kind ErrorKind, err error) {
 // Skipped and DeadLettered count the records the error policy skipped or
 // sent to the dead-letter topic.
 func (t *Task) Skipped() int64 { return t.skipped }
-
-// Retries counts the waits for a serde whose dependency was unavailable.
-func (t *Task) Retries() int64 { return t.retries }
 
 // DeadLettered counts the records sent to the dead-letter topic.
 func (t *Task) DeadLettered() int64 { return t.deadLettered }
