@@ -535,9 +535,26 @@ func (a *App) startClient() error {
 			kgo.TransactionTimeout(a.cfg.TransactionTimeout))
 	}
 	opts = append(opts, a.cfg.ClientOptions...)
+	// The changelog readers first: the group client may assign tasks,
+	// which the state updater restores with them, as soon as it exists.
+	ropts := append([]kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.WithLogger(kslog{a.log}),
+	}, a.cfg.ClientOptions...)
+	var err error
+	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
+		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
+	}
+	if a.cfg.StandbyReplicas > 0 {
+		if a.standbyCl, err = kgo.NewClient(ropts...); err != nil {
+			a.restoreCl.Close()
+			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
+		}
+	}
 	var cl *kgo.Client
 	var sess *kgo.GroupTransactSession
-	var err error
 	if a.cfg.Guarantee == ExactlyOnce {
 		sess, err = kgo.NewGroupTransactSession(opts...)
 		if sess != nil {
@@ -547,24 +564,11 @@ func (a *App) startClient() error {
 		cl, err = kgo.NewClient(opts...)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
-	}
-	ropts := append([]kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog{a.log}),
-	}, a.cfg.ClientOptions...)
-	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
-		cl.Close()
-		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
-	}
-	if a.cfg.StandbyReplicas > 0 {
-		if a.standbyCl, err = kgo.NewClient(ropts...); err != nil {
-			cl.Close()
-			a.restoreCl.Close()
-			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
+		a.restoreCl.Close()
+		if a.standbyCl != nil {
+			a.standbyCl.Close()
 		}
+		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
 	}
 	// The group callbacks may run as soon as the client exists: they
 	// read these under mu.

@@ -700,8 +700,8 @@ func TestStandbysTailAfterRecovery(t *testing.T) {
 		return len(a.ActiveTasks()) > 0 && len(b.ActiveTasks()) > 0
 	})
 	// Changelog records that a's standbys must tail.
-	produceKeys(t, c, in, 20000, 1000)
 	before := a.Processed() + b.Processed()
+	produceKeys(t, c, in, 20000, 1000)
 	runA.WaitFor(t, 60*time.Second, "the input processed", func() bool { return a.Processed()+b.Processed() >= before+20000 })
 	time.Sleep(2 * time.Second) // standbys tail between batches
 	restored := a.Restored()
