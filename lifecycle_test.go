@@ -133,14 +133,7 @@ func TestRebalanceEndsEmptyTransaction(t *testing.T) {
 	newApp := func(name string) *samsa.App {
 		rec, log := newLogRecorder(t)
 		recs = append(recs, rec)
-		app, err := samsa.New(passTopology(in, out), samsa.Config{
-			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
-			StateDir: filepath.Join(t.TempDir(), name), InstanceID: name, Logger: log.With("instance", name),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return app
+		return eosPassApp(t, c, in, out, appID, name, log)
 	}
 	produceValues(t, c, in, 0, 2000)
 	a := newApp("a")
@@ -335,6 +328,20 @@ func TestRestoreOffThePollLoop(t *testing.T) {
 	}
 }
 
+// eosPassApp is an exactly-once instance of passTopology with its own state
+// directory and instance id.
+func eosPassApp(t *testing.T, c *testkit.Cluster, in, out, appID, name string, log *slog.Logger) *samsa.App {
+	t.Helper()
+	app, err := samsa.New(passTopology(in, out), samsa.Config{
+		ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
+		StateDir: filepath.Join(t.TempDir(), name), InstanceID: name, Logger: log.With("instance", name),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app
+}
+
 // kafkaRun is the dev/kafka script that manages the broker named by
 // SAMSA_BOOTSTRAP; SAMSA_KAFKA_RUN overrides it (a second broker while
 // developing).
@@ -366,15 +373,7 @@ func TestBrokerOutage(t *testing.T) {
 		}
 	})
 	newApp := func(name string) *samsa.App {
-		app, err := samsa.New(passTopology(in, out), samsa.Config{
-			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
-			StateDir: filepath.Join(t.TempDir(), name), InstanceID: name,
-			Logger: testkit.Logger(t, slog.LevelInfo).With("instance", name),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return app
+		return eosPassApp(t, c, in, out, appID, name, testkit.Logger(t, slog.LevelInfo))
 	}
 	a, b := newApp("a"), newApp("b")
 	runA, runB := testkit.Start(t, a), testkit.Start(t, b)

@@ -5,7 +5,6 @@ package samsa_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,15 +47,7 @@ func TestBrokerLostForGood(t *testing.T) {
 	appID := testkit.UniqueName("lost-app")
 	t.Cleanup(func() { kafkaRun(t, "start-node", "1") })
 	newApp := func(name string) *samsa.App {
-		app, err := samsa.New(passTopology(in, out), samsa.Config{
-			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
-			StateDir: filepath.Join(t.TempDir(), name), InstanceID: name,
-			Logger: testkit.Logger(t, slog.LevelInfo).With("instance", name),
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return app
+		return eosPassApp(t, c, in, out, appID, name, testkit.Logger(t, slog.LevelInfo))
 	}
 	a, b := newApp("a"), newApp("b")
 	runA, runB := testkit.Start(t, a), testkit.Start(t, b)
