@@ -379,6 +379,15 @@ func (s *Store) giveBackOffset(next int64) {
 
 // pending returns the buffer as changes for a commit, or nil when there is
 // nothing to write.
+// Dirty reports whether a commit has anything to write for the store:
+// buffered writes, dropped ranges or a newly acknowledged changelog offset.
+func (s *Store) Dirty() bool {
+	s.mu.Lock()
+	off := s.lastOff
+	s.mu.Unlock()
+	return s.buf.Len() > 0 || len(s.drops) > 0 || off >= 0
+}
+
 func (s *Store) pending(next int64) *changes {
 	if s.buf.Len() == 0 && len(s.drops) == 0 && next < 0 {
 		return nil

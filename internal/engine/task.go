@@ -298,16 +298,24 @@ func (t *Task) Offsets() map[string]kgo.EpochOffset {
 	return m
 }
 
-// MarkCommitted records that the offsets returned by Offsets are committed,
-// together with the stream time and the punctuation schedules that Abort
-// goes back to, and flushes the stores.
-func (t *Task) MarkCommitted() error {
+// MarkOffsetsCommitted records that the offsets returned by Offsets are
+// committed, together with the stream time and the punctuation schedules
+// that Abort goes back to, when the caller commits the stores itself (all
+// stores of an instance in one synced batch).
+func (t *Task) MarkOffsetsCommitted() {
 	for _, q := range t.queues {
 		if q.next >= 0 {
 			q.committed = q.next
 		}
 	}
 	t.saveTime()
+}
+
+// MarkCommitted records that the offsets returned by Offsets are committed,
+// together with the stream time and the punctuation schedules that Abort
+// goes back to, and flushes the stores.
+func (t *Task) MarkCommitted() error {
+	t.MarkOffsetsCommitted()
 	for name, s := range t.stores {
 		if err := s.Flush(); err != nil {
 			return fmt.Errorf("task %s: flush store %q: %w", t.ID, name, err)
