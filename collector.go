@@ -90,8 +90,11 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 		return false, errors.Join(fatal...)
 	}
 	// Roll the attempt back and process it again with the rejected input
-	// records poisoned: the policy applies to each input record, and its
-	// other outputs (and changelog writes) go with it.
+	// records poisoned: each is processed as before, and only its outputs
+	// to the topic that rejected one are dropped (skipped, or the input
+	// record dead-lettered once). An input record whose changelog write
+	// was rejected is handed to the policy whole, without its store
+	// writes, once it is known (the write comes again).
 	for _, f := range fs {
 		if f.tc.kind == kindChangelog {
 			o.clPoison = append(o.clPoison, changelogPoison{topic: f.rec.Topic, partition: f.rec.Partition, key: f.rec.Key, value: f.rec.Value, err: a.describe(f)})
@@ -100,7 +103,7 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 		if o.poison == nil {
 			o.poison = map[originKey]*poisoned{}
 		}
-		o.poison[keyOf(f.tc.origin)] = &poisoned{err: a.describe(f), task: a.taskOf(f.tc.origin)}
+		o.poison[keyOf(f.tc.origin)] = &poisoned{err: a.describe(f), task: a.taskOf(f.tc.origin), topic: f.rec.Topic}
 	}
 	a.out.rollbacks++
 	a.log.Warn("the broker rejected records: processing again from the committed offsets with their input records handed to the production policy",

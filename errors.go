@@ -68,13 +68,16 @@ type ErrorPolicies struct {
 	// a changelog write. Every rejection is known after the flush and
 	// decided before any offset is committed. Fail stops the app with an
 	// ErrProduction and commits nothing past the input record. Skip and
-	// DeadLetter apply to the input record: under at-least-once its
-	// outputs that got through stay; under exactly-once the transaction
-	// is aborted and the records are processed again with the input
-	// record skipped or dead-lettered and its other outputs dropped. A
-	// rejected changelog write is rolled back the same way under both
-	// guarantees, since the store already holds it. A record rejected in
-	// a punctuator, or a rejected dead letter, always fails.
+	// DeadLetter drop the rejected output, as Kafka Streams' production
+	// handler does, and count it (Skip) or send the input record's bytes
+	// to the dead-letter topic once (DeadLetter); the input record's other
+	// outputs and store writes stay. Under at-least-once the batch then
+	// commits; under exactly-once the transaction is aborted and the
+	// records are processed again with that output dropped. A rejected
+	// changelog write is rolled back under both guarantees and its input
+	// record handed to the policy whole, since its store write cannot be
+	// logged. A record rejected in a punctuator, or a rejected dead
+	// letter, always fails.
 	Production ErrorPolicy
 }
 

@@ -108,6 +108,12 @@ type poisoned struct {
 	err     error  // the rejection, naming the record written and the input record
 	task    string // <sub-topology>_<partition>
 	applied bool   // skipped or dead-lettered in the current attempt
+	// topic is the output topic that rejected the record: only the input
+	// record's outputs to it are dropped when it is processed again, as
+	// Kafka Streams' production handler drops the failed record only.
+	// Empty for a rejected changelog write: the whole input record is
+	// handed to the policy (its store write cannot be logged).
+	topic string
 }
 
 // changelogPoison is a rejected changelog write.
@@ -122,7 +128,7 @@ type changelogPoison struct {
 // Produce implements engine.Output.
 func (o *output) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, origin *kgo.Record) {
 	if len(o.poison) > 0 && origin != nil {
-		if p := o.poison[keyOf(origin)]; p != nil {
+		if p := o.poison[keyOf(origin)]; p != nil && (p.topic == "" || p.topic == topic) {
 			o.divert(p, origin)
 			return
 		}
@@ -322,10 +328,11 @@ func (o *output) divertChangelog(topic string, partition int32, key, value []byt
 // writes; without it, Produce and produceAck drop r's records but r's
 // writes stay in the store's buffer.
 //
-//lint:ignore U1000 the hook waits for the task's wiring (internal/engine is another engineer's).
+// Only a record whose changelog write was rejected is taken out whole; one
+// whose output was rejected is processed, and only that output dropped.
 func (o *output) poisoned(r *kgo.Record) (error, bool) {
 	p := o.poison[keyOf(r)]
-	if p == nil {
+	if p == nil || p.topic != "" {
 		return nil, false
 	}
 	p.applied = true
