@@ -367,7 +367,7 @@ func (a *App) recoverClient() {
 	if a.standbyCl != nil {
 		a.closeStandbys()
 	}
-	a.revoked = false
+	a.revoked, a.rebalancing, a.holdGen = false, false, -1
 	a.mu.Unlock()
 	a.closeClients()
 	a.mu.Lock()
@@ -734,9 +734,11 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		a.log.Debug("committing early: write buffers are full", "buffered_bytes", buffered, "max_uncommitted_bytes", a.cfg.MaxUncommittedBytes)
 		commitNow = true
 	}
-	if a.rebalancing && !commitNow {
-		// Commits wait for the end of the rebalance, unless it waits for
-		// one (then this one precedes the join).
+	if a.rebalancing && !commitNow && !eos {
+		// At-least-once commits wait for the end of the rebalance,
+		// unless it waits for one (then this one precedes the join).
+		// Under exactly-once an open transaction is always ended on
+		// time: the loop allows a rebalance only with none open.
 		return nil
 	}
 	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
