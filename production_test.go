@@ -239,21 +239,7 @@ func TestProductionSkipAndDeadLetter(t *testing.T) {
 						t.Errorf("output %q written %d times", v, got[v])
 					}
 				}
-				dl, err := c.ReadTopic(ctx, dlq)
-				if err != nil {
-					t.Fatal(err)
-				}
-				switch pol {
-				case samsa.Skip:
-					if app.Skipped() != 1 || len(dl[0]) != 0 {
-						t.Errorf("skipped %d, %d dead letters; want 1 and 0", app.Skipped(), len(dl[0]))
-					}
-				case samsa.DeadLetter:
-					if app.DeadLettered() != 1 {
-						t.Errorf("dead-lettered %d, want 1", app.DeadLettered())
-					}
-					checkDeadLetter(t, dl[0], in, appID)
-				}
+				checkPolicyOutcome(ctx, t, c, app, pol, dlq, in, appID)
 			})
 		}
 	}
@@ -417,24 +403,31 @@ func TestProductionChangelogRejected(t *testing.T) {
 				if g == samsa.ExactlyOnce && (got["big"] != 0 || len(outs[0]) != 19) {
 					t.Errorf("outputs %v, want the 19 good records once", got)
 				}
-				dl, err := c.ReadTopic(ctx, dlq)
-				if err != nil {
-					t.Fatal(err)
-				}
-				switch pol {
-				case samsa.Skip:
-					if app.Skipped() != 1 || len(dl[0]) != 0 {
-						t.Errorf("skipped %d, %d dead letters; want 1 and 0", app.Skipped(), len(dl[0]))
-					}
-				case samsa.DeadLetter:
-					if app.DeadLettered() != 1 {
-						t.Errorf("dead-lettered %d, want 1", app.DeadLettered())
-					}
-					checkDeadLetter(t, dl[0], in, appID)
-				}
+				checkPolicyOutcome(ctx, t, c, app, pol, dlq, in, appID)
 			})
 		}
 	}
 }
 
 func ptr(s string) *string { return &s }
+
+// checkPolicyOutcome checks that one input record was skipped (no dead
+// letter) or dead-lettered once with its headers, as the policy says.
+func checkPolicyOutcome(ctx context.Context, t *testing.T, c *testkit.Cluster, app *samsa.App, pol samsa.ErrorPolicy, dlq, in, appID string) {
+	t.Helper()
+	dl, err := c.ReadTopic(ctx, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch pol {
+	case samsa.Skip:
+		if app.Skipped() != 1 || len(dl[0]) != 0 {
+			t.Errorf("skipped %d, %d dead letters; want 1 and 0", app.Skipped(), len(dl[0]))
+		}
+	case samsa.DeadLetter:
+		if app.DeadLettered() != 1 {
+			t.Errorf("dead-lettered %d, want 1", app.DeadLettered())
+		}
+		checkDeadLetter(t, dl[0], in, appID)
+	}
+}
