@@ -40,7 +40,6 @@ var ErrClosed = errors.New("samsa: app already ran")
 // application id. Start more instances with the same id to scale out.
 type App struct {
 	cfg   Config
-	top   *topology.Topology
 	g     *engine.Graph
 	subs  []*engine.Subtopology
 	log   *slog.Logger
@@ -123,34 +122,22 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 	if top == nil {
 		return nil, fmt.Errorf("%w: topology is nil", ErrConfig)
 	}
-	if err := top.Validate(); err != nil {
-		return nil, err
-	}
-	g := engine.GraphOf(top)
-	g.BindInternal(func(name string) string { return topology.RepartitionTopic(c.ApplicationID, name) })
-	subs, err := g.Validate()
+	compiled, err := top.Compile(c.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
+	plan := compiled.(*engine.Plan)
 	a := &App{
-		cfg: c, top: top, g: g, subs: subs,
+		cfg: c, g: plan.Graph, subs: plan.Subs,
 		log:          c.Logger.With("app", c.ApplicationID),
-		topicSub:     map[string]int{},
+		topicSub:     plan.TopicSub,
 		tasks:        map[processor.TaskID]*engine.Task{},
 		holdGen:      -1,
 		restoring:    map[processor.TaskID]*engine.Task{},
 		early:        map[processor.TaskID][]*kgo.Record{},
 		done:         make(chan struct{}),
 		standbys:     map[processor.TaskID]*standbyTask{},
-		changelogSub: map[string]int{},
-	}
-	for _, st := range subs {
-		for _, t := range st.SourceTopics {
-			a.topicSub[t] = st.ID
-		}
-		for _, name := range st.Stores {
-			a.changelogSub[topology.ChangelogTopic(c.ApplicationID, name)] = st.ID
-		}
+		changelogSub: plan.ChangelogSub,
 	}
 	return a, nil
 }

@@ -32,16 +32,13 @@ func statelessTopology[T any](s serde.Serde[T], mapFn func(T) T, keep func(T) bo
 }
 
 func benchTask(b *testing.B, top *topology.Topology) {
-	if err := top.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	g := engine.GraphOf(top)
-	subs, err := g.Validate()
+	compiled, err := top.Compile("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
+	plan := compiled.(*engine.Plan)
 	out := &discard{}
-	task, err := engine.NewTask(g, subs[0], 0, engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()})
+	task, err := engine.NewTask(plan.Graph, plan.Subs[0], 0, engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -61,17 +61,14 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	if cfg.StartTime.IsZero() {
 		cfg.StartTime = time.Unix(0, 0)
 	}
-	if err := top.Validate(); err != nil {
-		return nil, err
-	}
-	g := engine.GraphOf(top)
-	g.BindInternal(func(name string) string { return topology.RepartitionTopic(cfg.ApplicationID, name) })
-	subs, err := g.Validate()
+	compiled, err := top.Compile(cfg.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
+	plan := compiled.(*engine.Plan)
+	g, subs := plan.Graph, plan.Subs
 	d := &Driver{
-		cfg: cfg, g: g, subs: subs, topicSub: map[string]int{},
+		cfg: cfg, g: g, subs: subs, topicSub: plan.TopicSub,
 		tasks: map[processor.TaskID]*engine.Task{}, clock: cfg.StartTime,
 		parts: map[string]int32{}, offsets: map[string]map[int32]int64{}, outputs: map[string][]*kgo.Record{},
 	}
@@ -83,9 +80,6 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	}
 	stores := engine.NewMemoryStores()
 	for _, st := range subs {
-		for _, t := range st.SourceTopics {
-			d.topicSub[t] = st.ID
-		}
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
 			t, err := engine.NewTask(g, st, p, engine.TaskConfig{AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now})

@@ -37,11 +37,12 @@ type NodeDescription struct {
 
 // Describe validates the topology and returns its description.
 func (t *Topology) Describe() (*Description, error) {
-	if err := t.Validate(); err != nil {
+	subs, err := t.g.Clone().Validate()
+	if err != nil {
 		return nil, err
 	}
 	d := &Description{}
-	for _, st := range t.subs {
+	for _, st := range subs {
 		sd := SubtopologyDescription{ID: st.ID}
 		for _, n := range st.Nodes {
 			nd := NodeDescription{

@@ -135,9 +135,9 @@ func (s Stream[K, V]) ToSink(sink Sink[K, V]) {
 	AddSink(s.t, s.t.name("KSTREAM-SINK"), sink, s.node)
 }
 
-// InternalTopicPrefix marks a topic name that the App replaces with
+// internalTopicPrefix marks a topic name that the App replaces with
 // <application id>-<name>-repartition.
-const InternalTopicPrefix = "__samsa_internal__:"
+const internalTopicPrefix = "__samsa_internal__:"
 
 // Repartition writes the stream through the repartition topic
 // <application id>-<name>-repartition, created by the App with as many
@@ -145,7 +145,7 @@ const InternalTopicPrefix = "__samsa_internal__:"
 // it: records are then partitioned by their (new) key, so that a stateful
 // operation after a key change sees every record of a key in one task.
 func Repartition[K, V any](s Stream[K, V], name string, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
-	placeholder := InternalTopicPrefix + name
+	placeholder := internalTopicPrefix + name
 	sink := name + "-repartition-sink"
 	AddSink(s.t, sink, Sink[K, V]{Topic: placeholder, Key: key, Value: value}, s.node)
 	if n, ok := s.t.g.Node(sink); ok {

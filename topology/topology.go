@@ -18,22 +18,14 @@ import (
 	"github.com/samsa-streams/samsa/serde"
 )
 
-func init() {
-	engine.GraphOf = func(v any) *engine.Graph {
-		t, ok := v.(*Topology)
-		if !ok || t == nil {
-			return nil
-		}
-		return t.g
-	}
-}
-
 // Topology is a graph of sources, processors, sinks and stores. Build it
-// once; an App instantiates it per task.
+// once; an App compiles it for its application id and instantiates the
+// result per task. Building is not safe for concurrent use; once built, a
+// topology may be compiled (by samsa.New, testkit.NewDriver, Compile) on
+// several goroutines and for several applications: compiling copies it.
 type Topology struct {
-	g    *engine.Graph
-	seq  int
-	subs []*engine.Subtopology
+	g   *engine.Graph
+	seq int
 }
 
 // New returns an empty topology.
@@ -43,21 +35,49 @@ func New() *Topology { return &Topology{g: engine.NewGraph()} }
 // parents, cycles, duplicate names, sinks without parents, stores not
 // connected, records of the wrong type flowing into a node.
 func (t *Topology) Validate() error {
-	subs, err := t.g.Validate()
-	if err != nil {
-		return err
-	}
-	t.subs = subs
-	return nil
+	_, err := t.g.Clone().Validate()
+	return err
 }
 
 // Subtopologies returns the number of sub-topologies: the connected parts of
 // the graph, each run as one task per input partition. It validates first.
 func (t *Topology) Subtopologies() (int, error) {
-	if err := t.Validate(); err != nil {
+	subs, err := t.g.Clone().Validate()
+	if err != nil {
 		return 0, err
 	}
-	return len(t.subs), nil
+	return len(subs), nil
+}
+
+// Compiled is a topology compiled for one application id, as an App or a
+// testkit.Driver runs it: a validated copy whose internal topics are named
+// after the id. Changes made to the Topology afterwards do not affect it.
+type Compiled interface {
+	// ApplicationID returns the id the topology was compiled for.
+	ApplicationID() string
+	// Subtopologies returns the number of sub-topologies.
+	Subtopologies() int
+	// SourceTopics returns every topic read, repartition topics included,
+	// sorted.
+	SourceTopics() []string
+	// InternalTopics returns the topics the application creates and owns,
+	// sorted: repartition topics and the changelogs of logged stores.
+	InternalTopics() []string
+}
+
+// Compile validates the topology and compiles it for an application id.
+// samsa.New and testkit.NewDriver compile the topology they are given this
+// way; call it to see the topics an application will read and create. It
+// never changes t.
+func (t *Topology) Compile(applicationID string) (Compiled, error) {
+	return t.compile(applicationID)
+}
+
+func (t *Topology) compile(applicationID string) (*engine.Plan, error) {
+	return engine.Compile(t.g, applicationID, engine.Names{
+		Repartition: func(name string) string { return RepartitionTopic(applicationID, name) },
+		Changelog:   func(store string) string { return ChangelogTopic(applicationID, store) },
+	})
 }
 
 // name returns a generated node name: PREFIX-0000000003, as Kafka Streams does.

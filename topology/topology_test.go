@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,5 +147,45 @@ func TestTypeMismatchBetweenNodesFailsAtBuild(t *testing.T) {
 	err := tp.Validate()
 	if err == nil || !strings.Contains(err.Error(), `node "in" emits records of key string and value string, which child "p" cannot receive`) {
 		t.Fatalf("Validate = %v, want a type mismatch naming both nodes", err)
+	}
+}
+
+// Compiling for one application id copies the topology: a second compile
+// for another id changes neither the first result nor the topology.
+func TestCompileCopies(t *testing.T) {
+	top := topology.New()
+	s := topology.StreamOf(top, serde.String, serde.String, "clicks")
+	topology.Aggregate(topology.GroupBy(s, "by-user", func(_, v string) string { return v }, serde.String, serde.String),
+		"counts", func() int64 { return 0 }, func(_, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64).
+		To("out", serde.String, serde.Int64)
+	a, err := top.Compile("app-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := top.Compile("app-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := a.InternalTopics(), []string{"app-a-by-user-repartition", "app-a-counts-changelog"}; !slices.Equal(got, want) {
+		t.Errorf("app-a internal topics %q, want %q", got, want)
+	}
+	if got, want := b.SourceTopics(), []string{"app-b-by-user-repartition", "clicks"}; !slices.Equal(got, want) {
+		t.Errorf("app-b source topics %q, want %q", got, want)
+	}
+	if a.ApplicationID() != "app-a" || a.Subtopologies() != 2 {
+		t.Errorf("app-a: id %q, %d sub-topologies", a.ApplicationID(), a.Subtopologies())
+	}
+	d, err := top.Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range d.Subtopologies {
+		for _, n := range st.Nodes {
+			for _, topic := range append(n.Topics, n.Topic) {
+				if strings.HasPrefix(topic, "app-") {
+					t.Errorf("the topology itself was renamed: node %q reads/writes %q", n.Name, topic)
+				}
+			}
+		}
 	}
 }

@@ -308,10 +308,6 @@ func (g *Graph) subtopologies() []*Subtopology {
 	return subs
 }
 
-// GraphOf returns the graph of a *topology.Topology; package topology sets it
-// so that the runtime can reach the graph without exporting it to users.
-var GraphOf func(topology any) *Graph
-
 // checkTypes wires a throwaway instance of every node to its children, so
 // that records of the wrong type flowing into a node fail at build time
 // rather than when the first task starts.
