@@ -317,7 +317,7 @@ const holdAfterRevoke = 10 * time.Second
 // err instead of failing: an unknown transaction outcome, or a commit that
 // failed because the cluster was unreachable or the group moved on.
 func recoverable(err error) bool {
-	return errors.Is(err, exactlyonce.ErrUnknownOutcome) || errors.Is(err, exactlyonce.ErrCommitFailed)
+	return exactlyonce.Recoverable(err)
 }
 
 // memberGone reports whether a commit was rejected because the group moved
@@ -540,16 +540,7 @@ func (a *App) startClient() error {
 			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
 		}
 	}
-	var cl *kgo.Client
-	var sess *kgo.GroupTransactSession
-	if a.cfg.Guarantee == ExactlyOnce {
-		sess, err = kgo.NewGroupTransactSession(opts...)
-		if sess != nil {
-			cl = sess.Client()
-		}
-	} else {
-		cl, err = kgo.NewClient(opts...)
-	}
+	proto, err := exactlyonce.Open(a.cfg.Guarantee == ExactlyOnce, opts...)
 	if err != nil {
 		a.restoreCl.Close()
 		if a.standbyCl != nil {
@@ -560,13 +551,9 @@ func (a *App) startClient() error {
 	// The group callbacks may run as soon as the client exists: they
 	// read these under mu.
 	a.mu.Lock()
-	a.cl = cl
-	a.out.cl = cl
-	if sess != nil {
-		a.proto = &exactlyonce.ExactlyOnce{Session: sess}
-	} else {
-		a.proto = exactlyonce.AtLeastOnce{Client: cl}
-	}
+	a.proto = proto
+	a.cl = proto.Client()
+	a.out.cl = a.cl
 	a.mu.Unlock()
 	return nil
 }
@@ -643,16 +630,13 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		// batch is fetched again.
 		a.revoked = false
 		if !a.proto.Open() {
-			if eos, ok := a.proto.(*exactlyonce.ExactlyOnce); ok {
-				ctx, cancel := a.commitContext()
-				err := eos.EndEmpty(ctx)
-				cancel()
-				// The records queued and not processed yet are fetched
-				// again.
-				a.dropQueued()
-				a.holdGen, a.holdUntil = a.revokedGen, time.Now().Add(holdAfterRevoke)
-				return err
-			}
+			ctx, cancel := a.commitContext()
+			err := a.proto.Revoked(ctx)
+			cancel()
+			// The records queued and not processed yet are fetched again.
+			a.dropQueued()
+			a.holdGen, a.holdUntil = a.revokedGen, time.Now().Add(holdAfterRevoke)
+			return err
 		}
 	}
 	if a.holdGen >= 0 {
@@ -666,7 +650,7 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if err := a.activateRestored(); err != nil {
 		return err
 	}
-	_, eos := a.proto.(*exactlyonce.ExactlyOnce)
+	eos := a.proto.Transactional()
 	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
@@ -977,7 +961,7 @@ func (a *App) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
 	a.rebalancing = true
-	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
+	if a.proto.Transactional() {
 		// Never end a transaction inside a group callback (franz-go
 		// deadlocks); the loop commits before it allows a rebalance, so no
 		// transaction is open here. The loop ends the empty one next.
@@ -1004,7 +988,7 @@ func (a *App) onLost(_ context.Context, cl *kgo.Client, lost map[string][]int32)
 	defer a.mu.Unlock()
 	a.setRunningState(StateRebalancing)
 	a.rebalancing = true
-	if _, eos := a.proto.(*exactlyonce.ExactlyOnce); eos {
+	if a.proto.Transactional() {
 		a.revoked = true
 	}
 	a.closeTasks(cl, a.revokedTasks(lost), "lost")
@@ -1038,9 +1022,9 @@ func (a *App) shutdown(runErr error) error {
 	a.mu.Lock()
 	if runErr != nil {
 		a.setFatal(runErr) // no commit in the revoke callback either
-		if eos, ok := a.proto.(*exactlyonce.ExactlyOnce); ok {
+		if a.proto != nil && a.proto.Transactional() {
 			ctx, cancel := a.commitContext()
-			if err := eos.Abort(ctx); err != nil {
+			if err := a.proto.Abort(ctx, nil); err != nil {
 				a.log.Warn("abort on shutdown", "err", err)
 			}
 			cancel()

@@ -53,12 +53,12 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 	if len(fatal) == 0 && a.out.rollbacks >= maxPoisonRollbacks {
 		fatal = append(fatal, fmt.Errorf("%w: still rejected after %d attempts: %w", ErrProduction, a.out.rollbacks, a.describe(fs[0])))
 	}
-	_, eos := a.proto.(*exactlyonce.ExactlyOnce)
+	eos := a.proto.Transactional()
 	if len(fatal) > 0 {
 		// Nothing past the rejected record may be committed: the
 		// transaction is aborted here, at-least-once commits nothing.
 		if eos {
-			if err := a.proto.(*exactlyonce.ExactlyOnce).Abort(ctx); err != nil {
+			if err := a.proto.Abort(ctx, nil); err != nil {
 				fatal = append(fatal, err)
 			}
 		}
@@ -108,11 +108,7 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 	a.out.rollbacks++
 	a.log.Warn("the broker rejected records: processing again from the committed offsets with their input records handed to the production policy",
 		"rejected", len(fs), "policy", a.cfg.Errors.Production.String(), "first", a.describe(fs[0]))
-	if eos {
-		if err := a.proto.(*exactlyonce.ExactlyOnce).Abort(ctx); err != nil {
-			return false, err
-		}
-	} else if err := (exactlyonce.AtLeastOnce{Client: a.cl}).Rewind(ctx, offsets); err != nil {
+	if err := a.proto.Abort(ctx, offsets); err != nil {
 		return false, err
 	}
 	a.rollbackTasks()

@@ -19,10 +19,26 @@ type Offsets = map[string]map[int32]kgo.EpochOffset
 
 // Protocol commits what a batch of processing produced: the outputs, and
 // the input offsets they consumed. The runtime applies store buffers only
-// after Commit returns nil.
+// after Commit returns nil. Open returns the protocol of a guarantee with
+// its client; the runtime needs no other knowledge of which one it runs.
 type Protocol interface {
 	// Name returns the guarantee's name as Kafka Streams spells it.
 	Name() string
+	// Client returns the group client the protocol commits with.
+	Client() *kgo.Client
+	// Transactional reports whether outputs and offsets commit together
+	// (exactly-once): then a batch's outputs can be rolled back, and a
+	// rebalance may only happen between transactions.
+	Transactional() bool
+	// Abort rolls back the work since the last commit so that it is
+	// processed again from the committed offsets: exactly-once aborts the
+	// transaction; at-least-once rewinds the consumer of the given
+	// partitions to their committed offsets (its outputs stay written).
+	Abort(ctx context.Context, partitions Offsets) error
+	// Revoked is called by the polling goroutine, with no transaction
+	// open, after a rebalance revoked or lost partitions; exactly-once
+	// ends the session's empty transaction there (EndEmpty).
+	Revoked(ctx context.Context) error
 	// Begin is called before a batch is processed; under exactly-once it
 	// opens a transaction if none is open.
 	Begin() error
@@ -34,6 +50,32 @@ type Protocol interface {
 	// work was rolled back (process it again from the committed offsets)
 	// and ErrUnknownOutcome when it cannot tell.
 	Commit(ctx context.Context, offsets Offsets) error
+}
+
+// Open creates the group client of a guarantee with opts and returns its
+// protocol: exactly-once (a GroupTransactSession: opts must carry a
+// transactional id) when transactional, at-least-once otherwise.
+func Open(transactional bool, opts ...kgo.Opt) (Protocol, error) {
+	if !transactional {
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return nil, err
+		}
+		return AtLeastOnce{Cl: cl}, nil
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &ExactlyOnce{Session: sess}, nil
+}
+
+// Recoverable reports whether err, returned by Commit, Abort or Revoked,
+// leaves the work in a state that a new client can take up from the
+// committed offsets: the commit failed or its outcome is unknown. Other
+// errors are fatal.
+func Recoverable(err error) bool {
+	return errors.Is(err, ErrUnknownOutcome) || errors.Is(err, ErrCommitFailed)
 }
 
 // ErrCommitFailed wraps a commit that was rejected; the outputs may have been
@@ -54,11 +96,28 @@ var ErrUnknownOutcome = errors.New("exactlyonce: transaction outcome unknown")
 // after a crash, records processed since the last commit are processed
 // again, so outputs may repeat but are never lost.
 type AtLeastOnce struct {
-	Client *kgo.Client
+	Cl *kgo.Client
 }
 
 // Name implements Protocol.
 func (AtLeastOnce) Name() string { return "at_least_once" }
+
+// Client implements Protocol.
+func (p AtLeastOnce) Client() *kgo.Client { return p.Cl }
+
+// Transactional implements Protocol: at-least-once is not.
+func (AtLeastOnce) Transactional() bool { return false }
+
+// Revoked implements Protocol; at-least-once has nothing to end.
+func (AtLeastOnce) Revoked(context.Context) error { return nil }
+
+// Abort implements Protocol: it rewinds the given partitions (see Rewind).
+func (p AtLeastOnce) Abort(ctx context.Context, partitions Offsets) error {
+	if len(partitions) == 0 {
+		return nil
+	}
+	return p.Rewind(ctx, partitions)
+}
 
 // Begin implements Protocol; at-least-once has no transaction.
 func (AtLeastOnce) Begin() error { return nil }
@@ -68,14 +127,14 @@ func (AtLeastOnce) Open() bool { return false }
 
 // Commit implements Protocol.
 func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
-	if err := p.Client.Flush(ctx); err != nil {
+	if err := p.Cl.Flush(ctx); err != nil {
 		return fmt.Errorf("%w: flush producer: %w", ErrCommitFailed, err)
 	}
 	if len(offsets) == 0 {
 		return nil
 	}
 	var cerr error
-	p.Client.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	p.Cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err
 			return
@@ -100,7 +159,7 @@ func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
 // again: the at-least-once counterpart of an aborted transaction. Call it
 // from the polling goroutine before a rebalance is allowed.
 func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
-	committed := p.Client.CommittedOffsets()
+	committed := p.Cl.CommittedOffsets()
 	to := Offsets{}
 	var fromStart []string
 	for topic, ps := range partitions {
@@ -117,7 +176,7 @@ func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
 		}
 	}
 	if len(fromStart) > 0 {
-		starts, err := kadm.NewClient(p.Client).ListStartOffsets(ctx, fromStart...)
+		starts, err := kadm.NewClient(p.Cl).ListStartOffsets(ctx, fromStart...)
 		if err != nil {
 			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, err)
 		}
@@ -142,7 +201,7 @@ func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
 			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, serr)
 		}
 	}
-	p.Client.SetOffsets(to)
+	p.Cl.SetOffsets(to)
 	return nil
 }
 
@@ -157,6 +216,15 @@ type ExactlyOnce struct {
 
 // Name implements Protocol.
 func (*ExactlyOnce) Name() string { return "exactly_once_v2" }
+
+// Client implements Protocol.
+func (p *ExactlyOnce) Client() *kgo.Client { return p.Session.Client() }
+
+// Transactional implements Protocol: exactly-once is.
+func (*ExactlyOnce) Transactional() bool { return true }
+
+// Revoked implements Protocol: it ends the empty transaction (EndEmpty).
+func (p *ExactlyOnce) Revoked(ctx context.Context) error { return p.EndEmpty(ctx) }
 
 // Open implements Protocol.
 func (p *ExactlyOnce) Open() bool { return p.inTxn }
@@ -190,8 +258,9 @@ func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets) error {
 	return nil
 }
 
-// Abort rolls the open transaction back.
-func (p *ExactlyOnce) Abort(ctx context.Context) error {
+// Abort implements Protocol: it rolls the open transaction back, which
+// rewinds the consumer to the committed offsets of every partition.
+func (p *ExactlyOnce) Abort(ctx context.Context, _ Offsets) error {
 	if !p.inTxn {
 		return nil
 	}
