@@ -15,7 +15,7 @@ import (
 
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/serde"
-	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/testkit/cluster"
 	"github.com/samsa-streams/samsa/topology"
 )
 
@@ -86,10 +86,10 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	start := time.Now()
 
-	var c *testkit.Cluster
+	var c *cluster.Cluster
 	var err error
 	if *bootstrap != "" {
-		c, err = testkit.Connect(strings.Split(*bootstrap, ",")...)
+		c, err = cluster.Connect(strings.Split(*bootstrap, ",")...)
 		if err == nil {
 			err = c.Ping(ctx, 5*time.Second)
 		}
@@ -98,7 +98,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "using the Kafka cluster at %s\n", *bootstrap)
 	} else {
-		c, err = testkit.Embedded(1)
+		c, err = cluster.Embedded(1)
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer c.Close()
 
-	suffix := testkit.UniqueName("")
+	suffix := cluster.UniqueName("")
 	in, clean, alerts := "demo-logs"+suffix, "demo-logs-clean"+suffix, "demo-alerts"+suffix
 	for _, topic := range []string{in, clean, alerts} {
 		if err := c.CreateTopic(ctx, topic, 3, nil); err != nil {
@@ -197,7 +197,7 @@ wait:
 	return nil
 }
 
-func countRecords(ctx context.Context, c *testkit.Cluster, topic string) (int, error) {
+func countRecords(ctx context.Context, c *cluster.Cluster, topic string) (int, error) {
 	byPart, err := c.ReadTopic(ctx, topic)
 	if err != nil {
 		return 0, err

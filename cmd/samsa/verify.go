@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/samsa-streams/samsa"
-	"github.com/samsa-streams/samsa/internal/verify"
-	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/cmd/samsa/internal/verify"
+	"github.com/samsa-streams/samsa/testkit/cluster"
 )
 
 func parseGuarantee(s string) (samsa.Guarantee, error) {
@@ -27,7 +27,7 @@ func parseGuarantee(s string) (samsa.Guarantee, error) {
 // verifyCmd runs the crash verifier against a real broker.
 func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("verify", stderr)
-	bootstrap := fs.String("bootstrap", os.Getenv(testkit.EnvBootstrap), "the Kafka cluster (default $SAMSA_BOOTSTRAP)")
+	bootstrap := fs.String("bootstrap", os.Getenv(cluster.EnvBootstrap), "the Kafka cluster (default $SAMSA_BOOTSTRAP)")
 	guarantee := fs.String("guarantee", "exactly_once", "exactly_once or at_least_once")
 	duration := fs.Duration("duration", 40*time.Second, "how long input flows")
 	kills := fs.Int("kills", 10, "how many SIGKILLs")

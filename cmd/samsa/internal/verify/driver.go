@@ -21,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa"
-	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/testkit/cluster"
 )
 
 // Scenario chooses what a verifier run does.
@@ -185,7 +185,7 @@ type driver struct {
 	run   string
 	appID string
 	t     Topics
-	c     *testkit.Cluster
+	c     *cluster.Cluster
 	res   *Result
 
 	outMu   sync.Mutex // serializes writes to cfg.Out
@@ -371,7 +371,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Rate == 0 {
 		cfg.Rate = 1000
 	}
-	c, err := testkit.Connect(cfg.Bootstrap...)
+	c, err := cluster.Connect(cfg.Bootstrap...)
 	if err != nil {
 		return res, err
 	}
@@ -379,7 +379,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := c.Ping(ctx, 10*time.Second); err != nil {
 		return res, err
 	}
-	run := testkit.UniqueName("verify")
+	run := cluster.UniqueName("verify")
 	d := &driver{cfg: cfg, run: run, appID: run + "-app", t: Names(run), c: c, res: &res,
 		workers: map[int]*worker{}, restartSelf: true}
 	if cfg.Scenario == OversizeFail {
