@@ -44,16 +44,26 @@ func (p ErrorPolicy) String() string {
 	return "unknown"
 }
 
-// Dead-letter header names.
+// Dead-letter header names: a dead-letter record carries the input record's
+// key, value and headers, followed by these.
 const (
-	HeaderErrorMessage    = engine.HeaderErrorMessage
-	HeaderErrorKind       = engine.HeaderErrorKind
-	HeaderSourceTopic     = engine.HeaderSourceTopic
-	HeaderSourcePartition = engine.HeaderSourcePartition
-	HeaderSourceOffset    = engine.HeaderSourceOffset
-	HeaderApplicationID   = engine.HeaderApplicationID
-	HeaderTask            = engine.HeaderTask
-	HeaderTimestamp       = engine.HeaderTimestamp
+	// HeaderErrorMessage holds the error's text.
+	HeaderErrorMessage = "samsa.error.message"
+	// HeaderErrorKind names the kind of failure: deserialization,
+	// processing or production.
+	HeaderErrorKind = "samsa.error.kind"
+	// HeaderSourceTopic, HeaderSourcePartition and HeaderSourceOffset
+	// locate the input record.
+	HeaderSourceTopic     = "samsa.source.topic"
+	HeaderSourcePartition = "samsa.source.partition"
+	HeaderSourceOffset    = "samsa.source.offset"
+	// HeaderApplicationID names the application.
+	HeaderApplicationID = "samsa.application.id"
+	// HeaderTask names the task that processed the input record.
+	HeaderTask = "samsa.task"
+	// HeaderTimestamp holds when the record was dead-lettered (Unix
+	// milliseconds).
+	HeaderTimestamp = "samsa.error.timestamp"
 )
 
 // ErrorPolicies chooses a policy per kind of failure.

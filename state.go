@@ -41,18 +41,29 @@ type RestoreProgress struct {
 	Finished bool
 }
 
-// newStoreProvider returns the App's store provider: changelog.Provider
-// (which wipes unusable local state, never locked state) with the hook
-// that appends the writes of logged stores to their changelogs.
-func (a *App) newStoreProvider() *changelog.Provider {
-	return &changelog.Provider{Engine: a.stateEngine, Logger: a.log, OnOpen: a.hookChangelog}
+// storeProvider opens a task's stores in the App's state engine, wiping
+// unusable local state (never locked state), with the hook that appends the
+// writes of logged stores to their changelogs.
+type storeProvider struct{ a *App }
+
+// Open implements engine.StoreProvider.
+func (p storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
+	s, err := p.a.stateEngine.OpenOrWipe(task, def.Name, p.a.log)
+	if err != nil {
+		return nil, err
+	}
+	p.a.hookChangelog(task, def, s)
+	return s, nil
 }
+
+// newStoreProvider returns the App's store provider.
+func (a *App) newStoreProvider() engine.StoreProvider { return storeProvider{a} }
 
 // hookChangelog makes a logged store append its writes to its changelog
 // partition, the task's partition number.
-func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *changelog.Store) error {
+func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *changelog.Store) {
 	if !def.Logged {
-		return nil
+		return
 	}
 	topic := topology.ChangelogTopic(a.cfg.ApplicationID, def.Name)
 	partition := task.Partition
@@ -60,7 +71,6 @@ func (a *App) hookChangelog(task processor.TaskID, def *engine.StoreDef, s *chan
 	s.OnWrite = func(k, v []byte) {
 		out.produceAck(topic, partition, k, v, s.AckOffset)
 	}
-	return nil
 }
 
 // internalTopic is a topic samsa creates and validates.

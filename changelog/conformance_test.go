@@ -609,16 +609,8 @@ func testWipe(t *testing.T, mk newEngine) {
 
 func testProvider(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
-	var opened []string
-	p := &Provider{Engine: e, Logger: quiet, OnOpen: func(task processor.TaskID, def *engine.StoreDef, s *Store) error {
-		opened = append(opened, task.String()+"/"+def.Name)
-		if def.Logged {
-			s.OnWrite = func(k, v []byte) {}
-		}
-		return nil
-	}}
-	var sp engine.StoreProvider = p
-	raw, err := sp.Open(task1, &engine.StoreDef{Name: "counts", Logged: true})
+	var raw engine.RawStore
+	raw, err := e.OpenOrWipe(task1, "counts", quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -633,14 +625,11 @@ func testProvider(t *testing.T, mk newEngine) {
 	if v, ok, _ := raw.Get([]byte("k")); !ok || string(v) != "v" {
 		t.Fatal("Flush did not commit")
 	}
-	if s := raw.(*Store); s.OnWrite == nil || !slices.Equal(opened, []string{"0_1/counts"}) {
-		t.Fatalf("OnOpen not called: %v", opened)
-	}
 }
 
 // TestPebbleForeignStateIsDetected: another application's directory fails
 // with ErrForeignState naming the owner; Wipe clears it; the Provider does
-// both on its own.
+// both on its own (OpenOrWipe).
 func TestPebbleForeignStateIsDetected(t *testing.T) {
 	dir := t.TempDir()
 	one := engineOf(false, "one")(t, dir)
@@ -666,11 +655,10 @@ func TestPebbleForeignStateIsDetected(t *testing.T) {
 	_ = s.Close()
 	_ = two.Close()
 
-	// Through the Provider: wiped and opened, with a log line.
+	// Through OpenOrWipe: wiped and opened, with a log line.
 	var logs bytes.Buffer
 	three := engineOf(false, "three")(t, dir)
-	p := &Provider{Engine: three, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	raw, err := p.Open(task0, &engine.StoreDef{Name: "kv"})
+	raw, err := three.OpenOrWipe(task0, "kv", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/samsa-streams/samsa/internal/engine"
 )
 
 // TestHasStoreState: only a checkpoint or data under the store's own name,
@@ -84,8 +83,7 @@ func TestProviderWipesByErrorNotByPath(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	e := engineOf(false, "app")(t, dir)
-	p := &Provider{Engine: e, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	raw, err := p.Open(task0, &engine.StoreDef{Name: "kv"})
+	raw, err := e.OpenOrWipe(task0, "kv", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatalf("Open over corrupt state in %s = %v, want it wiped and opened", dir, err)
 	}
@@ -103,8 +101,7 @@ func TestProviderWipesByErrorNotByPath(t *testing.T) {
 	// wipe nothing.
 	logs.Reset()
 	e2 := engineOf(false, "app")(t, dir)
-	p2 := &Provider{Engine: e2, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
-	if _, err := p2.Open(task0, &engine.StoreDef{Name: "other"}); !errors.Is(err, ErrLocked) {
+	if _, err := e2.OpenOrWipe(task0, "other", slog.New(slog.NewTextHandler(&logs, nil))); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Open of a locked directory = %v, want ErrLocked", err)
 	}
 	if strings.Contains(logs.String(), "wiping") {
