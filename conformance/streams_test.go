@@ -65,7 +65,11 @@ func startRunner(t *testing.T) (*javaRunner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("java (17 or newer) is needed to run Kafka Streams' TopologyTestDriver and is not on PATH: %w", err)
 	}
-	if err := buildJar(t); err != nil {
+	mvn, err := exec.LookPath("mvn")
+	if err != nil {
+		return nil, fmt.Errorf("mvn (Maven 3) is needed to build the Kafka Streams runner from %s/pom.xml and is not on PATH: %w", streamsDir, err)
+	}
+	if err := buildJar(t, mvn); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(java, "-jar", jarPath)
@@ -88,7 +92,7 @@ func startRunner(t *testing.T) (*javaRunner, error) {
 
 // buildJar runs `mvn -q -B package` in streams/ unless the jar is newer than
 // the pom and every source.
-func buildJar(t *testing.T) error {
+func buildJar(t *testing.T, mvn string) error {
 	jar, err := os.Stat(jarPath)
 	if err == nil {
 		newer, err := newerThan(jar.ModTime())
@@ -99,10 +103,6 @@ func buildJar(t *testing.T) error {
 			return nil
 		}
 		t.Logf("conformance: %s is newer than the jar: rebuilding", newer)
-	}
-	mvn, err := exec.LookPath("mvn")
-	if err != nil {
-		return fmt.Errorf("mvn (Maven 3) is needed to build the Kafka Streams runner from %s/pom.xml and is not on PATH: %w", streamsDir, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
