@@ -4,25 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"slices"
-	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/samsa-streams/samsa/changelog"
-	"github.com/samsa-streams/samsa/exactlyonce"
-	"github.com/samsa-streams/samsa/internal/assign"
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/runtime"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/topology"
 )
@@ -36,80 +21,15 @@ var ErrCopartition = errors.New("samsa: co-partitioned topics differ in partitio
 // ErrClosed is returned by Run on an App that already ran.
 var ErrClosed = errors.New("samsa: app already ran")
 
+// ErrInternalTopic is wrapped when a changelog or repartition topic is
+// missing or misconfigured.
+var ErrInternalTopic = errors.New("samsa: internal topic")
+
 // App runs a topology as one member of the consumer group named by the
 // application id. Start more instances with the same id to scale out.
 type App struct {
-	cfg   Config
-	g     *engine.Graph
-	subs  []*engine.Subtopology
-	log   *slog.Logger
-	state atomic.Int32
-
-	topicSub map[string]int // source topic → sub-topology
-
-	mu       sync.Mutex // guards tasks, between the poll loop and group callbacks
-	tasks    map[processor.TaskID]*engine.Task
-	cl       *kgo.Client
-	proto    exactlyonce.Protocol
-	out      *output
-	fatal    error
-	ran      atomic.Bool
-	cancel   context.CancelFunc
-	done     chan struct{}
-	closeMu  sync.Mutex
-	lastCmt  time.Time
-	procRecs atomic.Int64
-	// rebalanceWaiting is set when the group wants to rebalance while the
-	// poll loop blocks it: the loop then commits before allowing it.
-	rebalanceWaiting atomic.Bool
-	stores           engine.StoreProvider
-	// stateEngine holds the stores; restoreCl reads changelogs; restoring
-	// lists the tasks whose stores must be restored before they process.
-	stateEngine *changelog.Engine
-	restoreCl   *kgo.Client
-	restored    atomic.Int64
-	// updater restores new tasks off the poll loop; restoring holds the
-	// tasks it was given and has not handed back (guarded by mu), early
-	// the records polled for them before their partitions were paused.
-	updater   *stateUpdater
-	restoring map[processor.TaskID]*engine.Task
-	early     map[processor.TaskID][]*kgo.Record
-	// runCtx is Run's context (set before the first client starts).
-	runCtx context.Context
-	// pollMu guards pollCancel, which ends the current poll early so that
-	// restored tasks start processing at once.
-	pollMu     sync.Mutex
-	pollCancel context.CancelFunc
-	// revoked is set (under mu) when the group revoked or lost partitions
-	// under exactly-once: the transaction session then aborts its next
-	// transaction unless the empty one is ended first.
-	revoked bool
-	// rebalancing is set (under mu) from the revocation that starts a
-	// rebalance until the assignment that ends it. Under exactly-once no
-	// transaction begins meanwhile: franz-go would hold its offset commit
-	// until the join completes and then abort it.
-	rebalancing bool
-	// revokedGen is the group generation of the last revocation under
-	// exactly-once; after its empty transaction is ended, no transaction
-	// begins until the group has a newer generation (the cooperative
-	// protocol rejoins right after a revocation, and franz-go skips the
-	// callbacks of that rejoin while the session is marked revoked) or
-	// holdUntil passed. holdGen is -1 when nothing is held. Guarded by mu.
-	revokedGen, holdGen int32
-	holdUntil           time.Time
-	// lastGood is when the last commit succeeded (or Run started), for
-	// TaskTimeout; owned by the goroutine of Run.
-	lastGood time.Time
-	// Standby replicas: the balancer, the warm copies and their client.
-	balancer     *assign.Balancer
-	standbys     map[processor.TaskID]*standbyTask
-	standbyCl    *kgo.Client
-	changelogSub map[string]int // changelog topic → sub-topology
-	posMu        sync.Mutex
-	positions    map[assign.Task]int64
-	// skipped and deadLettered count records handled by the error policies.
-	skipped      atomic.Int64
-	deadLettered atomic.Int64
+	r    *runtime.App
+	plan *engine.Plan
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -127,933 +47,140 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	plan := compiled.(*engine.Plan)
-	a := &App{
-		cfg: c, g: plan.Graph, subs: plan.Subs,
-		log:          c.Logger.With("app", c.ApplicationID),
-		topicSub:     plan.TopicSub,
-		tasks:        map[processor.TaskID]*engine.Task{},
-		holdGen:      -1,
-		restoring:    map[processor.TaskID]*engine.Task{},
-		early:        map[processor.TaskID][]*kgo.Record{},
-		done:         make(chan struct{}),
-		standbys:     map[processor.TaskID]*standbyTask{},
-		changelogSub: plan.ChangelogSub,
-	}
-	return a, nil
+	return &App{r: runtime.New(plan, c.runtime()), plan: plan}, nil
 }
 
-// State returns the current state.
-func (a *App) State() State { return State(a.state.Load()) }
-
-func (a *App) setState(s State) {
-	old := State(a.state.Swap(int32(s)))
-	if old == s {
-		return
+// runtime translates a validated configuration for the runtime.
+func (c Config) runtime() runtime.Config {
+	rc := runtime.Config{
+		ApplicationID: c.ApplicationID, InstanceID: c.InstanceID, Bootstrap: c.Bootstrap,
+		ExactlyOnce: c.Guarantee == ExactlyOnce, CommitInterval: c.CommitInterval,
+		StateDir: c.StateDir, InMemoryState: c.InMemoryState, StateCacheSize: c.StateCacheSize, MemTableSize: c.MemTableSize,
+		ReplicationFactor: c.ReplicationFactor, StandbyReplicas: c.StandbyReplicas,
+		MaxPollRecords: c.MaxPollRecords, Logger: c.Logger, ClientOptions: c.ClientOptions,
+		Errors: runtime.Policies{
+			Deserialization: c.Errors.Deserialization.decide(),
+			Processing:      c.Errors.Processing.decide(),
+			Production:      c.Errors.Production.decide(),
+		},
+		DeadLetterTopic:    c.DeadLetterTopic,
+		TransactionTimeout: c.TransactionTimeout, StartupTimeout: c.StartupTimeout,
+		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes,
 	}
-	a.log.Debug("state change", "from", old, "to", s)
-	if a.cfg.StateListener != nil {
-		a.cfg.StateListener(old, s)
+	if l := c.RestoreListener; l != nil {
+		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }
 	}
-}
-
-// onError chooses the configured policy for a failed record.
-func (a *App) onError(kind engine.ErrorKind, _ error) engine.Decision {
-	return a.cfg.Errors.decide(kind)
-}
-
-// onHandled counts and logs a record (or punctuation) that a task skipped
-// or dead-lettered: the one place the App counts its error policies.
-func (a *App) onHandled(kind engine.ErrorKind, d engine.Decision, err error) {
-	switch d {
-	case engine.Skip:
-		a.skipped.Add(1)
-		a.log.Warn("skipping a record", "kind", kind.String(), "err", err)
-	case engine.DeadLetter:
-		a.deadLettered.Add(1)
-		a.log.Warn("dead-lettering a record", "kind", kind.String(), "topic", a.cfg.DeadLetterTopic, "err", err)
+	if l := c.StateListener; l != nil {
+		rc.StateListener = func(old, new runtime.State) { l(State(old), State(new)) }
 	}
-}
-
-// Skipped returns the number of records the error policies skipped.
-func (a *App) Skipped() int64 { return a.skipped.Load() }
-
-// DeadLettered returns the number of records sent to the dead-letter topic.
-func (a *App) DeadLettered() int64 { return a.deadLettered.Load() }
-
-// ActiveTasks returns the tasks this instance processes now, in order;
-// tasks still restoring are not among them.
-func (a *App) ActiveTasks() []processor.TaskID {
-	a.mu.Lock()
-	ids := make([]processor.TaskID, 0, len(a.tasks))
-	for id := range a.tasks {
-		ids = append(ids, id)
-	}
-	a.mu.Unlock()
-	slices.SortFunc(ids, func(x, y processor.TaskID) int {
-		if x.Subtopology != y.Subtopology {
-			return x.Subtopology - y.Subtopology
-		}
-		return int(x.Partition - y.Partition)
-	})
-	return ids
-}
-
-// Restored returns the number of changelog records this instance restored.
-func (a *App) Restored() int64 { return a.restored.Load() }
-
-// Processed returns the number of input records processed by this instance.
-func (a *App) Processed() int64 { return a.procRecs.Load() }
-
-// Close stops a running App gracefully, committing what was processed, and
-// waits for Run to return.
-func (a *App) Close() error {
-	a.closeMu.Lock()
-	cancel := a.cancel
-	a.closeMu.Unlock()
-	if cancel == nil {
-		a.setState(StateNotRunning)
-		return nil
-	}
-	cancel()
-	<-a.done
-	return nil
+	return rc
 }
 
 // Run joins the group and processes until ctx is cancelled (a graceful
 // shutdown that commits what was processed, returning nil) or a fatal error
 // occurs (returned). Run can be called once.
-func (a *App) Run(ctx context.Context) (err error) {
-	if !a.ran.CompareAndSwap(false, true) {
-		return ErrClosed
-	}
-	defer close(a.done)
-	ctx, cancel := context.WithCancel(ctx)
-	a.closeMu.Lock()
-	a.cancel = cancel
-	a.closeMu.Unlock()
-	defer cancel()
-	defer func() {
-		if err != nil {
-			a.setState(StateError)
-		} else {
-			a.setState(StateNotRunning)
-		}
-	}()
+func (a *App) Run(ctx context.Context) error { return translate(a.r.Run(ctx)) }
 
-	a.stateEngine, err = changelog.NewEngine(changelog.Options{
-		Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID, InMemory: a.cfg.InMemoryState,
-		CacheSize: a.cfg.StateCacheSize, MemTableSize: a.cfg.MemTableSize, Logger: a.log,
-	})
-	if err != nil {
-		return err
-	}
-	defer a.stateEngine.Close()
-	a.stores = a.newStoreProvider()
-	parts, err := a.startup(ctx)
-	if err != nil {
-		return err
-	}
-	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
-		skipped: &a.skipped, deadLettered: &a.deadLettered}
-	a.runCtx = ctx
-	a.updater = newStateUpdater(a, a.wakePoll)
-	updaterDone := make(chan struct{})
-	go func() {
-		defer close(updaterDone)
-		a.updater.run(ctx)
-	}()
-	defer func() {
-		cancel()
-		<-updaterDone
-	}()
-	if err := a.startClient(); err != nil {
-		return err
-	}
-	a.setState(StateRebalancing)
-	a.lastGood = time.Now()
-	runErr := a.loop(ctx)
-	for attempt := 1; runErr != nil && recoverable(runErr) && ctx.Err() == nil; attempt++ {
-		if stalled := time.Since(a.lastGood); stalled > a.cfg.TaskTimeout {
-			runErr = fmt.Errorf("samsa: no commit succeeded for %s (Config.TaskTimeout is %s): giving up: %w", stalled.Round(time.Second), a.cfg.TaskTimeout, runErr)
-			break
-		}
-		// The transaction may or may not have committed, or the commit
-		// failed: drop every task (their stores keep only committed
-		// state), leave with this client and join again, so that offsets
-		// and state are read back from what Kafka committed. Under
-		// exactly-once the new producer fences the old.
-		wait := min(time.Duration(attempt)*time.Second, 10*time.Second)
-		a.log.Warn("commit failed or its outcome is unknown: rebuilding from the committed offsets and state",
-			"attempt", attempt, "retry_in", wait, "err", runErr)
-		a.recoverClient()
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		if ctx.Err() != nil {
-			runErr = nil
-			break
-		}
-		if err := a.startClient(); err != nil {
-			runErr = err
-			break
-		}
-		a.setState(StateRebalancing)
-		mark := a.lastGood
-		if runErr = a.loop(ctx); a.lastGood.After(mark) {
-			attempt = 0 // a commit succeeded: start the backoff afresh
-		}
-	}
-	a.setState(StatePendingShutdown)
-	closeErr := a.shutdown(runErr)
-	return errors.Join(runErr, closeErr)
+// Close stops a running App gracefully, committing what was processed, and
+// waits for Run to return.
+func (a *App) Close() error { return translate(a.r.Close()) }
+
+// State returns the current state.
+func (a *App) State() State { return State(a.r.State()) }
+
+// Skipped returns the number of records the error policies skipped.
+func (a *App) Skipped() int64 { return a.r.Skipped() }
+
+// DeadLettered returns the number of records sent to the dead-letter topic.
+func (a *App) DeadLettered() int64 { return a.r.DeadLettered() }
+
+// ActiveTasks returns the tasks this instance processes now, in order;
+// tasks still restoring are not among them.
+func (a *App) ActiveTasks() []processor.TaskID { return a.r.ActiveTasks() }
+
+// Restored returns the number of changelog records this instance restored.
+func (a *App) Restored() int64 { return a.r.Restored() }
+
+// Processed returns the number of input records processed by this instance.
+func (a *App) Processed() int64 { return a.r.Processed() }
+
+// RestoreProgress reports the restore of one store of one task.
+type RestoreProgress struct {
+	Task  processor.TaskID
+	Store string
+	Topic string
+	// Done counts the changelog records applied to the store so far
+	// (transaction markers and compacted-away offsets are not records);
+	// ToGo the offsets left to the last stable offset listed when the
+	// restore started (0 once past it).
+	Done, ToGo int64
+	// Rate is records applied per second so far; ETA the time left at
+	// the rate offsets were read so far.
+	Rate float64
+	ETA  time.Duration
+	// Finished is true on the last report of a store.
+	Finished bool
 }
 
-// holdAfterRevoke bounds the wait for the rejoin that follows a revocation
-// before transactions begin again.
-const holdAfterRevoke = 10 * time.Second
-
-// recoverable reports whether Run rebuilds from what Kafka committed after
-// err instead of failing: an unknown transaction outcome, or a commit that
-// failed because the cluster was unreachable or the group moved on.
-func recoverable(err error) bool {
-	return exactlyonce.Recoverable(err)
+// StandbyFailure describes a standby task's changelog partition whose
+// fetches fail: the standby falls behind until it recovers.
+type StandbyFailure struct {
+	Task      processor.TaskID
+	Topic     string
+	Partition int32
+	// Err is the last error; Count the failed fetches since the first,
+	// at Since; Last the time of the last one.
+	Err         error
+	Count       int
+	Since, Last time.Time
 }
 
-// memberGone reports whether a commit was rejected because the group moved
-// on without this member (it was kicked out or a rebalance began).
-func memberGone(err error) bool {
-	return errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.UnknownMemberID) ||
-		errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.FencedInstanceID)
-}
-
-// wakePoll ends the poll in progress, so that the loop takes restored tasks
-// at once.
-func (a *App) wakePoll() {
-	a.pollMu.Lock()
-	if a.pollCancel != nil {
-		a.pollCancel()
-	}
-	a.pollMu.Unlock()
-}
-
-// recoverClient closes every task without committing and closes the
-// clients, so that a new client starts from the committed offsets.
-func (a *App) recoverClient() {
-	a.mu.Lock()
-	a.fatal = errRecovering // no commit from the revoke callback while closing
-	var all []*engine.Task
-	for _, t := range a.tasks {
-		t.Abort()
-		all = append(all, t)
-	}
-	for _, t := range a.restoring {
-		all = append(all, t)
-	}
-	a.closeTasks(a.cl, all, "recovery")
-	if a.standbyCl != nil {
-		a.closeStandbys()
-	}
-	a.revoked, a.rebalancing, a.holdGen = false, false, -1
-	a.mu.Unlock()
-	a.closeClients()
-	a.mu.Lock()
-	a.fatal = nil
-	a.out.reset()
-	a.mu.Unlock()
-}
-
-// closeClients closes the group client and the changelog readers, giving up
-// on leaving the group politely when the cluster does not answer within
-// CloseTimeout.
-func (a *App) closeClients() {
-	done := make(chan struct{})
-	cl, rcl, scl := a.cl, a.restoreCl, a.standbyCl
-	go func() {
-		defer close(done)
-		if cl != nil {
-			cl.CloseAllowingRebalance()
-		}
-		if rcl != nil {
-			rcl.Close()
-		}
-		if scl != nil {
-			scl.Close()
-		}
-	}()
-	select {
-	case <-done:
-	case <-time.After(a.cfg.CloseTimeout):
-		a.log.Warn("closing the Kafka clients takes longer than CloseTimeout: going on without waiting", "close_timeout", a.cfg.CloseTimeout)
-	}
-	a.standbyCl = nil
-}
-
-var errRecovering = errors.New("samsa: recovering")
-
-// startup checks the topics, waiting with backoff while the cluster cannot
-// be reached, up to TaskTimeout.
-func (a *App) startup(ctx context.Context) (map[string]int32, error) {
-	deadline := time.Now().Add(a.cfg.TaskTimeout)
-	wait := 250 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		parts, err := a.checkTopics(ctx)
-		if err == nil || ctx.Err() != nil || !unreachable(err) {
-			return parts, err
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("samsa: Kafka cluster at %v unreachable for %s (Config.TaskTimeout): %w", a.cfg.Bootstrap, a.cfg.TaskTimeout, err)
-		}
-		a.log.Warn("waiting for the Kafka cluster", "bootstrap", a.cfg.Bootstrap, "attempt", attempt, "retry_in", wait, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
-}
-
-// unreachable reports whether err says the cluster could not be reached or
-// answered with a retriable error, rather than that something is wrong.
-func unreachable(err error) bool {
-	var op *net.OpError
-	var ke *kerr.Error
-	return errors.As(err, &op) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		(errors.As(err, &ke) && ke.Retriable)
-}
-
-// checkTopics verifies at startup that every source and fixed sink topic
-// exists and that co-partitioned topics agree on partition counts.
-func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
-	defer cancel()
-	adm, err := kgo.NewClient(kgo.SeedBrokers(a.cfg.Bootstrap...))
-	if err != nil {
-		return nil, fmt.Errorf("%w: bootstrap %v: %w", ErrConfig, a.cfg.Bootstrap, err)
-	}
-	defer adm.Close()
-	var want []string
-	for _, n := range a.g.Nodes {
-		if n.Internal != "" {
-			continue // created below
-		}
-		want = append(want, n.Topics...)
-		if n.Kind == engine.KindSink && n.Topic != "" {
-			want = append(want, n.Topic)
-		}
-	}
-	if a.cfg.DeadLetterTopic != "" {
-		want = append(want, a.cfg.DeadLetterTopic)
-	}
-	slices.Sort(want)
-	want = slices.Compact(want)
-	td, err := kadm.NewClient(adm).ListTopics(ctx, want...)
-	if err != nil {
-		return nil, fmt.Errorf("samsa: list topics at %v: %w", a.cfg.Bootstrap, err)
-	}
-	parts := map[string]int32{}
-	var errs []error
-	for _, t := range want {
-		d, ok := td[t]
-		if !ok || d.Err != nil {
-			errs = append(errs, fmt.Errorf("%w: topic %q does not exist (create it first)", ErrMissingTopic, t))
-			continue
-		}
-		parts[t] = int32(len(d.Partitions))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := a.ensureInternalTopics(ctx, kadm.NewClient(adm), parts); err != nil {
-		return nil, err
-	}
-	for _, st := range a.subs {
-		if len(st.SourceTopics) < 2 {
-			continue
-		}
-		first := st.SourceTopics[0]
-		for _, t := range st.SourceTopics[1:] {
-			if parts[t] != parts[first] {
-				var desc []string
-				for _, t := range st.SourceTopics {
-					desc = append(desc, fmt.Sprintf("%s=%d", t, parts[t]))
-				}
-				return nil, fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, strings.Join(desc, ", "))
-			}
-		}
-	}
-	return parts, nil
-}
-
-func (a *App) startClient() error {
-	a.balancer = assign.NewBalancer(a.topicSub)
-	if a.cfg.StandbyReplicas > 0 {
-		a.balancer.SetStandby(a.cfg.StandbyReplicas, a.statePositions)
-	}
-	var topics []string
-	for t := range a.topicSub {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
-		kgo.ConsumerGroup(a.cfg.ApplicationID),
-		kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.BlockRebalanceOnPoll(),
-		// As Kafka's fetch.max.wait.ms: partitions resumed after a restore
-		// join the next fetch within half a second (franz-go waits 5s).
-		kgo.FetchMaxWait(500 * time.Millisecond),
-		kgo.DisableAutoCommit(),
-		kgo.Balancers(a.balancer),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.OnPartitionsAssigned(a.onAssigned),
-		kgo.OnPartitionsRevoked(a.onRevoked),
-		kgo.OnPartitionsLost(a.onLost),
-		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { a.rebalanceWaiting.Store(true) }),
-		kgo.WithLogger(kslog{a.log}),
-	}
-	if a.cfg.Guarantee == ExactlyOnce {
-		opts = append(opts,
-			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.InstanceID),
-			kgo.TransactionTimeout(a.cfg.TransactionTimeout))
-	}
-	opts = append(opts, a.cfg.ClientOptions...)
-	// The changelog readers first: the group client may assign tasks,
-	// which the state updater restores with them, as soon as it exists.
-	ropts := append([]kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog{a.log}),
-	}, a.cfg.ClientOptions...)
-	var err error
-	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
-		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
-	}
-	if a.cfg.StandbyReplicas > 0 {
-		if a.standbyCl, err = kgo.NewClient(ropts...); err != nil {
-			a.restoreCl.Close()
-			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
-		}
-	}
-	proto, err := exactlyonce.Open(a.cfg.Guarantee == ExactlyOnce, opts...)
-	if err != nil {
-		a.restoreCl.Close()
-		if a.standbyCl != nil {
-			a.standbyCl.Close()
-		}
-		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
-	}
-	// The group callbacks may run as soon as the client exists: they
-	// read these under mu.
-	a.mu.Lock()
-	a.proto = proto
-	a.cl = proto.Client()
-	a.out.cl = a.cl
-	a.mu.Unlock()
-	return nil
-}
-
-func (a *App) loop(ctx context.Context) error {
-	a.lastCmt = time.Now()
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		pollCtx, cancel := context.WithTimeout(ctx, a.pollTimeout())
-		a.pollMu.Lock()
-		a.pollCancel = cancel
-		a.pollMu.Unlock()
-		if a.updater.finished() {
-			cancel() // restored tasks wait: take them at once
-		}
-		fetches := a.cl.PollRecords(pollCtx, a.cfg.MaxPollRecords)
-		a.pollMu.Lock()
-		a.pollCancel = nil
-		a.pollMu.Unlock()
-		cancel()
-		if fetches.IsClientClosed() {
-			return nil
-		}
-		for _, fe := range fetches.Errors() {
-			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
-				continue
-			}
-			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
-		}
-		err := a.processBatch(fetches)
-		if !a.proto.Open() {
-			// Under exactly-once a rebalance happens only between
-			// commits: never with a transaction open.
-			a.cl.AllowRebalance()
-		}
-		if err != nil {
-			return err
-		}
-	}
-}
-
-// pollTimeout wakes the loop for wall-clock punctuators and commits.
-func (a *App) pollTimeout() time.Duration {
-	d := a.cfg.CommitInterval
-	if d > time.Second || d <= 0 {
-		d = time.Second
-	}
-	a.mu.Lock()
-	now := time.Now()
-	for _, t := range a.tasks {
-		if next, ok := t.NextWallClock(); ok {
-			if w := next.Sub(now); w < d {
-				d = w
-			}
-		}
-	}
-	a.mu.Unlock()
-	return max(d, time.Millisecond)
-}
-
-func (a *App) processBatch(fetches kgo.Fetches) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.fatal != nil {
-		return a.fatal
-	}
-	if a.revoked {
-		// A revocation marks the transaction session failed, so that its
-		// next End aborts, even with no transaction open: end the empty
-		// one now. It rewinds the consumer to the committed offsets (no
-		// transaction is open, so that is where processing stands): this
-		// batch is fetched again.
-		a.revoked = false
-		if !a.proto.Open() {
-			ctx, cancel := a.commitContext()
-			err := a.proto.Revoked(ctx)
-			cancel()
-			// The records queued and not processed yet are fetched again.
-			a.dropQueued()
-			a.holdGen, a.holdUntil = a.revokedGen, time.Now().Add(holdAfterRevoke)
-			return err
-		}
-	}
-	if a.holdGen >= 0 {
-		if _, gen := a.cl.GroupMetadata(); gen > a.holdGen {
-			a.holdGen = -1
-		} else if time.Now().After(a.holdUntil) {
-			a.log.Warn("no new group generation after a revocation: processing again", "generation", gen, "waited", holdAfterRevoke)
-			a.holdGen = -1
-		}
-	}
-	if err := a.activateRestored(); err != nil {
-		return err
-	}
-	eos := a.proto.Transactional()
-	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
-	var routeErr error
-	fetches.EachRecord(func(r *kgo.Record) {
-		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
-		t, ok := a.tasks[id]
-		if !ok {
-			if _, restoring := a.restoring[id]; restoring {
-				// Polled before its partitions were paused.
-				a.early[id] = append(a.early[id], r)
-				return
-			}
-			routeErr = fmt.Errorf("samsa: record for unassigned task %s (topic %q partition %d)", id, r.Topic, r.Partition)
-			return
-		}
-		t.Add(r)
-	})
-	if routeErr != nil {
-		return routeErr
-	}
-	if hold {
-		// Queued in their tasks; processed once the rebalance is over.
-		return nil
-	}
-	if err := a.proto.Begin(); err != nil {
-		return err
-	}
-	a.syncStandbys()
-	if err := a.tailStandbys(); err != nil {
-		return err
-	}
-	commitNow := false
-	var buffered int64
-	for _, t := range a.tasks {
-		n := t.Process(int(^uint(0) >> 1))
-		a.procRecs.Add(int64(n))
-		t.PunctuateWallClock()
-		if err := t.Err(); err != nil {
-			return err
-		}
-		if t.CommitRequested() {
-			commitNow = true
-		}
-		buffered += pendingBytes(t)
-	}
-	if err := a.out.err(); err != nil {
-		return err
-	}
-	if a.rebalanceWaiting.Swap(false) {
-		commitNow = true
-	}
-	if buffered > a.cfg.MaxUncommittedBytes {
-		a.log.Debug("committing early: write buffers are full", "buffered_bytes", buffered, "max_uncommitted_bytes", a.cfg.MaxUncommittedBytes)
-		commitNow = true
-	}
-	if a.rebalancing && !commitNow && !eos {
-		// At-least-once commits wait for the end of the rebalance,
-		// unless it waits for one (then this one precedes the join).
-		// Under exactly-once an open transaction is always ended on
-		// time: the loop allows a rebalance only with none open.
-		return nil
-	}
-	if commitNow || time.Since(a.lastCmt) >= a.cfg.CommitInterval {
-		if err := a.commitLocked(); err != nil {
-			return err
-		}
-		a.lastGood = time.Now()
-	}
-	return nil
-}
-
-// dropQueued forgets the records polled and not processed, in the tasks
-// and for the tasks that restore, after the consumer was rewound to the
-// committed offsets: they are fetched again. It also drops what the stores
-// buffered since the last commit. a.mu must be held.
-func (a *App) dropQueued() {
-	for _, t := range a.tasks {
-		t.Abort()
-	}
-	clear(a.early)
-}
-
-// commitStores applies the write buffers of every task's stores in one
-// synced batch (one fsync per commit, not one per store) and marks the
-// tasks committed. a.mu must be held.
-func (a *App) commitStores() error {
-	var stores []*changelog.Store
-	for _, t := range a.tasks {
-		for _, rs := range t.RawStores() {
-			cs, ok := rs.(*changelog.Store)
-			if !ok {
-				if err := rs.Flush(); err != nil {
-					return fmt.Errorf("task %s: flush store %q: %w", t.ID, rs.Name(), err)
-				}
-				continue
-			}
-			if cs.Dirty() {
-				stores = append(stores, cs)
-			}
-		}
-	}
-	if len(stores) > 0 {
-		if err := a.stateEngine.CommitAll(stores...); err != nil {
-			return fmt.Errorf("samsa: commit local state: %w", err)
-		}
-	}
-	for _, t := range a.tasks {
-		t.MarkOffsetsCommitted()
-	}
-	return nil
-}
-
-// pendingBytes is what a task's stores hold in their write buffers.
-func pendingBytes(t *engine.Task) int64 {
-	var n int64
-	for _, s := range t.RawStores() {
-		if p, ok := s.(interface{ PendingBytes() int }); ok {
-			n += int64(p.PendingBytes())
-		}
-	}
-	return n
-}
-
-// activateRestored moves the tasks the state updater restored to
-// processing, with their partitions resumed. a.mu must be held.
-func (a *App) activateRestored() error {
-	ts, err := a.updater.take()
-	for _, t := range ts {
-		delete(a.restoring, t.ID)
-		a.tasks[t.ID] = t
-		for _, r := range a.early[t.ID] {
-			t.Add(r)
-		}
-		delete(a.early, t.ID)
-		a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
-		a.log.Info("task restored: processing", "task", t.ID.String())
-	}
-	if err != nil {
-		return err
-	}
-	if len(ts) > 0 && len(a.restoring) == 0 {
-		a.setRunningState(StateRunning)
-	}
-	return nil
-}
-
-// taskPartitions returns the input partitions of a task.
-func (a *App) taskPartitions(id processor.TaskID) map[string][]int32 {
-	m := map[string][]int32{}
-	for _, topic := range a.subs[id.Subtopology].SourceTopics {
-		m[topic] = []int32{id.Partition}
-	}
-	return m
-}
-
-// commitContext bounds a commit: commitTimeout, or CloseTimeout after Run's
-// context ended. A commit does not depend on the context of Run (work
-// processed before a shutdown must still be committed), but a shutdown
-// must not wait for an unreachable cluster for long.
-func (a *App) commitContext() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	if a.runCtx == nil {
-		return ctx, cancel
-	}
-	closeTimeout := a.cfg.CloseTimeout
-	stop := context.AfterFunc(a.runCtx, func() {
-		t := time.AfterFunc(closeTimeout*3/4, cancel)
-		context.AfterFunc(ctx, func() { t.Stop() })
-	})
-	return ctx, func() { stop(); cancel() }
-}
-
-// commitTimeout bounds one commit. A commit does not depend on the context
-// of Run: work processed before a shutdown must still be committed.
-const commitTimeout = time.Minute
-
-// commitLocked commits every task's progress. a.mu must be held.
-func (a *App) commitLocked() error {
-	ctx, cancel := a.commitContext()
-	defer cancel()
-	offsets := exactlyonce.Offsets{}
-	for _, t := range a.tasks {
-		for topic, eo := range t.Offsets() {
-			if offsets[topic] == nil {
-				offsets[topic] = map[int32]kgo.EpochOffset{}
-			}
-			offsets[topic][t.ID.Partition] = eo
-		}
-	}
-	// Every produce error of the batch is known and decided before any
-	// offset is committed.
-	if rolledBack, err := a.settleProduction(ctx, offsets); err != nil || rolledBack {
-		return err
-	}
-	if err := a.out.err(); err != nil {
-		return err
-	}
-	if err := a.proto.Commit(ctx, offsets); err != nil {
-		if errors.Is(err, exactlyonce.ErrAborted) {
-			// Rolled back: drop the stores' buffers and process the
-			// records again from the committed offsets.
-			a.log.Warn("transaction aborted: processing again from the committed offsets")
-			a.rollbackTasks()
-			return nil
-		}
-		return err
-	}
-	a.out.committed()
-	if err := a.commitStores(); err != nil {
-		return err
-	}
-	a.lastCmt = time.Now()
-	if a.cfg.StandbyReplicas > 0 {
-		a.updatePositions()
-	}
-	if len(offsets) > 0 {
-		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
-	}
-	return nil
-}
-
-func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for topic, ps := range assigned {
-		sub, ok := a.topicSub[topic]
-		if !ok {
-			continue
-		}
-		for _, p := range ps {
-			id := processor.TaskID{Subtopology: sub, Partition: p}
-			if _, ok := a.tasks[id]; ok {
-				continue
-			}
-			if _, ok := a.restoring[id]; ok {
-				continue
-			}
-			if _, standby := a.standbys[id]; standby {
-				a.closeStandby(id) // the active task takes over its warm stores
-			}
-			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
-				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
-				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
-			})
-			if err != nil {
-				a.setFatal(err)
-				return
-			}
-			// The task processes once the state updater restored it;
-			// until then its partitions are not fetched.
-			cl.PauseFetchPartitions(a.taskPartitions(id))
-			a.restoring[id] = t
-			a.updater.add(a.runCtx, t)
-			a.log.Info("task assigned: restoring", "task", id.String())
-		}
-	}
-	a.rebalancing = false
-	if len(a.restoring) == 0 {
-		a.setRunningState(StateRunning)
-	}
-}
-
-// setRunningState moves between RUNNING and REBALANCING, but never out of
-// shutdown or error.
-func (a *App) setRunningState(s State) {
-	switch a.State() {
-	case StatePendingShutdown, StateNotRunning, StateError:
-		return
-	}
-	a.setState(s)
-}
-
-func (a *App) setFatal(err error) {
-	if a.fatal == nil {
-		a.fatal = err
-	}
-}
-
-// revokedTasks returns the tasks that own any of the partitions.
-func (a *App) revokedTasks(parts map[string][]int32) []*engine.Task {
-	var out []*engine.Task
-	seen := map[processor.TaskID]bool{}
-	for topic, ps := range parts {
-		sub, ok := a.topicSub[topic]
-		if !ok {
-			continue
-		}
-		for _, p := range ps {
-			id := processor.TaskID{Subtopology: sub, Partition: p}
-			if seen[id] {
-				continue
-			}
-			if t, ok := a.tasks[id]; ok {
-				seen[id] = true
-				out = append(out, t)
-			} else if t, ok := a.restoring[id]; ok {
-				seen[id] = true
-				out = append(out, t)
-			}
-		}
+// FailingStandbys returns the standby tasks' changelog partitions whose
+// fetches failed and have delivered no records since, sorted by task and
+// topic. A failure is cleared when its partition delivers records again;
+// one that is caught up and delivers none stays listed, with the time of
+// its last failure.
+func (a *App) FailingStandbys() []StandbyFailure {
+	fs := a.r.FailingStandbys()
+	out := make([]StandbyFailure, len(fs))
+	for i, f := range fs {
+		out[i] = StandbyFailure(f)
 	}
 	return out
 }
 
-// onRevoked commits before the partitions are released, then closes the
-// tasks that lost them. It runs while the poll loop is blocked.
-func (a *App) onRevoked(_ context.Context, cl *kgo.Client, revoked map[string][]int32) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.setRunningState(StateRebalancing)
-	a.rebalancing = true
-	if a.proto.Transactional() {
-		// Never end a transaction inside a group callback (franz-go
-		// deadlocks); the loop commits before it allows a rebalance, so no
-		// transaction is open here. The loop ends the empty one next.
-		// (An empty revocation does not mark the cooperative session.)
-		if len(revoked) > 0 {
-			a.revoked = true
-			_, a.revokedGen = cl.GroupMetadata()
-		}
-		a.closeTasks(cl, a.revokedTasks(revoked), "revoked")
-		return
-	}
-	if a.fatal == nil && a.proto != nil {
-		if err := a.commitLocked(); err != nil {
-			a.log.Error("commit before revocation failed", "err", err)
-			a.setFatal(err)
-		}
-	}
-	a.closeTasks(cl, a.revokedTasks(revoked), "revoked")
+// sentinels pairs the runtime's errors with the ones this package exports.
+var sentinels = [...][2]error{
+	{runtime.ErrConfig, ErrConfig},
+	{runtime.ErrProduction, ErrProduction},
+	{runtime.ErrMissingTopic, ErrMissingTopic},
+	{runtime.ErrCopartition, ErrCopartition},
+	{runtime.ErrClosed, ErrClosed},
+	{runtime.ErrInternalTopic, ErrInternalTopic},
 }
 
-// onLost closes the tasks without committing: another member owns them now.
-func (a *App) onLost(_ context.Context, cl *kgo.Client, lost map[string][]int32) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.setRunningState(StateRebalancing)
-	a.rebalancing = true
-	if a.proto.Transactional() {
-		a.revoked = true
+// translate makes errors.Is(err, samsa.ErrX) hold for the runtime's ErrX,
+// keeping the error's text and chain.
+func translate(err error) error {
+	if err == nil {
+		return nil
 	}
-	a.closeTasks(cl, a.revokedTasks(lost), "lost")
+	chain := []error{err}
+	for _, s := range sentinels {
+		if errors.Is(err, s[0]) {
+			chain = append(chain, s[1])
+		}
+	}
+	if len(chain) == 1 {
+		return err
+	}
+	return &exported{chain: chain}
 }
 
-func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
-	for _, t := range ts {
-		if _, ok := a.restoring[t.ID]; ok {
-			// Take it back from the state updater (its restore stops
-			// at once), and let its partitions be fetched again when
-			// they come back.
-			a.updater.cancel(t.ID)
-			delete(a.restoring, t.ID)
-			delete(a.early, t.ID)
-			if cl != nil {
-				cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
-			}
-		}
-		if err := t.Close(); err != nil {
-			a.log.Warn("close task", "task", t.ID.String(), "err", err)
-		}
-		delete(a.tasks, t.ID)
-		a.log.Info("task closed", "task", t.ID.String(), "why", why)
-	}
+// exported is a runtime error that also matches its samsa sentinels.
+type exported struct {
+	chain []error // the runtime's error, then the sentinels it matches
 }
 
-// shutdown commits what was processed (when clean), closes the tasks and
-// leaves the group.
-func (a *App) shutdown(runErr error) error {
-	var err error
-	a.mu.Lock()
-	if runErr != nil {
-		a.setFatal(runErr) // no commit in the revoke callback either
-		if a.proto != nil && a.proto.Transactional() {
-			ctx, cancel := a.commitContext()
-			if err := a.proto.Abort(ctx, nil); err != nil {
-				a.log.Warn("abort on shutdown", "err", err)
-			}
-			cancel()
-		}
-	}
-	if a.fatal == nil {
-		err = a.commitLocked()
-		if err != nil && memberGone(err) {
-			// Another member owns the partitions now and processes
-			// the uncommitted records again: nothing is lost.
-			a.log.Warn("final commit rejected: the group moved on without this member", "err", err)
-			err = nil
-		}
-	}
-	var all []*engine.Task
-	for _, t := range a.tasks {
-		all = append(all, t)
-	}
-	for _, t := range a.restoring {
-		all = append(all, t)
-	}
-	a.closeTasks(a.cl, all, "shutdown")
-	if a.standbyCl != nil {
-		a.closeStandbys()
-	}
-	a.mu.Unlock()
-	a.closeClients()
-	if a.out != nil {
-		a.out.close()
-	}
-	return err
-}
+func (e *exported) Error() string   { return e.chain[0].Error() }
+func (e *exported) Unwrap() []error { return e.chain }

@@ -91,18 +91,9 @@ type ErrorPolicies struct {
 	Production ErrorPolicy
 }
 
-// Decide maps a kind of failure to the engine's decision.
-func (p ErrorPolicies) decide(kind engine.ErrorKind) engine.Decision {
-	var pol ErrorPolicy
-	switch kind {
-	case engine.ErrorDeserialization:
-		pol = p.Deserialization
-	case engine.ErrorProcessing:
-		pol = p.Processing
-	case engine.ErrorProduction:
-		pol = p.Production
-	}
-	switch pol {
+// decide maps a policy to the engine's decision.
+func (p ErrorPolicy) decide() engine.Decision {
+	switch p {
 	case Skip:
 		return engine.Skip
 	case DeadLetter:
@@ -111,6 +102,8 @@ func (p ErrorPolicies) decide(kind engine.ErrorKind) engine.Decision {
 	return engine.Fail
 }
 
+// usesDeadLetter reports whether a policy sends records to the dead-letter
+// topic.
 func (p ErrorPolicies) usesDeadLetter() bool {
 	return p.Deserialization == DeadLetter || p.Processing == DeadLetter || p.Production == DeadLetter
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/internal/runtime"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/testkit"
 	"github.com/samsa-streams/samsa/topology"
@@ -32,7 +33,7 @@ type restoreFixture struct {
 	task    processor.TaskID
 	engine  *changelog.Engine
 	store   *changelog.Store
-	harness *samsa.RestoreHarness
+	harness *runtime.RestoreHarness
 	logs    *syncBuffer
 
 	mu      sync.Mutex

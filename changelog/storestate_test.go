@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
 )
 
 // TestHasStoreState: only a checkpoint or data under the store's own name,

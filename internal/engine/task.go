@@ -140,6 +140,19 @@ const (
 	DeadLetter
 )
 
+// String names the decision as samsa's error policies do.
+func (d Decision) String() string {
+	switch d {
+	case Fail:
+		return "fail"
+	case Skip:
+		return "skip"
+	case DeadLetter:
+		return "dead-letter"
+	}
+	return "unknown"
+}
+
 // NewTask builds the instances of a sub-topology for one partition.
 func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task, error) {
 	if cfg.Now == nil {

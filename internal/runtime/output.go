@@ -1,4 +1,4 @@
-package samsa
+package runtime
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ type output struct {
 	cl        *kgo.Client
 	bootstrap []string
 	// production error policy, dead-letter topic and counters.
-	policy       ErrorPolicies
+	policy       Policies
 	dlq          string
 	appID        string
 	log          *slog.Logger
@@ -277,10 +277,10 @@ func (o *output) divert(p *poisoned, origin *kgo.Record) {
 	}
 	p.applied = true
 	switch o.policy.Production {
-	case Skip:
+	case engine.Skip:
 		o.skipped.Add(1)
 		o.log.Warn("skipping an input record whose output the broker rejected", "err", p.err)
-	case DeadLetter:
+	case engine.DeadLetter:
 		o.deadLettered.Add(1)
 		o.log.Warn("dead-lettering an input record whose output the broker rejected", "topic", o.dlq, "err", p.err)
 		o.send(o.dlq, -1, origin.Key, origin.Value, origin.Timestamp,
@@ -354,9 +354,9 @@ func (o *output) rollback() {
 		}
 		p.applied = false
 		switch o.policy.Production {
-		case Skip:
+		case engine.Skip:
 			o.skipped.Add(-1)
-		case DeadLetter:
+		case engine.DeadLetter:
 			o.deadLettered.Add(-1)
 		}
 	}

@@ -1,4 +1,8 @@
-package samsa
+package runtime
+
+// This file holds hooks for the tests of packages samsa and runtime: they
+// drive single parts of an App (a store's restore, standby tailing) without
+// running it.
 
 import (
 	"context"

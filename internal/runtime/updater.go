@@ -1,4 +1,4 @@
-package samsa
+package runtime
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package samsa
+package runtime
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/exactlyonce"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -121,7 +122,7 @@ func (a *App) fatalRejection(f failure) error {
 	switch {
 	case fenced(f.err):
 		return fmt.Errorf("%w: fenced: %w", exactlyonce.ErrUnknownOutcome, a.describe(f))
-	case f.tc == nil, a.cfg.Errors.Production == Fail, f.tc.kind == kindDeadLetter:
+	case f.tc == nil, a.cfg.Errors.Production == engine.Fail, f.tc.kind == kindDeadLetter:
 		return a.describe(f)
 	case f.tc.kind == kindOutput && f.tc.origin == nil:
 		return a.describe(f) // a punctuator's output: no input record to skip

@@ -1,4 +1,4 @@
-package samsa
+package runtime
 
 import (
 	"context"
@@ -18,10 +18,6 @@ import (
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/topology"
 )
-
-// ErrInternalTopic is wrapped when a changelog or repartition topic is
-// missing or misconfigured.
-var ErrInternalTopic = errors.New("samsa: internal topic")
 
 // RestoreProgress reports the restore of one store of one task.
 type RestoreProgress struct {
