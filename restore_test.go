@@ -294,8 +294,8 @@ func TestRestoreCancel(t *testing.T) {
 		f.produce(t, 0, total)
 		ctx, cancel := context.WithCancel(context.Background())
 		var cancelled atomic.Int64
-		f.store.OnStoreEvent(func(ev processor.StoreEvent) {
-			if ev == processor.StoreRestored && cancelled.Load() == 0 {
+		f.store.OnRestore(func() {
+			if cancelled.Load() == 0 {
 				cancelled.Store(time.Now().UnixNano())
 				cancel()
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -123,7 +124,7 @@ func checkpoint(t *testing.T, s *Store) string {
 func testKeyValue(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	s := open(t, e, task0, "kv")
-	kv := processor.NewKeyValueStore(s, serde.String, serde.String)
+	kv := stores.NewKeyValueStore(s, serde.String, serde.String)
 	for _, k := range []string{"b", "a", "c", "ab", "d", ""} {
 		if err := kv.Put(k, "v"+k); err != nil {
 			t.Fatal(err)
@@ -357,8 +358,8 @@ func testAbort(t *testing.T, mk newEngine) {
 	_ = s.Put([]byte("c"), []byte("2"))
 	_ = s.DropRange([]byte("a"), []byte("b"))
 	s.AckOffset(20)
-	var events []processor.StoreEvent
-	s.OnStoreEvent(func(ev processor.StoreEvent) { events = append(events, ev) })
+	var events []stores.StoreEvent
+	stores.OnStoreEvent(s, func(ev stores.StoreEvent) { events = append(events, ev) })
 	s.Abort()
 	if got := all(t, s); got != "a=1,b=1" {
 		t.Fatalf("after abort = %s", got)
@@ -374,7 +375,7 @@ func testAbort(t *testing.T, mk newEngine) {
 	if err := s.Restore(nil, 11); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(events, []processor.StoreEvent{processor.StoreAborted, processor.StoreCommitted, processor.StoreRestored}) {
+	if !slices.Equal(events, []stores.StoreEvent{stores.StoreAborted, stores.StoreCommitted, stores.StoreRestored}) {
 		t.Fatalf("OnStoreEvent saw %v", events)
 	}
 }

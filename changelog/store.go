@@ -40,6 +40,7 @@ import (
 	"sync"
 
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -47,11 +48,11 @@ import (
 var ErrClosed = errors.New("changelog: store closed")
 
 // Interfaces a Store implements for the runtime and the window and session
-// stores of package processor.
+// stores of package internal/stores.
 var (
-	_ engine.RawStore         = (*Store)(nil)
-	_ processor.RangeDropper  = (*Store)(nil)
-	_ processor.Transactional = (*Store)(nil)
+	_ engine.RawStore      = (*Store)(nil)
+	_ stores.RangeDropper  = (*Store)(nil)
+	_ stores.Transactional = (*Store)(nil)
 )
 
 // keyRange is [lo, hi).
@@ -97,8 +98,8 @@ type backend interface {
 
 // Store is one store of one task: an engine's backend plus the write
 // buffer. It implements processor.BytesKeyValueStore for typed stores,
-// engine.RawStore for the runtime, and processor.RangeDropper and
-// processor.Transactional for window and session stores.
+// engine.RawStore for the runtime, and DropRange and the OnCommit, OnAbort
+// and OnRestore hooks for window and session stores.
 //
 // A Store is used by one goroutine at a time (its task's); AckOffset alone
 // may be called from any goroutine. Slices it returns must not be modified.
@@ -112,7 +113,7 @@ type Store struct {
 	drops    []keyRange
 	bufBytes int
 	closed   bool
-	hooks    []func(processor.StoreEvent)
+	hooks    [3][]func() // by stores.StoreEvent
 
 	// OnWrite, if set, is called for every Put and Delete (value nil), in
 	// order, so that the runtime can append the write to the store's
@@ -346,14 +347,25 @@ func (s *Store) Pending() int { return s.buf.Len() }
 // runtime can commit early when it grows too large.
 func (s *Store) PendingBytes() int { return s.bufBytes }
 
-// OnStoreEvent implements processor.Transactional: fn is called after every
-// Commit, Abort and Restore, for wrappers that keep state derived from the
-// store's content.
-func (s *Store) OnStoreEvent(fn func(processor.StoreEvent)) { s.hooks = append(s.hooks, fn) }
+// OnCommit registers fn, called after every successful Commit, for
+// wrappers that keep state derived from the store's content.
+func (s *Store) OnCommit(fn func()) { s.on(stores.StoreCommitted, fn) }
 
-func (s *Store) tell(ev processor.StoreEvent) {
-	for _, h := range s.hooks {
-		h(ev)
+// OnAbort registers fn, called after every Abort: wrappers that keep state
+// derived from the store's content go back to what they had at the last
+// commit.
+func (s *Store) OnAbort(fn func()) { s.on(stores.StoreAborted, fn) }
+
+// OnRestore registers fn, called after every Restore has written changelog
+// records beneath the buffer: wrappers that keep state derived from the
+// store's content read it again.
+func (s *Store) OnRestore(fn func()) { s.on(stores.StoreRestored, fn) }
+
+func (s *Store) on(ev stores.StoreEvent, fn func()) { s.hooks[ev] = append(s.hooks[ev], fn) }
+
+func (s *Store) tell(ev stores.StoreEvent) {
+	for _, h := range s.hooks[ev] {
+		h()
 	}
 }
 
@@ -417,9 +429,9 @@ func (s *Store) endTxn(committed bool) {
 	s.drops = nil
 	s.bufBytes = 0
 	if committed {
-		s.tell(processor.StoreCommitted)
+		s.tell(stores.StoreCommitted)
 	} else {
-		s.tell(processor.StoreAborted)
+		s.tell(stores.StoreAborted)
 	}
 }
 
@@ -518,13 +530,13 @@ func (s *Store) Restore(recs []Record, next int64) error {
 			return fmt.Errorf("store %q: restore: %w", s.name, err)
 		}
 	}
-	s.tell(processor.StoreRestored)
+	s.tell(stores.StoreRestored)
 	return nil
 }
 
-// DropRange implements processor.RangeDropper: the keys in [from, to) are
-// deleted at once with the next commit (Pebble's range deletion: cheap
-// whatever their number); reads see them gone at once. The drop is not
+// DropRange deletes the keys in [from, to) at once with the next commit
+// (Pebble's range deletion: cheap whatever their number); reads see them
+// gone at once. The drop is not
 // logged: window and session stores use it for expired segments, which the
 // changelog topic's retention removes on its side.
 func (s *Store) DropRange(from, to []byte) error {
@@ -558,7 +570,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.buf = &btree[bufEntry]{}
 	s.drops = nil
-	s.hooks = nil
+	s.hooks = [3][]func(){}
 	s.e.release(s)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -39,7 +40,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
 	// Retention 1 s in 3 segments: 500 ms each.
-	ws := processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	for _, p := range []struct {
 		k  string
 		at int64
@@ -98,7 +99,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 		t.Fatalf("Put before the epoch = %v", err)
 	}
 	// Bytes level: a nil value deletes.
-	bw := processor.NewBytesWindowStore(raw, time.Second, 3)
+	bw := stores.NewBytesWindowStore(raw, time.Second, 3)
 	if err := bw.Put([]byte("a"), nil, ms(2500)); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 func testWindowStoreAbort(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
-	ws := processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	_ = ws.Put("a", 1, ms(100))
 	commit(t, raw)
 	_ = ws.Put("a", 2, ms(5000)) // drops the segment of 100 in the buffer
@@ -139,7 +140,7 @@ func testWindowStoreAbort(t *testing.T, mk newEngine) {
 func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
-	ws := processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	for _, at := range []int64{100, 600, 1200} {
 		_ = ws.Put("a", at, ms(at))
 	}
@@ -147,7 +148,7 @@ func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	_ = raw.Close()
 
 	raw = open(t, e, task0, "windows")
-	ws = processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws = stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	if got := fetch(t, ws, "a", 0, 5000); got != "100=100,600=600,1200=1200" {
 		t.Fatalf("reopened: %s", got)
 	}
@@ -163,7 +164,7 @@ func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	}
 	_ = raw.Close()
 	raw = open(t, e, task0, "windows")
-	ws = processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws = stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	if got := fetch(t, ws, "a", 0, 5000); got != "2600=2600" {
 		t.Fatalf("restored expired window visible: %s", got)
 	}
@@ -182,7 +183,7 @@ func testSessionStore(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "sessions")
 	// Retention 10 h in 3 segments: 5 h each.
-	ss := processor.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
+	ss := stores.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
 	late := (6 * time.Hour).Milliseconds()
 	for _, s := range []processor.Session[string]{
 		{Key: "u", Start: ms(0), End: ms(10)},
@@ -223,7 +224,7 @@ func testSessionStore(t *testing.T, mk newEngine) {
 	// Reopened: sessions in later segments are still found.
 	_ = raw.Close()
 	raw = open(t, e, task0, "sessions")
-	ss = processor.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
+	ss = stores.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
 	if got := find(ss, 5, late); got != "0-10,50-70,"+lateS {
 		t.Fatalf("reopened FindSessions = %s", got)
 	}
@@ -252,7 +253,7 @@ func TestWindowStoreOverPlainStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := processor.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
 	for _, at := range []int64{100, 600, 2500} {
 		if err := ws.Put("a", at, ms(at)); err != nil {
 			t.Fatal(err)

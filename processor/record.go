@@ -41,8 +41,11 @@ func NewRecord[K, V any](key K, value V, ts time.Time) Record[K, V] {
 	return Record[K, V]{Key: key, Value: value, Timestamp: ts}
 }
 
-// SourceRecord returns a record read from a topic. It is used by the runtime
-// and by test drivers; processors rarely need it.
+// SourceRecord returns a record as read from a topic, with its origin: the
+// topic, partition and offset that Origin, Topic, Partition and Offset
+// report. The runtime builds source records with it, and so can tests of
+// processors that read Origin; a processor itself builds records with
+// NewRecord or the With* functions, which carry the origin along.
 func SourceRecord[K, V any](key K, value V, ts time.Time, headers []Header, o Origin) Record[K, V] {
 	return Record[K, V]{Key: key, Value: value, Timestamp: ts, Headers: headers, origin: o, hasOrigin: true}
 }

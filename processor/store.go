@@ -1,8 +1,10 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
 	"iter"
+	"time"
 )
 
 // StateStore is what every store has in common.
@@ -41,6 +43,70 @@ type KeyValueStore[K, V any] interface {
 	All() iter.Seq2[KeyValue[K, V], error]
 	// ApproximateCount returns an estimate of the number of entries.
 	ApproximateCount() (int64, error)
+}
+
+// BytesKeyValueStore is a key-value store of raw bytes: what storage engines
+// implement and what typed stores wrap. Keys are ordered bytewise. Range
+// bounds are inclusive; a nil bound is open.
+type BytesKeyValueStore interface {
+	StateStore
+	Get(key []byte) ([]byte, bool, error)
+	Put(key, value []byte) error
+	Delete(key []byte) error
+	Range(from, to []byte) iter.Seq2[KeyValue[[]byte, []byte], error]
+	PrefixScan(prefix []byte) iter.Seq2[KeyValue[[]byte, []byte], error]
+	ApproximateCount() (int64, error)
+}
+
+// ErrBeforeEpoch is wrapped when a window or session time is before the
+// Unix epoch: the key layout orders times as unsigned milliseconds.
+var ErrBeforeEpoch = errors.New("processor: window or session time before the Unix epoch")
+
+// Windowed is one window of a window store: its start and its value.
+type Windowed[V any] struct {
+	Start time.Time
+	Value V
+}
+
+// WindowedKeyValue is a key, a window start and a value.
+type WindowedKeyValue[K, V any] struct {
+	Key   K
+	Start time.Time
+	Value V
+}
+
+// WindowStore keeps a value per key and window start. Windows older than the
+// retention (behind the newest window start seen) are dropped, a segment at
+// a time.
+type WindowStore[K, V any] interface {
+	StateStore
+	// Put stores value for key in the window starting at start. A value
+	// older than the retention is ignored.
+	Put(key K, value V, start time.Time) error
+	// Fetch yields the windows of key with from <= start <= to, by start.
+	Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error]
+	// FetchAll yields the windows of every key with from <= start <= to,
+	// by segment, then by serialized key, then by start.
+	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error]
+}
+
+// Session is a session window of a key: the first and last event times.
+type Session[K any] struct {
+	Key        K
+	Start, End time.Time
+}
+
+// SessionStore keeps a value per session window of a key.
+type SessionStore[K, V any] interface {
+	StateStore
+	// FindSessions yields the sessions of key that end at or after
+	// earliestEnd and start at or before latestStart, by end time.
+	FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error]
+	// Put stores the value of a session. A session that ended before the
+	// retention is ignored.
+	Put(s Session[K], value V) error
+	// Remove deletes a session.
+	Remove(s Session[K]) error
 }
 
 // GetKeyValueStore looks a key-value store up by name with its types.

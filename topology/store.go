@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -42,7 +43,7 @@ func AddKeyValueStore[K, V any](t *Topology, s KeyValueStore[K, V], processors .
 		Name:   s.Name,
 		Logged: !s.Unlogged,
 		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return processor.NewKeyValueStore(raw, key, value)
+			return stores.NewKeyValueStore(raw, key, value)
 		},
 	}
 	t.ConnectStore(s.Name, processors...)
@@ -85,7 +86,7 @@ type WindowStore[K, V any] struct {
 func AddWindowStore[K, V any](t *Topology, s WindowStore[K, V], processors ...string) {
 	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
 	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
-		return processor.NewWindowStore(raw, key, value, ret, segs)
+		return stores.NewWindowStore(raw, key, value, ret, segs)
 	}, processors)
 }
 
@@ -106,7 +107,7 @@ type SessionStore[K, V any] struct {
 func AddSessionStore[K, V any](t *Topology, s SessionStore[K, V], processors ...string) {
 	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
 	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
-		return processor.NewSessionStore(raw, key, value, ret, segs)
+		return stores.NewSessionStore(raw, key, value, ret, segs)
 	}, processors)
 }
 

@@ -1,4 +1,4 @@
-package processor
+package stores
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
 
@@ -44,89 +45,53 @@ const (
 // window store has seen) register to keep it in step: after an abort they
 // go back to what they had at the last commit, after a restore they read
 // it from the store again.
+//
+// The hooks take plain funcs, not a StoreEvent, so that the exported
+// methods of the implementing store name no type of this internal package.
 type Transactional interface {
-	// OnStoreEvent registers fn, called after every commit, abort and
-	// restore.
-	OnStoreEvent(fn func(StoreEvent))
+	// OnCommit registers fn, called after every commit.
+	OnCommit(fn func())
+	// OnAbort registers fn, called after every abort.
+	OnAbort(fn func())
+	// OnRestore registers fn, called after changelog records were written
+	// beneath the buffer.
+	OnRestore(fn func())
 }
 
-// ErrBeforeEpoch is wrapped when a window or session time is before the
-// Unix epoch: the key layout orders times as unsigned milliseconds.
-var ErrBeforeEpoch = errors.New("processor: window or session time before the Unix epoch")
-
-// Windowed is one window of a window store: its start and its value.
-type Windowed[V any] struct {
-	Start time.Time
-	Value V
-}
-
-// WindowedKeyValue is a key, a window start and a value.
-type WindowedKeyValue[K, V any] struct {
-	Key   K
-	Start time.Time
-	Value V
-}
-
-// WindowStore keeps a value per key and window start. Windows older than the
-// retention (behind the newest window start seen) are dropped, a segment at
-// a time.
-type WindowStore[K, V any] interface {
-	StateStore
-	// Put stores value for key in the window starting at start. A value
-	// older than the retention is ignored.
-	Put(key K, value V, start time.Time) error
-	// Fetch yields the windows of key with from <= start <= to, by start.
-	Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error]
-	// FetchAll yields the windows of every key with from <= start <= to,
-	// by segment, then by serialized key, then by start.
-	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error]
-}
-
-// Session is a session window of a key: the first and last event times.
-type Session[K any] struct {
-	Key        K
-	Start, End time.Time
-}
-
-// SessionStore keeps a value per session window of a key.
-type SessionStore[K, V any] interface {
-	StateStore
-	// FindSessions yields the sessions of key that end at or after
-	// earliestEnd and start at or before latestStart, by end time.
-	FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error]
-	// Put stores the value of a session. A session that ended before the
-	// retention is ignored.
-	Put(s Session[K], value V) error
-	// Remove deletes a session.
-	Remove(s Session[K]) error
+// OnStoreEvent registers fn with t for every commit, abort and restore,
+// called with the event.
+func OnStoreEvent(t Transactional, fn func(StoreEvent)) {
+	t.OnCommit(func() { fn(StoreCommitted) })
+	t.OnAbort(func() { fn(StoreAborted) })
+	t.OnRestore(func() { fn(StoreRestored) })
 }
 
 // BytesWindowStore is a window store of raw keys and values: what typed
 // window stores wrap (see WrapWindowStore). A nil value deletes.
 type BytesWindowStore interface {
-	StateStore
+	processor.StateStore
 	// Put stores value for key in the window starting at start (ignored
 	// if behind the retention); a nil value deletes the window.
 	Put(key, value []byte, start time.Time) error
 	// Fetch yields the windows of key with from <= start <= to, by start.
-	Fetch(key []byte, from, to time.Time) iter.Seq2[Windowed[[]byte], error]
+	Fetch(key []byte, from, to time.Time) iter.Seq2[processor.Windowed[[]byte], error]
 	// FetchAll yields the windows of every key with from <= start <= to,
 	// by segment, then key, then start.
-	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[[]byte, []byte], error]
+	FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[[]byte, []byte], error]
 }
 
 // BytesSessionStore is a session store of raw keys and values: what typed
 // session stores wrap (see WrapSessionStore). A nil value deletes.
 type BytesSessionStore interface {
-	StateStore
+	processor.StateStore
 	// FindSessions yields the sessions of key that end at or after
 	// earliestEnd and start at or before latestStart, by end, then start.
-	FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[[]byte], []byte], error]
+	FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[processor.KeyValue[processor.Session[[]byte], []byte], error]
 	// Put stores the value of a session (ignored if it ended behind the
 	// retention); a nil value removes it.
-	Put(s Session[[]byte], value []byte) error
+	Put(s processor.Session[[]byte], value []byte) error
 	// Remove deletes a session.
-	Remove(s Session[[]byte]) error
+	Remove(s processor.Session[[]byte]) error
 }
 
 // Key layout of window and session stores in a bytes key-value store, so
@@ -151,12 +116,12 @@ func segKey(seg int64, key []byte) []byte {
 	return append(b, key...)
 }
 
-var errBadKey = errors.New("processor: malformed window or session key")
+var errBadKey = errors.New("stores: malformed window or session key")
 
 // segmented is what window and session stores share: the raw store, the
 // segment arithmetic and expiry.
 type segmented struct {
-	raw       BytesKeyValueStore
+	raw       processor.BytesKeyValueStore
 	retention int64 // millis
 	interval  int64 // millis per segment
 
@@ -173,14 +138,14 @@ type segmented struct {
 	}
 }
 
-func newSegmented(raw BytesKeyValueStore, retention time.Duration, segments int) *segmented {
+func newSegmented(raw processor.BytesKeyValueStore, retention time.Duration, segments int) *segmented {
 	if segments < 2 {
 		segments = 2
 	}
 	r := max(retention.Milliseconds(), 1)
 	s := &segmented{raw: raw, retention: r, interval: max(r/int64(segments-1), 1), observed: -1}
 	if t, ok := raw.(Transactional); ok {
-		t.OnStoreEvent(s.storeEvent)
+		OnStoreEvent(t, s.storeEvent)
 	}
 	return s
 }
@@ -346,7 +311,7 @@ func (s *segmented) segments(first, last int64) iter.Seq2[int64, error] {
 func millis(store string, t time.Time) (int64, error) {
 	ms := t.UnixMilli()
 	if ms < 0 {
-		return 0, fmt.Errorf("store %q: %v: %w", store, t, ErrBeforeEpoch)
+		return 0, fmt.Errorf("store %q: %v: %w", store, t, processor.ErrBeforeEpoch)
 	}
 	return ms, nil
 }
@@ -354,7 +319,7 @@ func millis(store string, t time.Time) (int64, error) {
 // NewBytesWindowStore makes a bytes window store of a bytes key-value
 // store, with the given retention split into segments (at least 2) for
 // cheap expiry.
-func NewBytesWindowStore(raw BytesKeyValueStore, retention time.Duration, segments int) BytesWindowStore {
+func NewBytesWindowStore(raw processor.BytesKeyValueStore, retention time.Duration, segments int) BytesWindowStore {
 	return &bytesWindowStore{newSegmented(raw, retention, segments)}
 }
 
@@ -380,10 +345,10 @@ func (w *bytesWindowStore) Put(key, value []byte, start time.Time) error {
 	return w.raw.Put(k, value)
 }
 
-func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[Windowed[[]byte], error] {
-	return func(yield func(Windowed[[]byte], error) bool) {
+func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[processor.Windowed[[]byte], error] {
+	return func(yield func(processor.Windowed[[]byte], error) bool) {
 		if err := w.start(); err != nil {
-			yield(Windowed[[]byte]{}, err)
+			yield(processor.Windowed[[]byte]{}, err)
 			return
 		}
 		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
@@ -392,21 +357,21 @@ func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[Windo
 		}
 		for seg, err := range w.segments(w.seg(lo), w.seg(hi)) {
 			if err != nil {
-				yield(Windowed[[]byte]{}, err)
+				yield(processor.Windowed[[]byte]{}, err)
 				return
 			}
 			p := segKey(seg, key)
 			for kv, err := range w.raw.Range(appendU64(bytes.Clone(p), lo), appendU64(bytes.Clone(p), hi)) {
 				if err != nil {
-					yield(Windowed[[]byte]{}, err)
+					yield(processor.Windowed[[]byte]{}, err)
 					return
 				}
 				if len(kv.Key) != len(p)+8 {
-					yield(Windowed[[]byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), errBadKey))
+					yield(processor.Windowed[[]byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), errBadKey))
 					return
 				}
 				ms := int64(binary.BigEndian.Uint64(kv.Key[len(p):]))
-				if !yield(Windowed[[]byte]{Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
+				if !yield(processor.Windowed[[]byte]{Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
 					return
 				}
 			}
@@ -414,10 +379,10 @@ func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[Windo
 	}
 }
 
-func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[[]byte, []byte], error] {
-	return func(yield func(WindowedKeyValue[[]byte, []byte], error) bool) {
+func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[[]byte, []byte], error] {
+	return func(yield func(processor.WindowedKeyValue[[]byte, []byte], error) bool) {
 		if err := w.start(); err != nil {
-			yield(WindowedKeyValue[[]byte, []byte]{}, err)
+			yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
 			return
 		}
 		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
@@ -426,23 +391,23 @@ func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyVal
 		}
 		for seg, err := range w.segments(w.seg(lo), w.seg(hi)) {
 			if err != nil {
-				yield(WindowedKeyValue[[]byte, []byte]{}, err)
+				yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
 				return
 			}
 			for kv, err := range w.raw.PrefixScan(appendU64(nil, seg)) {
 				if err != nil {
-					yield(WindowedKeyValue[[]byte, []byte]{}, err)
+					yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
 					return
 				}
 				k, ms, err := splitWindowKey(kv.Key)
 				if err != nil {
-					yield(WindowedKeyValue[[]byte, []byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), err))
+					yield(processor.WindowedKeyValue[[]byte, []byte]{}, fmt.Errorf("store %q: %w", w.raw.Name(), err))
 					return
 				}
 				if ms < lo || ms > hi {
 					continue
 				}
-				if !yield(WindowedKeyValue[[]byte, []byte]{Key: k, Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
+				if !yield(processor.WindowedKeyValue[[]byte, []byte]{Key: k, Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
 					return
 				}
 			}
@@ -464,7 +429,7 @@ func splitWindowKey(b []byte) (key []byte, ms int64, err error) {
 // NewBytesSessionStore makes a bytes session store of a bytes key-value
 // store, with the given retention (counted from session ends) split into
 // segments (at least 2) for cheap expiry.
-func NewBytesSessionStore(raw BytesKeyValueStore, retention time.Duration, segments int) BytesSessionStore {
+func NewBytesSessionStore(raw processor.BytesKeyValueStore, retention time.Duration, segments int) BytesSessionStore {
 	return &bytesSessionStore{newSegmented(raw, retention, segments)}
 }
 
@@ -472,7 +437,7 @@ type bytesSessionStore struct{ *segmented }
 
 func (s *bytesSessionStore) Name() string { return s.raw.Name() }
 
-func (s *bytesSessionStore) sessionKey(sess Session[[]byte]) (k []byte, end int64, err error) {
+func (s *bytesSessionStore) sessionKey(sess processor.Session[[]byte]) (k []byte, end int64, err error) {
 	end, err = millis(s.raw.Name(), sess.End)
 	if err != nil {
 		return nil, 0, err
@@ -487,7 +452,7 @@ func (s *bytesSessionStore) sessionKey(sess Session[[]byte]) (k []byte, end int6
 	return appendU64(appendU64(segKey(s.seg(end), sess.Key), end), start), end, nil
 }
 
-func (s *bytesSessionStore) Put(sess Session[[]byte], value []byte) error {
+func (s *bytesSessionStore) Put(sess processor.Session[[]byte], value []byte) error {
 	if value == nil {
 		return s.Remove(sess)
 	}
@@ -504,7 +469,7 @@ func (s *bytesSessionStore) Put(sess Session[[]byte], value []byte) error {
 	return s.raw.Put(k, value)
 }
 
-func (s *bytesSessionStore) Remove(sess Session[[]byte]) error {
+func (s *bytesSessionStore) Remove(sess processor.Session[[]byte]) error {
 	k, _, err := s.sessionKey(sess)
 	if err != nil {
 		return err
@@ -512,10 +477,10 @@ func (s *bytesSessionStore) Remove(sess Session[[]byte]) error {
 	return s.raw.Delete(k)
 }
 
-func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[[]byte], []byte], error] {
-	return func(yield func(KeyValue[Session[[]byte], []byte], error) bool) {
+func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart time.Time) iter.Seq2[processor.KeyValue[processor.Session[[]byte], []byte], error] {
+	return func(yield func(processor.KeyValue[processor.Session[[]byte], []byte], error) bool) {
 		if err := s.start(); err != nil {
-			yield(KeyValue[Session[[]byte], []byte]{}, err)
+			yield(processor.KeyValue[processor.Session[[]byte], []byte]{}, err)
 			return
 		}
 		lo, maxStart := max(earliestEnd.UnixMilli(), 0), latestStart.UnixMilli()
@@ -525,7 +490,7 @@ func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart ti
 		// A session's end has no upper bound: every segment from lo's on.
 		for seg, err := range s.segments(s.seg(lo), math.MaxInt64) {
 			if err != nil {
-				yield(KeyValue[Session[[]byte], []byte]{}, err)
+				yield(processor.KeyValue[processor.Session[[]byte], []byte]{}, err)
 				return
 			}
 			p := segKey(seg, key)
@@ -533,20 +498,20 @@ func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart ti
 			to := append(bytes.Clone(p), bytes.Repeat([]byte{0xff}, 16)...)
 			for kv, err := range s.raw.Range(from, to) {
 				if err != nil {
-					yield(KeyValue[Session[[]byte], []byte]{}, err)
+					yield(processor.KeyValue[processor.Session[[]byte], []byte]{}, err)
 					return
 				}
 				rest := kv.Key[len(p):]
 				if len(rest) != 16 {
-					yield(KeyValue[Session[[]byte], []byte]{}, fmt.Errorf("store %q: %w", s.raw.Name(), errBadKey))
+					yield(processor.KeyValue[processor.Session[[]byte], []byte]{}, fmt.Errorf("store %q: %w", s.raw.Name(), errBadKey))
 					return
 				}
 				end, start := int64(binary.BigEndian.Uint64(rest[:8])), int64(binary.BigEndian.Uint64(rest[8:]))
 				if start > maxStart {
 					continue
 				}
-				sess := Session[[]byte]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)}
-				if !yield(KeyValue[Session[[]byte], []byte]{Key: sess, Value: kv.Value}, nil) {
+				sess := processor.Session[[]byte]{Key: key, Start: time.UnixMilli(start), End: time.UnixMilli(end)}
+				if !yield(processor.KeyValue[processor.Session[[]byte], []byte]{Key: sess, Value: kv.Value}, nil) {
 					return
 				}
 			}
@@ -557,13 +522,13 @@ func (s *bytesSessionStore) FindSessions(key []byte, earliestEnd, latestStart ti
 // NewWindowStore wraps a bytes key-value store as a typed window store with
 // the given retention, split into segments for cheap expiry:
 // WrapWindowStore(NewBytesWindowStore(raw, retention, segments), key, value).
-func NewWindowStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) WindowStore[K, V] {
+func NewWindowStore[K, V any](raw processor.BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) processor.WindowStore[K, V] {
 	return WrapWindowStore(NewBytesWindowStore(raw, retention, segments), key, value)
 }
 
 // WrapWindowStore wraps a bytes window store in a typed one with the given
 // serdes, called with the store's name as the topic.
-func WrapWindowStore[K, V any](b BytesWindowStore, key serde.Serde[K], value serde.Serde[V]) WindowStore[K, V] {
+func WrapWindowStore[K, V any](b BytesWindowStore, key serde.Serde[K], value serde.Serde[V]) processor.WindowStore[K, V] {
 	return &windowStore[K, V]{b: b, key: key, value: value}
 }
 
@@ -590,48 +555,48 @@ func (w *windowStore[K, V]) Put(key K, value V, start time.Time) error {
 	return w.b.Put(kb, vb, start)
 }
 
-func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error] {
-	return func(yield func(Windowed[V], error) bool) {
+func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[processor.Windowed[V], error] {
+	return func(yield func(processor.Windowed[V], error) bool) {
 		kb, err := w.key.Serialize(w.b.Name(), key)
 		if err != nil {
-			yield(Windowed[V]{}, fmt.Errorf("window store %q: serialize key: %w", w.b.Name(), err))
+			yield(processor.Windowed[V]{}, fmt.Errorf("window store %q: serialize key: %w", w.b.Name(), err))
 			return
 		}
 		for win, err := range w.b.Fetch(kb, from, to) {
 			if err != nil {
-				yield(Windowed[V]{}, err)
+				yield(processor.Windowed[V]{}, err)
 				return
 			}
 			v, err := w.value.Deserialize(w.b.Name(), win.Value)
 			if err != nil {
-				yield(Windowed[V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
+				yield(processor.Windowed[V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
 				return
 			}
-			if !yield(Windowed[V]{Start: win.Start, Value: v}, nil) {
+			if !yield(processor.Windowed[V]{Start: win.Start, Value: v}, nil) {
 				return
 			}
 		}
 	}
 }
 
-func (w *windowStore[K, V]) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error] {
-	return func(yield func(WindowedKeyValue[K, V], error) bool) {
+func (w *windowStore[K, V]) FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[K, V], error] {
+	return func(yield func(processor.WindowedKeyValue[K, V], error) bool) {
 		for win, err := range w.b.FetchAll(from, to) {
 			if err != nil {
-				yield(WindowedKeyValue[K, V]{}, err)
+				yield(processor.WindowedKeyValue[K, V]{}, err)
 				return
 			}
 			k, err := w.key.Deserialize(w.b.Name(), win.Key)
 			if err != nil {
-				yield(WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize key: %w", w.b.Name(), err))
+				yield(processor.WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize key: %w", w.b.Name(), err))
 				return
 			}
 			v, err := w.value.Deserialize(w.b.Name(), win.Value)
 			if err != nil {
-				yield(WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
+				yield(processor.WindowedKeyValue[K, V]{}, fmt.Errorf("window store %q: deserialize value: %w", w.b.Name(), err))
 				return
 			}
-			if !yield(WindowedKeyValue[K, V]{Key: k, Start: win.Start, Value: v}, nil) {
+			if !yield(processor.WindowedKeyValue[K, V]{Key: k, Start: win.Start, Value: v}, nil) {
 				return
 			}
 		}
@@ -642,13 +607,13 @@ func (w *windowStore[K, V]) FetchAll(from, to time.Time) iter.Seq2[WindowedKeyVa
 // with the given retention (by session end), split into segments for cheap
 // expiry: WrapSessionStore(NewBytesSessionStore(raw, retention, segments),
 // key, value).
-func NewSessionStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) SessionStore[K, V] {
+func NewSessionStore[K, V any](raw processor.BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V], retention time.Duration, segments int) processor.SessionStore[K, V] {
 	return WrapSessionStore(NewBytesSessionStore(raw, retention, segments), key, value)
 }
 
 // WrapSessionStore wraps a bytes session store in a typed one with the
 // given serdes, called with the store's name as the topic.
-func WrapSessionStore[K, V any](b BytesSessionStore, key serde.Serde[K], value serde.Serde[V]) SessionStore[K, V] {
+func WrapSessionStore[K, V any](b BytesSessionStore, key serde.Serde[K], value serde.Serde[V]) processor.SessionStore[K, V] {
 	return &sessionStore[K, V]{b: b, key: key, value: value}
 }
 
@@ -660,15 +625,15 @@ type sessionStore[K, V any] struct {
 
 func (s *sessionStore[K, V]) Name() string { return s.b.Name() }
 
-func (s *sessionStore[K, V]) raw(sess Session[K]) (Session[[]byte], error) {
+func (s *sessionStore[K, V]) raw(sess processor.Session[K]) (processor.Session[[]byte], error) {
 	kb, err := s.key.Serialize(s.b.Name(), sess.Key)
 	if err != nil {
-		return Session[[]byte]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err)
+		return processor.Session[[]byte]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err)
 	}
-	return Session[[]byte]{Key: kb, Start: sess.Start, End: sess.End}, nil
+	return processor.Session[[]byte]{Key: kb, Start: sess.Start, End: sess.End}, nil
 }
 
-func (s *sessionStore[K, V]) Put(sess Session[K], value V) error {
+func (s *sessionStore[K, V]) Put(sess processor.Session[K], value V) error {
 	rs, err := s.raw(sess)
 	if err != nil {
 		return err
@@ -683,7 +648,7 @@ func (s *sessionStore[K, V]) Put(sess Session[K], value V) error {
 	return s.b.Put(rs, vb)
 }
 
-func (s *sessionStore[K, V]) Remove(sess Session[K]) error {
+func (s *sessionStore[K, V]) Remove(sess processor.Session[K]) error {
 	rs, err := s.raw(sess)
 	if err != nil {
 		return err
@@ -691,25 +656,25 @@ func (s *sessionStore[K, V]) Remove(sess Session[K]) error {
 	return s.b.Remove(rs)
 }
 
-func (s *sessionStore[K, V]) FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[KeyValue[Session[K], V], error] {
-	return func(yield func(KeyValue[Session[K], V], error) bool) {
+func (s *sessionStore[K, V]) FindSessions(key K, earliestEnd, latestStart time.Time) iter.Seq2[processor.KeyValue[processor.Session[K], V], error] {
+	return func(yield func(processor.KeyValue[processor.Session[K], V], error) bool) {
 		kb, err := s.key.Serialize(s.b.Name(), key)
 		if err != nil {
-			yield(KeyValue[Session[K], V]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err))
+			yield(processor.KeyValue[processor.Session[K], V]{}, fmt.Errorf("session store %q: serialize key: %w", s.b.Name(), err))
 			return
 		}
 		for kv, err := range s.b.FindSessions(kb, earliestEnd, latestStart) {
 			if err != nil {
-				yield(KeyValue[Session[K], V]{}, err)
+				yield(processor.KeyValue[processor.Session[K], V]{}, err)
 				return
 			}
 			v, err := s.value.Deserialize(s.b.Name(), kv.Value)
 			if err != nil {
-				yield(KeyValue[Session[K], V]{}, fmt.Errorf("session store %q: deserialize value: %w", s.b.Name(), err))
+				yield(processor.KeyValue[processor.Session[K], V]{}, fmt.Errorf("session store %q: deserialize value: %w", s.b.Name(), err))
 				return
 			}
-			sess := Session[K]{Key: key, Start: kv.Key.Start, End: kv.Key.End}
-			if !yield(KeyValue[Session[K], V]{Key: sess, Value: v}, nil) {
+			sess := processor.Session[K]{Key: key, Start: kv.Key.Start, End: kv.Key.End}
+			if !yield(processor.KeyValue[processor.Session[K], V]{Key: sess, Value: v}, nil) {
 				return
 			}
 		}

@@ -1,4 +1,4 @@
-package processor
+package stores
 
 import (
 	"bytes"
@@ -6,30 +6,18 @@ import (
 	"fmt"
 	"iter"
 
+	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
 
-// BytesKeyValueStore is a key-value store of raw bytes: what storage engines
-// implement and what typed stores wrap. Keys are ordered bytewise. Range
-// bounds are inclusive; a nil bound is open.
-type BytesKeyValueStore interface {
-	StateStore
-	Get(key []byte) ([]byte, bool, error)
-	Put(key, value []byte) error
-	Delete(key []byte) error
-	Range(from, to []byte) iter.Seq2[KeyValue[[]byte, []byte], error]
-	PrefixScan(prefix []byte) iter.Seq2[KeyValue[[]byte, []byte], error]
-	ApproximateCount() (int64, error)
-}
-
 // NewKeyValueStore wraps a bytes store in a typed one with the given serdes.
 // The serdes are called with the store's name as the topic.
-func NewKeyValueStore[K, V any](raw BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V]) KeyValueStore[K, V] {
+func NewKeyValueStore[K, V any](raw processor.BytesKeyValueStore, key serde.Serde[K], value serde.Serde[V]) processor.KeyValueStore[K, V] {
 	return &typedKV[K, V]{raw: raw, key: key, value: value}
 }
 
 type typedKV[K, V any] struct {
-	raw   BytesKeyValueStore
+	raw   processor.BytesKeyValueStore
 	key   serde.Serde[K]
 	value serde.Serde[V]
 }
@@ -98,52 +86,52 @@ func (s *typedKV[K, V]) Delete(key K) (V, bool, error) {
 	return old, true, s.raw.Delete(kb)
 }
 
-func (s *typedKV[K, V]) typed(seq iter.Seq2[KeyValue[[]byte, []byte], error]) iter.Seq2[KeyValue[K, V], error] {
-	return func(yield func(KeyValue[K, V], error) bool) {
+func (s *typedKV[K, V]) typed(seq iter.Seq2[processor.KeyValue[[]byte, []byte], error]) iter.Seq2[processor.KeyValue[K, V], error] {
+	return func(yield func(processor.KeyValue[K, V], error) bool) {
 		for kv, err := range seq {
 			if err != nil {
-				yield(KeyValue[K, V]{}, err)
+				yield(processor.KeyValue[K, V]{}, err)
 				return
 			}
 			k, err := s.key.Deserialize(s.raw.Name(), kv.Key)
 			if err != nil {
-				yield(KeyValue[K, V]{}, fmt.Errorf("store %q: deserialize key: %w", s.raw.Name(), err))
+				yield(processor.KeyValue[K, V]{}, fmt.Errorf("store %q: deserialize key: %w", s.raw.Name(), err))
 				return
 			}
 			v, err := s.decode(kv.Value)
 			if err != nil {
-				yield(KeyValue[K, V]{}, err)
+				yield(processor.KeyValue[K, V]{}, err)
 				return
 			}
-			if !yield(KeyValue[K, V]{Key: k, Value: v}, nil) {
+			if !yield(processor.KeyValue[K, V]{Key: k, Value: v}, nil) {
 				return
 			}
 		}
 	}
 }
 
-func (s *typedKV[K, V]) Range(from, to K) iter.Seq2[KeyValue[K, V], error] {
+func (s *typedKV[K, V]) Range(from, to K) iter.Seq2[processor.KeyValue[K, V], error] {
 	fb, err1 := s.kb(from)
 	tb, err2 := s.kb(to)
 	if err1 != nil || err2 != nil {
 		return errSeq[K, V](errors.Join(err1, err2))
 	}
 	if bytes.Compare(fb, tb) > 0 {
-		return func(func(KeyValue[K, V], error) bool) {}
+		return func(func(processor.KeyValue[K, V], error) bool) {}
 	}
 	return s.typed(s.raw.Range(fb, tb))
 }
 
-func (s *typedKV[K, V]) PrefixScan(prefix []byte) iter.Seq2[KeyValue[K, V], error] {
+func (s *typedKV[K, V]) PrefixScan(prefix []byte) iter.Seq2[processor.KeyValue[K, V], error] {
 	return s.typed(s.raw.PrefixScan(prefix))
 }
 
-func (s *typedKV[K, V]) All() iter.Seq2[KeyValue[K, V], error] {
+func (s *typedKV[K, V]) All() iter.Seq2[processor.KeyValue[K, V], error] {
 	return s.typed(s.raw.Range(nil, nil))
 }
 
 func (s *typedKV[K, V]) ApproximateCount() (int64, error) { return s.raw.ApproximateCount() }
 
-func errSeq[K, V any](err error) iter.Seq2[KeyValue[K, V], error] {
-	return func(yield func(KeyValue[K, V], error) bool) { yield(KeyValue[K, V]{}, err) }
+func errSeq[K, V any](err error) iter.Seq2[processor.KeyValue[K, V], error] {
+	return func(yield func(processor.KeyValue[K, V], error) bool) { yield(processor.KeyValue[K, V]{}, err) }
 }
