@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -48,6 +49,7 @@ type Driver struct {
 	outputs  map[string][]*kgo.Record
 	pending  []*kgo.Record
 	err      error
+	state    *changelog.Engine // in memory, as an App's with InMemoryState
 }
 
 // NewDriver validates the topology and creates its tasks.
@@ -78,7 +80,11 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	if err := d.resolvePartitions(); err != nil {
 		return nil, err
 	}
-	stores := engine.NewMemoryStores()
+	d.state, err = changelog.NewEngine(changelog.Options{ApplicationID: cfg.ApplicationID, InMemory: true})
+	if err != nil {
+		return nil, err
+	}
+	stores := memoryStores{d.state}
 	for _, st := range subs {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
@@ -133,7 +139,39 @@ func (d *Driver) Close() error {
 	}
 	d.tasks = map[processor.TaskID]*engine.Task{}
 	d.ids = nil
+	if d.state != nil {
+		errs = append(errs, d.state.Close())
+	}
 	return errors.Join(errs...)
+}
+
+// memoryStores opens a task's stores in the in-memory engine an App uses
+// with InMemoryState: the same write buffers, commits and aborts.
+type memoryStores struct{ e *changelog.Engine }
+
+// Open implements engine.StoreProvider.
+func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
+	return m.e.Open(task, def.Name)
+}
+
+// settle ends the work of one input record (or wall-clock advance) as an
+// App's commit would: the stores' write buffers are committed, or, when
+// processing failed, dropped as an aborted transaction drops them.
+func (d *Driver) settle(err error) error {
+	for _, id := range d.ids {
+		t := d.tasks[id]
+		if err != nil {
+			t.Abort()
+			continue
+		}
+		for _, s := range t.RawStores() {
+			if ferr := s.Flush(); ferr != nil && err == nil {
+				err = fmt.Errorf("testkit: task %s: commit store %q: %w", id, s.Name(), ferr)
+				d.err = err
+			}
+		}
+	}
+	return err
 }
 
 // Now returns the driver's wall-clock time.
@@ -150,10 +188,10 @@ func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
 		d.tasks[id].PunctuateWallClock()
 		if err := d.tasks[id].Err(); err != nil {
 			d.err = err
-			return err
+			return d.settle(err)
 		}
 	}
-	return d.drain()
+	return d.settle(d.drain())
 }
 
 // Produce implements engine.Output: the record goes to the topic's output
@@ -194,7 +232,7 @@ func (d *Driver) pipe(r *kgo.Record) error {
 		return d.err
 	}
 	d.pending = append(d.pending, r)
-	return d.drain()
+	return d.settle(d.drain())
 }
 
 func (d *Driver) drain() error {

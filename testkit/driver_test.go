@@ -218,3 +218,45 @@ func TestDriverTenThousandRecordsAndNoGoroutines(t *testing.T) {
 		t.Errorf("%d goroutines after Close, %d before", after, before)
 	}
 }
+
+// A record whose processing fails leaves no store write behind, as an
+// aborted transaction in an App: the driver runs the production store
+// stack (write buffer committed after each input record, aborted on error).
+func TestDriverFailedRecordLeavesNoWrite(t *testing.T) {
+	top := topology.New()
+	topology.AddSource(top, "in", topology.Source[string, string]{Topics: []string{"in"}, Key: serde.String, Value: serde.String})
+	topology.AddProcessor(top, "put", processor.Func[string, string, string, string](
+		func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+			s, err := processor.GetKeyValueStore[string, string](ctx, "s")
+			if err != nil {
+				return err
+			}
+			if err := s.Put(r.Key, r.Value); err != nil {
+				return err
+			}
+			if r.Value == "bad" {
+				return errors.New("bad value")
+			}
+			return nil
+		}).Supplier(), "in")
+	topology.AddKeyValueStore(top, topology.KeyValueStore[string, string]{Name: "s", Key: serde.String, Value: serde.String}, "put")
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	if err := in.Pipe("k", "good"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Pipe("k", "bad"); err == nil {
+		t.Fatal("the failing record did not fail the driver")
+	}
+	s, err := testkit.KeyValueStoreOf[string, string](d, "s", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := s.Get("k"); err != nil || v != "good" {
+		t.Fatalf("store holds %q (%v) after the failed record, want the committed %q", v, err, "good")
+	}
+}
