@@ -42,3 +42,9 @@ func (a *App) TailStandbysForTest() error { return a.r.TailStandbysForTest() }
 
 // StopStandbysForTest closes what StartStandbyForTest opened.
 func (a *App) StopStandbysForTest() { a.r.StopStandbysForTest() }
+
+// StandbyPositionsForTest returns the standby tasks this member keeps and
+// how far each is.
+func (a *App) StandbyPositionsForTest() map[processor.TaskID]int64 {
+	return a.r.StandbyPositionsForTest()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
 	"github.com/samsa-streams/samsa/testkit"
 	"github.com/samsa-streams/samsa/topology"
 )
@@ -109,4 +111,104 @@ func TestStandbyFetchErrors(t *testing.T) {
 	// A broker outage: the standby waits, the App does not fail.
 	kf.Close()
 	tail(500*time.Millisecond, nil)
+}
+
+// TestStandbyTailsWhileProcessingBlocks: standbys are tailed by the state
+// updater, not the poll loop: while a processor of one instance is stuck
+// on a record, that instance's standby of the other instance's task keeps
+// following its changelog.
+func TestStandbyTailsWhileProcessingBlocks(t *testing.T) {
+	c := testkit.RealCluster(t)
+	in, out := c.Topic(t, "sbblock-in", 2), c.Topic(t, "sbblock-out", 2)
+	appID := testkit.UniqueName("sbblock-app")
+	release := make(chan struct{})
+	var released atomic.Bool
+	defer func() {
+		if released.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}()
+	entered := make(chan struct{}, 1)
+	count := countInto("counts")
+	top := topology.New()
+	topology.AddSource(top, "src", topology.Source[string, string]{Topics: []string{in}, Key: serde.String, Value: serde.String})
+	topology.AddProcessor(top, "count", func() processor.Processor[string, string, string, string] {
+		return &blocking{Processor: count(), entered: entered, release: release}
+	}, "src")
+	topology.AddKeyValueStore(top, topology.KeyValueStore[string, int64]{Name: "counts", Key: serde.String, Value: serde.JSON[int64]()}, "count")
+	topology.AddSink(top, "sink", topology.Sink[string, string]{Topic: out, Key: serde.String, Value: serde.String}, "count")
+	newApp := func(name string) *samsa.App {
+		app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(),
+			StandbyReplicas: 1, CommitInterval: 100 * time.Millisecond, InstanceID: name,
+			Logger: testkit.Logger(t, slog.LevelWarn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	a, b := newApp("a"), newApp("b")
+	runA := testkit.Start(t, a)
+	runB := testkit.Start(t, b)
+	// Both instances settle: one active task each, a standby of the other.
+	var bActive, aActive processor.TaskID
+	runB.WaitFor(t, time.Minute, "one active task and one standby each", func() bool {
+		at, bt := a.ActiveTasks(), b.ActiveTasks()
+		if len(at) != 1 || len(bt) != 1 {
+			return false
+		}
+		aActive, bActive = at[0], bt[0]
+		_, ok := b.StandbyPositionsForTest()[aActive]
+		return ok
+	})
+	// b's processor gets stuck on a record of its own task.
+	if err := c.Produce(context.Background(), true, &kgo.Record{Topic: in, Partition: bActive.Partition, Key: []byte("x"), Value: []byte("block")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered: // b's poll loop is inside the processor now
+	case <-time.After(30 * time.Second):
+		t.Fatal("b never processed the blocking record")
+	}
+	before := b.StandbyPositionsForTest()[aActive]
+	recs := make([]*kgo.Record, 500)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: in, Partition: aActive.Partition, Key: []byte("k" + strconv.Itoa(i%50)), Value: []byte("v")}
+	}
+	if err := c.Produce(context.Background(), true, recs...); err != nil {
+		t.Fatal(err)
+	}
+	runA.WaitFor(t, 30*time.Second, "a processing its records", func() bool { return a.Processed() >= int64(len(recs)) })
+	runB.WaitFor(t, 20*time.Second, "b's standby following a's changelog while b's processor is stuck", func() bool {
+		return b.StandbyPositionsForTest()[aActive] >= before+int64(len(recs))
+	})
+	if b.Processed() != 0 {
+		t.Fatalf("b processed %d records: its processor was not stuck, the test proves nothing", b.Processed())
+	}
+	released.Store(true)
+	close(release)
+	if err := runB.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := runA.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blocking is a processor that waits for release on a record whose value
+// is "block", after saying so on entered.
+type blocking struct {
+	processor.Processor[string, string, string, string]
+	entered chan<- struct{}
+	release <-chan struct{}
+}
+
+func (p *blocking) Process(r processor.Record[string, string]) error {
+	if r.Value == "block" {
+		select {
+		case p.entered <- struct{}{}:
+		default:
+		}
+		<-p.release
+	}
+	return p.Processor.Process(r)
 }

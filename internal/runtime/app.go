@@ -91,12 +91,21 @@ type App struct {
 	// TaskTimeout; owned by the goroutine of Run.
 	lastGood time.Time
 	// Standby replicas: the balancer, the warm copies and their client.
+	// The state updater goroutine tails the changelogs into the copies;
+	// the poll loop and the group callbacks open and close them. Both
+	// hold standbyMu for standbys and standbyCl (a.mu, when also held,
+	// is taken first).
 	balancer     *assign.Balancer
+	standbyMu    sync.Mutex
 	standbys     map[processor.TaskID]*standbyTask
 	standbyCl    *kgo.Client
 	changelogSub map[string]int // changelog topic → sub-topology
-	posMu        sync.Mutex
-	positions    map[assign.Task]int64
+	// posMu guards the positions of the state this member holds, by
+	// task, for the balancer: activePos set at commit by the poll loop,
+	// standbyPos by the state updater after each tail.
+	posMu      sync.Mutex
+	activePos  map[assign.Task]int64
+	standbyPos map[assign.Task]int64
 	// skipped and deadLettered count records handled by the error policies.
 	skipped      atomic.Int64
 	deadLettered atomic.Int64
@@ -328,9 +337,7 @@ func (a *App) recoverClient() {
 		all = append(all, t)
 	}
 	a.closeTasks(a.cl, all, "recovery")
-	if a.standbyCl != nil {
-		a.closeStandbys()
-	}
+	a.closeStandbys()
 	a.revoked, a.rebalancing, a.holdGen = false, false, -1
 	a.mu.Unlock()
 	a.closeClients()
@@ -345,7 +352,11 @@ func (a *App) recoverClient() {
 // CloseTimeout.
 func (a *App) closeClients() {
 	done := make(chan struct{})
-	cl, rcl, scl := a.cl, a.restoreCl, a.standbyCl
+	a.standbyMu.Lock()
+	scl := a.standbyCl
+	a.standbyCl = nil
+	a.standbyMu.Unlock()
+	cl, rcl := a.cl, a.restoreCl
 	go func() {
 		defer close(done)
 		if cl != nil {
@@ -363,7 +374,6 @@ func (a *App) closeClients() {
 	case <-time.After(a.cfg.CloseTimeout):
 		a.log.Warn("closing the Kafka clients takes longer than CloseTimeout: going on without waiting", "close_timeout", a.cfg.CloseTimeout)
 	}
-	a.standbyCl = nil
 }
 
 var errRecovering = errors.New("samsa: recovering")
@@ -512,17 +522,24 @@ func (a *App) startClient() error {
 		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
 	}
 	if a.cfg.StandbyReplicas > 0 {
-		if a.standbyCl, err = kgo.NewClient(ropts...); err != nil {
+		scl, err := kgo.NewClient(ropts...)
+		if err != nil {
 			a.restoreCl.Close()
 			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
 		}
+		a.standbyMu.Lock()
+		a.standbyCl = scl
+		a.standbyMu.Unlock()
 	}
 	proto, err := exactlyonce.Open(a.cfg.ExactlyOnce, opts...)
 	if err != nil {
 		a.restoreCl.Close()
+		a.standbyMu.Lock()
 		if a.standbyCl != nil {
 			a.standbyCl.Close()
+			a.standbyCl = nil
 		}
+		a.standbyMu.Unlock()
 		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
 	}
 	// The group callbacks may run as soon as the client exists: they
@@ -655,9 +672,6 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		return err
 	}
 	a.syncStandbys()
-	if err := a.tailStandbys(); err != nil {
-		return err
-	}
 	commitNow := false
 	var buffered int64
 	for _, t := range a.tasks {
@@ -840,7 +854,7 @@ func (a *App) commitLocked() error {
 	}
 	a.lastCmt = time.Now()
 	if a.cfg.StandbyReplicas > 0 {
-		a.updatePositions()
+		a.updateActivePositions()
 	}
 	if len(offsets) > 0 {
 		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
@@ -864,9 +878,11 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 			if _, ok := a.restoring[id]; ok {
 				continue
 			}
+			a.standbyMu.Lock()
 			if _, standby := a.standbys[id]; standby {
 				a.closeStandby(id) // the active task takes over its warm stores
 			}
+			a.standbyMu.Unlock()
 			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
 				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
@@ -1024,9 +1040,7 @@ func (a *App) shutdown(runErr error) error {
 		all = append(all, t)
 	}
 	a.closeTasks(a.cl, all, "shutdown")
-	if a.standbyCl != nil {
-		a.closeStandbys()
-	}
+	a.closeStandbys()
 	a.mu.Unlock()
 	a.closeClients()
 	if a.out != nil {

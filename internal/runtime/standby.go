@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -54,10 +55,10 @@ type StandbyFailure struct {
 // fetches failed and have delivered no records since, sorted by task and
 // topic. A failure is cleared when its partition delivers records again;
 // one that is caught up and delivers none stays listed, with the time of
-// its last error. It waits for the poll loop's current batch.
+// its last error.
 func (a *App) FailingStandbys() []StandbyFailure {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
 	var out []StandbyFailure
 	for id, st := range a.standbys {
 		for topic, f := range st.failing {
@@ -74,11 +75,20 @@ func (a *App) FailingStandbys() []StandbyFailure {
 }
 
 // syncStandbys opens the standby tasks the last assignment gave this member
-// and closes those it took away. a.mu must be held.
+// and closes those it took away; the state updater tails them. a.mu must be
+// held.
 func (a *App) syncStandbys() {
 	if a.cfg.StandbyReplicas <= 0 {
 		return
 	}
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
+	opened := false
+	defer func() {
+		if opened && a.updater != nil {
+			a.updater.poke()
+		}
+	}()
 	want := map[processor.TaskID]bool{}
 	for _, t := range a.balancer.Standbys() {
 		id := processor.TaskID{Subtopology: t.Sub, Partition: t.Partition}
@@ -94,10 +104,13 @@ func (a *App) syncStandbys() {
 	for id := range want {
 		if _, ok := a.standbys[id]; !ok {
 			a.openStandby(id)
+			opened = true
 		}
 	}
 }
 
+// openStandby opens a standby task's stores and starts fetching their
+// changelogs from their checkpoints. a.standbyMu must be held.
 func (a *App) openStandby(id processor.TaskID) {
 	st := &standbyTask{stores: map[string]*changelog.Store{}, pos: map[string]int64{}, failing: map[string]*standbyFailure{}}
 	add := map[string]map[int32]kgo.Offset{}
@@ -120,6 +133,7 @@ func (a *App) openStandby(id processor.TaskID) {
 	a.log.Info("standby task opened", "task", id.String())
 }
 
+// closeStandby closes a standby task. a.standbyMu must be held.
 func (a *App) closeStandby(id processor.TaskID) {
 	st := a.standbys[id]
 	remove := map[string][]int32{}
@@ -132,28 +146,40 @@ func (a *App) closeStandby(id processor.TaskID) {
 	a.log.Info("standby task closed", "task", id.String())
 }
 
-// tailStandbys applies what the changelogs gained since the last call to
-// the standby stores, without blocking. Fetch errors never fail the App
-// (the client keeps retrying): they are logged, at most once per
-// standbyLogEvery per changelog partition, and kept for FailingStandbys.
-// a.mu must be held.
-func (a *App) tailStandbys() error {
-	if len(a.standbys) == 0 {
-		return nil
+// tailStandbys applies what the changelogs gained to the standby stores,
+// waiting up to wait for records. It runs on the state updater goroutine,
+// never in the poll loop: processing does not wait for standbys. Fetch and
+// apply errors never fail the App (the client keeps retrying): they are
+// logged, at most once per standbyLogEvery per changelog partition, and
+// kept for FailingStandbys.
+func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
+	a.standbyMu.Lock()
+	cl, n := a.standbyCl, len(a.standbys)
+	a.standbyMu.Unlock()
+	if cl == nil || n == 0 {
+		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
-	defer cancel()
-	fs := a.standbyCl.PollRecords(ctx, 10000)
+	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+	fs := cl.PollRecords(pctx, 10000)
+	cancel()
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
 	now := time.Now()
 	for _, fe := range fs.Errors() {
 		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 			continue
 		}
-		a.standbyFetchFailed(fe, now)
+		a.standbyFailed(fe.Topic, fe.Partition, fe.Err, now)
 	}
 	batches := map[string]map[int32][]changelog.Record{}
 	last := map[string]map[int32]int64{}
 	fs.EachRecord(func(r *kgo.Record) {
+		st, ok := a.standbys[processor.TaskID{Subtopology: a.changelogSub[r.Topic], Partition: r.Partition}]
+		if !ok || st.stores[r.Topic] == nil || r.Offset < st.pos[r.Topic] {
+			// Closed, or fetched before its standby was opened again
+			// at a later position, while this poll was under way.
+			return
+		}
 		if batches[r.Topic] == nil {
 			batches[r.Topic], last[r.Topic] = map[int32][]changelog.Record{}, map[int32]int64{}
 		}
@@ -164,36 +190,34 @@ func (a *App) tailStandbys() error {
 	})
 	for topic, byPart := range last {
 		for p, off := range byPart {
-			st, ok := a.standbys[processor.TaskID{Subtopology: a.changelogSub[topic], Partition: p}]
-			if !ok || st.stores[topic] == nil {
-				continue
-			}
+			id := processor.TaskID{Subtopology: a.changelogSub[topic], Partition: p}
+			st := a.standbys[id]
 			if err := st.stores[topic].Restore(batches[topic][p], off+1); err != nil {
-				return err
+				a.standbyFailed(topic, p, fmt.Errorf("apply changelog records to the standby store: %w", err), now)
+				continue
 			}
 			st.pos[topic] = off + 1
 			if f := st.failing[topic]; f != nil {
-				a.log.Info("standby changelog fetches again", "task", processor.TaskID{Subtopology: a.changelogSub[topic], Partition: p}.String(),
+				a.log.Info("standby changelog fetches again", "task", id.String(),
 					"topic", topic, "partition", p, "failures", f.count, "for", now.Sub(f.since).Round(time.Millisecond))
 				delete(st.failing, topic)
 			}
 		}
 	}
-	a.updatePositions()
-	return nil
+	a.updateStandbyPositions()
 }
 
-// standbyFetchFailed records a fetch error on the standby changelogs it
-// concerns: one partition, every partition of a topic (partition -1), or
-// every standby changelog (no topic: the client's own error). a.mu must be
+// standbyFailed records an error on the standby changelogs it concerns:
+// one partition, every partition of a topic (partition -1), or every
+// standby changelog (no topic: the client's own error). a.standbyMu must be
 // held.
-func (a *App) standbyFetchFailed(fe kgo.FetchError, now time.Time) {
+func (a *App) standbyFailed(errTopic string, partition int32, err error, now time.Time) {
 	for id, st := range a.standbys {
-		if fe.Partition >= 0 && id.Partition != fe.Partition {
+		if partition >= 0 && id.Partition != partition {
 			continue
 		}
 		for topic := range st.stores {
-			if fe.Topic != "" && topic != fe.Topic {
+			if errTopic != "" && topic != errTopic {
 				continue
 			}
 			f := st.failing[topic]
@@ -201,28 +225,37 @@ func (a *App) standbyFetchFailed(fe kgo.FetchError, now time.Time) {
 				f = &standbyFailure{since: now}
 				st.failing[topic] = f
 			}
-			f.err, f.last = fe.Err, now
+			f.err, f.last = err, now
 			f.count++
 			f.unlogged++
 			if now.Sub(f.logged) >= standbyLogEvery {
 				a.log.Warn("standby changelog fetch failed: the standby falls behind until it recovers", "task", id.String(),
-					"topic", topic, "partition", id.Partition, "failures", f.unlogged, "since", f.since.Format(time.RFC3339), "err", fe.Err)
+					"topic", topic, "partition", id.Partition, "failures", f.unlogged, "since", f.since.Format(time.RFC3339), "err", err)
 				f.logged, f.unlogged = now, 0
 			}
 		}
 	}
 }
 
-// updatePositions records, for the join metadata, how far this member's
-// state of each task is: the sum of its stores' changelog checkpoints.
-// a.mu must be held.
-func (a *App) updatePositions() {
+// updateStandbyPositions records, for the join metadata, how far this
+// member's standby state of each task is: the sum of its stores' changelog
+// positions. a.standbyMu must be held.
+func (a *App) updateStandbyPositions() {
 	pos := map[assign.Task]int64{}
 	for id, st := range a.standbys {
 		for _, p := range st.pos {
 			pos[assign.Task{Sub: id.Subtopology, Partition: id.Partition}] += p
 		}
 	}
+	a.posMu.Lock()
+	a.standbyPos = pos
+	a.posMu.Unlock()
+}
+
+// updateActivePositions records the same for the active tasks, from their
+// stores' checkpoints. a.mu must be held.
+func (a *App) updateActivePositions() {
+	pos := map[assign.Task]int64{}
 	for id, t := range a.tasks {
 		for _, rs := range t.RawStores() {
 			if s, ok := rs.(*changelog.Store); ok {
@@ -233,7 +266,7 @@ func (a *App) updatePositions() {
 		}
 	}
 	a.posMu.Lock()
-	a.positions = pos
+	a.activePos = pos
 	a.posMu.Unlock()
 }
 
@@ -241,15 +274,27 @@ func (a *App) updatePositions() {
 func (a *App) statePositions() map[assign.Task]int64 {
 	a.posMu.Lock()
 	defer a.posMu.Unlock()
-	out := make(map[assign.Task]int64, len(a.positions))
-	for k, v := range a.positions {
+	out := make(map[assign.Task]int64, len(a.activePos)+len(a.standbyPos))
+	for k, v := range a.standbyPos {
+		out[k] = v
+	}
+	for k, v := range a.activePos {
 		out[k] = v
 	}
 	return out
 }
 
-// closeStandbys closes every standby task (shutdown).
+// hasStandbys reports whether this member keeps standby tasks.
+func (a *App) hasStandbys() bool {
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
+	return len(a.standbys) > 0
+}
+
+// closeStandbys closes every standby task (recovery, shutdown).
 func (a *App) closeStandbys() {
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
 	ids := make([]processor.TaskID, 0, len(a.standbys))
 	for id := range a.standbys {
 		ids = append(ids, id)

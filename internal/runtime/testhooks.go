@@ -7,6 +7,7 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -63,25 +64,40 @@ func (a *App) StartStandbyForTest(id processor.TaskID) error {
 		_ = e.Close()
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
 	a.stateEngine, a.standbyCl = e, cl
 	a.openStandby(id)
 	return nil
 }
 
-// TailStandbysForTest runs one tailStandbys, as the poll loop does.
+// TailStandbysForTest runs one turn of standby tailing, as the state
+// updater does.
 func (a *App) TailStandbysForTest() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.tailStandbys()
+	a.tailStandbys(context.Background(), time.Millisecond)
+	return nil
 }
 
 // StopStandbysForTest closes what StartStandbyForTest opened.
 func (a *App) StopStandbysForTest() {
-	a.mu.Lock()
 	a.closeStandbys()
-	a.mu.Unlock()
-	a.standbyCl.Close()
+	a.standbyMu.Lock()
+	cl := a.standbyCl
+	a.standbyMu.Unlock()
+	cl.Close()
 	_ = a.stateEngine.Close()
+}
+
+// StandbyPositionsForTest returns the standby tasks this member keeps, with
+// the next changelog offset of each (summed over its stores).
+func (a *App) StandbyPositionsForTest() map[processor.TaskID]int64 {
+	a.standbyMu.Lock()
+	defer a.standbyMu.Unlock()
+	out := map[processor.TaskID]int64{}
+	for id, st := range a.standbys {
+		for _, p := range st.pos {
+			out[id] += p
+		}
+	}
+	return out
 }

@@ -14,10 +14,11 @@ import (
 	"github.com/samsa-streams/samsa/processor"
 )
 
-// stateUpdater restores the stores of newly assigned tasks in a goroutine
-// of its own, as Kafka Streams' state updater: the poll loop keeps
-// heartbeating, rebalancing and processing the tasks already restored,
-// and Close is never held up by a restore.
+// stateUpdater restores the stores of newly assigned tasks and tails the
+// changelogs into the standby tasks, in a goroutine of its own, as Kafka
+// Streams' state updater: the poll loop keeps heartbeating, rebalancing and
+// processing the tasks already restored, Close is never held up by a
+// restore, and processing never waits for a standby.
 //
 // Ownership: a task handed to the updater (add) belongs to the updater
 // goroutine until it comes back through take, or until cancel returned;
@@ -30,10 +31,13 @@ type stateUpdater struct {
 	// poll loop.
 	restored func()
 
-	mu      sync.Mutex
-	pending []*restoreJob                    // not started, in order
-	jobs    map[processor.TaskID]*restoreJob // pending or running
-	done    []*restoreJob                    // finished, not taken
+	mu sync.Mutex
+	// stopTail ends the standby poll under way, so that a new job
+	// starts at once.
+	stopTail context.CancelFunc
+	pending  []*restoreJob                    // not started, in order
+	jobs     map[processor.TaskID]*restoreJob // pending or running
+	done     []*restoreJob                    // finished, not taken
 }
 
 // restoreJob is the restore of one task.
@@ -61,10 +65,37 @@ func (u *stateUpdater) add(parent context.Context, t *engine.Task) {
 	u.pending = append(u.pending, j)
 	u.jobs[t.ID] = j
 	u.mu.Unlock()
+	u.poke()
+}
+
+// poke wakes the updater: a job was added, or standby tasks opened.
+func (u *stateUpdater) poke() {
+	u.mu.Lock()
+	if u.stopTail != nil {
+		u.stopTail()
+	}
+	u.mu.Unlock()
 	select {
 	case u.wake <- struct{}{}:
 	default:
 	}
+}
+
+// standbyWait is how long the updater waits for standby changelog records
+// when it has nothing to restore.
+const standbyWait = 200 * time.Millisecond
+
+// tail tails the standbys once, waiting up to wait (or until poked).
+func (u *stateUpdater) tail(ctx context.Context, wait time.Duration) {
+	tctx, cancel := context.WithCancel(ctx)
+	u.mu.Lock()
+	u.stopTail = cancel
+	u.mu.Unlock()
+	u.a.tailStandbys(tctx, wait)
+	u.mu.Lock()
+	u.stopTail = nil
+	u.mu.Unlock()
+	cancel()
 }
 
 // finished reports whether restored tasks wait to be taken.
@@ -128,7 +159,8 @@ func (u *stateUpdater) take() ([]*engine.Task, error) {
 	return out, err
 }
 
-// run restores tasks one at a time until ctx ends.
+// run restores tasks one at a time, and tails the standbys between
+// restore turns and whenever there is nothing to restore, until ctx ends.
 func (u *stateUpdater) run(ctx context.Context) {
 	for {
 		u.mu.Lock()
@@ -139,6 +171,12 @@ func (u *stateUpdater) run(ctx context.Context) {
 		}
 		u.mu.Unlock()
 		if j == nil {
+			if u.a.hasStandbys() {
+				u.tail(ctx, standbyWait)
+				if ctx.Err() == nil {
+					continue
+				}
+			}
 			select {
 			case <-ctx.Done():
 				u.drain()
@@ -148,6 +186,7 @@ func (u *stateUpdater) run(ctx context.Context) {
 			}
 		}
 		err := u.restore(j)
+		u.tail(ctx, 0)
 		if errors.Is(err, errSliceOver) && j.ctx.Err() == nil {
 			// Its turn is over: the other tasks go first, then it
 			// goes on from its checkpoints.
