@@ -20,13 +20,13 @@ func (o *rawOut) Produce(_ string, _ int32, k, v []byte, _ time.Time, _ []proces
 }
 func (o *rawOut) Partitions(string) (int32, error) { return 1, nil }
 
-// panicSerde fails the test if the engine asks it to decode nil.
-type panicSerde struct{ t *testing.T }
+// nilCheckSerde fails the test if the engine asks it to decode nil.
+type nilCheckSerde struct{ t *testing.T }
 
-func (p panicSerde) Serialize(_ string, v string) ([]byte, error) {
+func (p nilCheckSerde) Serialize(_ string, v string) ([]byte, error) {
 	return serde.String.Serialize("", v)
 }
-func (p panicSerde) Deserialize(_ string, data []byte) (string, error) {
+func (p nilCheckSerde) Deserialize(_ string, data []byte) (string, error) {
 	if data == nil {
 		p.t.Error("a deserializer was called with nil")
 	}
@@ -40,14 +40,14 @@ func (p panicSerde) Deserialize(_ string, data []byte) (string, error) {
 func TestSourceAndSinkKeepNulls(t *testing.T) {
 	var seen []string
 	g, subs := newGraph(t, func(g *Graph) {
-		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource[string, string](panicSerde{t}, panicSerde{t}, nil)})
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource[string, string](nilCheckSerde{t}, nilCheckSerde{t}, nil)})
 		g.Add(&Node{Name: "peek", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(processor.Func[string, string, string, string](
 			func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
 				seen = append(seen, fmt.Sprintf("%q/%v=%q/%v", r.Key, r.KeyIsNull(), r.Value, r.IsTombstone()))
 				ctx.Forward(r)
 				return nil
 			}).Supplier())})
-		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"peek"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: panicSerde{t}, Value: panicSerde{t}})})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"peek"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: nilCheckSerde{t}, Value: nilCheckSerde{t}})})
 	})
 	out := &rawOut{}
 	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores()})
