@@ -378,9 +378,14 @@ func TestProductionChangelogRejected(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// An aggregate's changelog value is the timestamped
+				// format: 8 bytes of milliseconds, then the value.
 				last := map[string]string{}
 				for _, r := range cl[0] {
-					last[string(r.Key)] = string(r.Value)
+					if len(r.Value) < 8 {
+						t.Fatalf("changelog record %q of %d bytes, want a timestamped value", r.Key, len(r.Value))
+					}
+					last[string(r.Key)] = string(r.Value[8:])
 				}
 				want := map[string]string{"k0": "v-18", "k1": "v-19", "k2": "v-17"}
 				for k, v := range want {

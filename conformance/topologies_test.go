@@ -89,22 +89,60 @@ var topologies = map[string]func() *topology.Topology{
 		in.Peek(func(k, v string) { peeked = append(peeked, k+"="+v) }).To("out", serde.String, serde.String)
 		return top
 	},
-	// groupByKey().count().toStream(): Aggregate with a counter, no
-	// repartition since the key is unchanged.
+	// groupByKey().count().toStream(): Count, no repartition since the key
+	// is unchanged.
 	"count": func() *topology.Topology {
 		top, in := source()
-		count(in).To("counts", serde.String, serde.Int64)
+		topology.Count(in, "count-store", serde.String).To("counts", serde.String, serde.Int64)
 		return top
 	},
-	// groupBy(value).count().toStream(): GroupBy (a Map and a repartition
-	// topic, as Kafka Streams' by-value-repartition) then the counter.
+	// groupBy(value).count().toStream(): GroupBy (a re-keying and a
+	// repartition topic, as Kafka Streams' by-value-repartition) then Count.
 	"groupByCount": func() *topology.Topology {
 		top, in := source()
 		byValue := topology.GroupBy(in, "by-value", func(_, v string) string { return v }, serde.String, serde.String)
-		count(byValue).To("counts", serde.String, serde.Int64)
+		topology.Count(byValue, "count-store", serde.String).To("counts", serde.String, serde.Int64)
 		return top
 	},
-	// selectKey(first letter).groupByKey().count(): Map, Repartition, counter.
+	// groupByKey().reduce((agg, v) -> agg + "+" + v).toStream(): Reduce.
+	"reduce": func() *topology.Topology {
+		top, in := source()
+		topology.Reduce(in, "reduce-store", func(agg, v string) string { return agg + "+" + v }, serde.String, serde.String).
+			To("out", serde.String, serde.String)
+		return top
+	},
+	// mapValues(v -> v) over JSON objects: samsa reads and writes them as
+	// *jsonValue with serde.JSON, Kafka Streams as Strings; the bytes
+	// (canonical JSON as encoding/json writes it) and the nulls must agree,
+	// so a nil pointer must be written as a tombstone, not as null.
+	"jsonPassthrough": func() *topology.Topology {
+		top := topology.New()
+		in := topology.StreamOf(top, serde.String, serde.JSON[*jsonValue](), "in")
+		topology.MapValues(in, func(_ string, v *jsonValue) *jsonValue { return v }).
+			To("out", serde.String, serde.JSON[*jsonValue]())
+		return top
+	},
+	// merge, peek, filterNot and split with tombstones and null keys: the
+	// stateless operators pass them on unchanged. Kafka Streams'
+	// predicates test for null; samsa's see "" for a null, which they
+	// treat as Kafka Streams' treat null.
+	"tombstoneOperators": func() *topology.Topology {
+		top := topology.New()
+		a := topology.StreamOf(top, serde.String, serde.String, "in-a")
+		b := topology.StreamOf(top, serde.String, serde.String, "in-b")
+		br := a.Merge(b).
+			Peek(func(_, _ string) {}).
+			FilterNot(func(_, v string) bool { return v == "drop" }).
+			Branch(
+				func(_, v string) bool { return strings.HasPrefix(v, "a") },
+				func(_, _ string) bool { return true },
+			)
+		br[0].To("out-a", serde.String, serde.String)
+		br[1].To("out-other", serde.String, serde.String)
+		return top
+	},
+	// selectKey(first letter).groupByKey().count(): Map, Repartition, and
+	// Aggregate with a counter.
 	"selectKeyCount": func() *topology.Topology {
 		top, in := source()
 		rekeyed := topology.Map(in, func(_, v string) (string, string) { return firstLetter(v), v })
@@ -127,6 +165,14 @@ func source() (*topology.Topology, topology.Stream[string, string]) {
 func count(s topology.Stream[string, string]) topology.Stream[string, int64] {
 	return topology.Aggregate(s, "count-store", func() int64 { return 0 },
 		func(_, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64)
+}
+
+// jsonValue is the value type of the jsonPassthrough topology; its fields
+// are in the order encoding/json writes them, so that the scenario's inputs
+// come out byte for byte.
+type jsonValue struct {
+	ID string `json:"id"`
+	N  int    `json:"n"`
 }
 
 // firstLetter is Java's v.substring(0, 1) for the ASCII and BMP values of

@@ -35,7 +35,7 @@ var engineParts = []string{
 // needs it.
 var userAPI = []string{
 	// records
-	"Header", "Origin", "Record", "NewRecord", "SourceRecord", "WithValue", "WithKeyValue",
+	"Header", "Origin", "Record", "NewRecord", "NewTombstone", "SourceRecord", "WithValue", "WithKeyValue",
 	// processors and their context
 	"Processor", "Supplier", "Func", "Context", "TaskContext", "TaskID",
 	// punctuation

@@ -26,6 +26,18 @@ type Origin struct {
 // Record is a typed record flowing through a topology: key, value, event
 // time and headers, plus the read-only origin of the input record it derives
 // from.
+//
+// A record also says whether its value and its key are null, as Kafka
+// records can be: a null value is a tombstone (a delete on a compacted
+// topic, a delete in a table), and a record read from Kafka with a null
+// value or key keeps it null through every operator that passes the record
+// on (Filter, Peek, Branch, Merge, To, a repartition) and is written with a
+// null value or key by the sink. The field (Value or Key) then holds the
+// zero value of its type, so IsTombstone and KeyIsNull are how to tell a
+// tombstone from a value that is merely empty: a string value "" is not a
+// tombstone. Assigning the Value or Key field does not change what the
+// record says; WithValue and WithKeyValue return records with new, non-null
+// values, and AsTombstone and WithNullKey make a value or key null.
 type Record[K, V any] struct {
 	Key       K
 	Value     V
@@ -34,11 +46,20 @@ type Record[K, V any] struct {
 
 	origin    Origin
 	hasOrigin bool
+	nullValue bool
+	nullKey   bool
 }
 
 // NewRecord returns a record with the given key, value and event time and no origin.
 func NewRecord[K, V any](key K, value V, ts time.Time) Record[K, V] {
 	return Record[K, V]{Key: key, Value: value, Timestamp: ts}
+}
+
+// NewTombstone returns a record with the given key and event time whose value
+// is null (the zero V): a sink writes it with a null value, a delete on a
+// compacted topic.
+func NewTombstone[K, V any](key K, ts time.Time) Record[K, V] {
+	return Record[K, V]{Key: key, Timestamp: ts, nullValue: true}
 }
 
 // SourceRecord returns a record as read from a topic, with its origin: the
@@ -74,15 +95,44 @@ func (r Record[K, V]) Offset() int64 {
 	return r.origin.Offset
 }
 
-// WithValue returns a record of a new value type carrying the key, time,
-// headers and origin of r. Go forbids type parameters on methods, so changing
-// the value type is a function.
+// IsTombstone reports whether the record's value is null: a Kafka tombstone,
+// read from a topic with a null value or made by NewTombstone or
+// AsTombstone. Value then holds the zero V. A value that is merely empty
+// ("", 0) is not a tombstone.
+func (r Record[K, V]) IsTombstone() bool { return r.nullValue }
+
+// KeyIsNull reports whether the record's key is null: read from a topic
+// without a key, or made by WithNullKey. Key then holds the zero K, and a
+// sink writes the record without a key.
+func (r Record[K, V]) KeyIsNull() bool { return r.nullKey }
+
+// AsTombstone returns r with a null value (the zero V): a sink writes it
+// with a null value, a delete on a compacted topic.
+func (r Record[K, V]) AsTombstone() Record[K, V] {
+	var zero V
+	r.Value, r.nullValue = zero, true
+	return r
+}
+
+// WithNullKey returns r with a null key (the zero K): a sink writes it
+// without a key.
+func (r Record[K, V]) WithNullKey() Record[K, V] {
+	var zero K
+	r.Key, r.nullKey = zero, true
+	return r
+}
+
+// WithValue returns a record of a new value type carrying the key (null if
+// r's key is), time, headers and origin of r. The new value is a value, not
+// a tombstone, even if r is one. Go forbids type parameters on methods, so
+// changing the value type is a function.
 func WithValue[K, V, V2 any](r Record[K, V], v V2) Record[K, V2] {
-	return Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers, origin: r.origin, hasOrigin: r.hasOrigin}
+	return Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers, origin: r.origin, hasOrigin: r.hasOrigin, nullKey: r.nullKey}
 }
 
 // WithKeyValue returns a record with a new key and value carrying the time,
-// headers and origin of r.
+// headers and origin of r. Neither the new key nor the new value is null,
+// even if r's are.
 func WithKeyValue[K, V, K2, V2 any](r Record[K, V], k K2, v V2) Record[K2, V2] {
 	return Record[K2, V2]{Key: k, Value: v, Timestamp: r.Timestamp, Headers: r.Headers, origin: r.origin, hasOrigin: r.hasOrigin}
 }

@@ -172,3 +172,66 @@ func FuzzJSON(f *testing.F) {
 		_, _ = serde.JSON[map[string]any]().Deserialize("t", b)
 	})
 }
+
+type tombstoneDoc struct {
+	ID string `json:"id"`
+}
+
+// TestTombstones: what each built-in does with nil and with empty values.
+// An empty string is an empty, non-null payload; JSON of a nil pointer or
+// nil interface is nil (a tombstone), and nil decodes back to a nil pointer.
+func TestTombstones(t *testing.T) {
+	if b, err := serde.String.Serialize("t", ""); b == nil || len(b) != 0 || err != nil {
+		t.Errorf(`String.Serialize("") = %#v, %v; want a non-nil empty payload`, b, err)
+	}
+	for _, s := range []serde.Serde[string]{serde.String, serde.StringView} {
+		if v, err := s.Deserialize("t", nil); v != "" || err != nil {
+			t.Errorf("%T.Deserialize(nil) = %q, %v", s, v, err)
+		}
+	}
+	if v, err := serde.Int64.Deserialize("t", nil); v != 0 || err != nil {
+		t.Errorf("Int64.Deserialize(nil) = %d, %v", v, err)
+	}
+	if b, err := serde.Bytes.Serialize("t", nil); b != nil || err != nil {
+		t.Errorf("Bytes.Serialize(nil) = %#v, %v", b, err)
+	}
+	if b, err := serde.Bytes.Serialize("t", []byte{}); b == nil || err != nil {
+		t.Errorf("Bytes.Serialize([]byte{}) = %#v, %v; want non-nil", b, err)
+	}
+
+	ptr := serde.JSON[*tombstoneDoc]()
+	b, err := ptr.Serialize("t", nil)
+	if b != nil || err != nil {
+		t.Fatalf("JSON[*T].Serialize(nil) = %q, %v; want nil (a tombstone)", b, err)
+	}
+	for _, data := range [][]byte{nil, []byte("null")} {
+		if v, err := ptr.Deserialize("t", data); v != nil || err != nil {
+			t.Errorf("JSON[*T].Deserialize(%q) = %v, %v; want a nil pointer", data, v, err)
+		}
+	}
+	b, err = ptr.Serialize("t", &tombstoneDoc{})
+	if string(b) != `{"id":""}` || err != nil {
+		t.Errorf("JSON[*T] of a zero struct = %q, %v; a pointer to a value is not a tombstone", b, err)
+	}
+	if v, err := ptr.Deserialize("t", b); v == nil || *v != (tombstoneDoc{}) || err != nil {
+		t.Errorf("round trip = %v, %v", v, err)
+	}
+
+	iface := serde.JSON[any]()
+	if b, err := iface.Serialize("t", nil); b != nil || err != nil {
+		t.Errorf("JSON[any].Serialize(nil) = %q, %v; want nil", b, err)
+	}
+	var nilDoc *tombstoneDoc
+	if b, err := iface.Serialize("t", nilDoc); b != nil || err != nil {
+		t.Errorf("JSON[any] of a nil pointer = %q, %v; want nil", b, err)
+	}
+	if b, err := serde.JSON[tombstoneDoc]().Serialize("t", tombstoneDoc{}); string(b) != `{"id":""}` || err != nil {
+		t.Errorf("JSON[T] of a zero struct = %q, %v", b, err)
+	}
+	if b, err := serde.JSON[[]int]().Serialize("t", nil); string(b) != "null" || err != nil {
+		t.Errorf("JSON[[]int] of a nil slice = %q, %v; want null as encoding/json writes it", b, err)
+	}
+	if v, err := serde.JSON[tombstoneDoc]().Deserialize("t", nil); v != (tombstoneDoc{}) || err != nil {
+		t.Errorf("JSON[T].Deserialize(nil) = %v, %v", v, err)
+	}
+}

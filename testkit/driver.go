@@ -281,17 +281,29 @@ func (in *Input[K, V]) PipeAt(key K, value V, ts time.Time) error {
 
 // PipeRecord sends a record with its time and headers to partition, or
 // through the default partitioner (murmur2 of the key, round robin for a
-// nil key) when partition is negative.
+// nil key) when partition is negative. A tombstone (processor.NewTombstone,
+// Record.AsTombstone) is sent with a null value and a record whose key is
+// null (Record.WithNullKey) without a key, as a sink writes them.
 func (in *Input[K, V]) PipeRecord(r processor.Record[K, V], partition int32) error {
-	kb, err := in.key.Serialize(in.topic, r.Key)
-	if err != nil {
-		return fmt.Errorf("testkit: serialize key for %q: %w", in.topic, err)
+	var kb, vb []byte
+	var err error
+	if !r.KeyIsNull() {
+		if kb, err = in.key.Serialize(in.topic, r.Key); err != nil {
+			return fmt.Errorf("testkit: serialize key for %q: %w", in.topic, err)
+		}
 	}
-	vb, err := in.value.Serialize(in.topic, r.Value)
-	if err != nil {
-		return fmt.Errorf("testkit: serialize value for %q: %w", in.topic, err)
+	if !r.IsTombstone() {
+		if vb, err = in.value.Serialize(in.topic, r.Value); err != nil {
+			return fmt.Errorf("testkit: serialize value for %q: %w", in.topic, err)
+		}
 	}
 	return in.PipeRaw(kb, vb, r.Timestamp, r.Headers, partition)
+}
+
+// PipeTombstone sends a tombstone for key (a null value) with the given
+// event time.
+func (in *Input[K, V]) PipeTombstone(key K, ts time.Time) error {
+	return in.PipeRecord(processor.NewTombstone[K, V](key, ts), -1)
 }
 
 // PipeRaw sends raw bytes, e.g. a payload that is not valid for the serde.
@@ -335,7 +347,10 @@ func (o *Output[K, V]) IsEmpty() bool { return o.QueueSize() == 0 }
 var ErrNoRecord = errors.New("testkit: no record to read")
 
 // ReadRecord returns the next record with its time, headers and its place
-// in the output topic (Origin: topic, partition, offset).
+// in the output topic (Origin: topic, partition, offset). A record written
+// with a null value is a tombstone (Record.IsTombstone) and one written
+// without a key says so (Record.KeyIsNull), as a source reads them: the
+// serdes are not asked to decode nil, the fields hold the zero values.
 func (o *Output[K, V]) ReadRecord() (processor.Record[K, V], error) {
 	var zero processor.Record[K, V]
 	if o.IsEmpty() {
@@ -343,19 +358,31 @@ func (o *Output[K, V]) ReadRecord() (processor.Record[K, V], error) {
 	}
 	r := o.d.outputs[o.topic][o.next]
 	o.next++
-	k, err := o.key.Deserialize(o.topic, r.Key)
-	if err != nil {
-		return zero, fmt.Errorf("testkit: %q offset %d: key: %w", o.topic, r.Offset, err)
+	var k K
+	var v V
+	var err error
+	if r.Key != nil {
+		if k, err = o.key.Deserialize(o.topic, r.Key); err != nil {
+			return zero, fmt.Errorf("testkit: %q offset %d: key: %w", o.topic, r.Offset, err)
+		}
 	}
-	v, err := o.value.Deserialize(o.topic, r.Value)
-	if err != nil {
-		return zero, fmt.Errorf("testkit: %q offset %d: value: %w", o.topic, r.Offset, err)
+	if r.Value != nil {
+		if v, err = o.value.Deserialize(o.topic, r.Value); err != nil {
+			return zero, fmt.Errorf("testkit: %q offset %d: value: %w", o.topic, r.Offset, err)
+		}
 	}
 	var hs []processor.Header
 	for _, h := range r.Headers {
 		hs = append(hs, processor.Header{Key: h.Key, Value: h.Value})
 	}
-	return processor.SourceRecord(k, v, r.Timestamp, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}), nil
+	rec := processor.SourceRecord(k, v, r.Timestamp, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	if r.Key == nil {
+		rec = rec.WithNullKey()
+	}
+	if r.Value == nil {
+		rec = rec.AsTombstone()
+	}
+	return rec, nil
 }
 
 // ReadKeyValue returns the next key and value.

@@ -3,9 +3,11 @@ package topology_test
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
 	"github.com/samsa-streams/samsa/topology"
 )
 
@@ -75,4 +77,61 @@ func ExampleAddProcessor() {
 	//       <-- clicks
 	//     Sink: out (topic: click-counts)
 	//       <-- count
+}
+
+// Count the clicks of each user. A late click (time 50 after 100) is
+// counted, and the count keeps the user's latest time; a tombstone (a
+// null value) counts nothing, as in Kafka Streams.
+func ExampleCount() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	topology.Count(clicks, "clicks-per-user", serde.String).
+		To("click-counts", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	_ = in.PipeAt("ann", "/home", time.UnixMilli(100))
+	_ = in.PipeAt("bob", "/cart", time.UnixMilli(70))
+	_ = in.PipeAt("ann", "/cart", time.UnixMilli(50))
+	_ = in.PipeTombstone("ann", time.UnixMilli(120))
+	out := testkit.OutputTopic(d, "click-counts", serde.String, serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s=%d at %d\n", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	// Output:
+	// ann=1 at 100
+	// bob=1 at 70
+	// ann=2 at 100
+}
+
+// Reduce keeps the longest word seen per first letter: the first word of a
+// letter is its result, each later one competes with it.
+func ExampleReduce() {
+	t := topology.New()
+	words := topology.StreamOf(t, serde.String, serde.String, "words")
+	topology.Reduce(words, "longest-per-letter", func(longest, w string) string {
+		if len(w) > len(longest) {
+			return w
+		}
+		return longest
+	}, serde.String, serde.String).To("longest", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "words", serde.String, serde.String)
+	for _, w := range []string{"kafka", "go", "kafkaesque", "gregor", "kin"} {
+		_ = in.Pipe(w[:1], w)
+	}
+	values, _ := testkit.OutputTopic(d, "longest", serde.String, serde.String).ReadValues()
+	fmt.Println(values)
+	// Output:
+	// [kafka go kafkaesque gregor kafkaesque]
 }

@@ -1,6 +1,14 @@
 package topology
 
 import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"log/slog"
+	"time"
+
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -9,6 +17,16 @@ import (
 // that keep the key and value types are methods; those that change them are
 // functions (Map, MapValues, FlatMap), since Go methods cannot take type
 // parameters.
+//
+// Tombstones and null keys: a record read with a null value or key keeps
+// it (processor.Record.IsTombstone, KeyIsNull). Filter, FilterNot, Peek,
+// Branch, Merge, To and Repartition pass such a record on unchanged, and a
+// sink writes it null again; functions given to them (predicates, Peek's
+// fn) see the zero value in its place, as Kafka Streams' see null. Map,
+// MapValues and FlatMap make new keys and values, which are not null
+// unless their serde writes them as null (a nil pointer with serde.JSON).
+// Aggregate, Count and Reduce drop records with a null key or value, as
+// Kafka Streams' aggregations do.
 type Stream[K, V any] struct {
 	t    *Topology
 	node string
@@ -40,7 +58,8 @@ func stateless[K, V, K2, V2 any](s Stream[K, V], prefix string, fn processor.Fun
 	return Stream[K2, V2]{t: s.t, node: name}
 }
 
-// Map changes key and value of every record.
+// Map changes key and value of every record. For a tombstone or a null key
+// fn receives the zero value; the key and value it returns are not null.
 func Map[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2)) Stream[K2, V2] {
 	return stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		k, v := fn(r.Key, r.Value)
@@ -49,7 +68,17 @@ func Map[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2)) Str
 	})
 }
 
-// MapValues changes the value of every record and keeps its key.
+// MapValues changes the value of every record and keeps its key (null if it
+// is).
+//
+// For a tombstone fn receives the zero value (Kafka Streams calls the
+// mapper with null), and what it returns is a value, not a tombstone:
+// mapping a String tombstone to strings.ToUpper("") writes "". A mapper
+// emits a tombstone by returning a value its sink's serde writes as null:
+// a nil pointer with serde.JSON[*T], a nil []byte with serde.Bytes. A
+// mapper that must tell a tombstone from the zero value, or emit a
+// tombstone of a type without nil (a string), is a processor.Func given to
+// Process that tests r.IsTombstone() and forwards r.AsTombstone().
 func MapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) V2) Stream[K, V2] {
 	return stateless(s, "KSTREAM-MAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
 		ctx.Forward(processor.WithValue(r, fn(r.Key, r.Value)))
@@ -67,7 +96,8 @@ func FlatMap[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) []process
 	})
 }
 
-// Filter keeps the records for which keep returns true.
+// Filter keeps the records for which keep returns true. A record passes
+// unchanged: a tombstone stays one (keep sees the zero value).
 func (s Stream[K, V]) Filter(keep func(key K, value V) bool) Stream[K, V] {
 	return stateless(s, "KSTREAM-FILTER", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if keep(r.Key, r.Value) {
@@ -160,36 +190,259 @@ func Repartition[K, V any](s Stream[K, V], name string, key serde.Serde[K], valu
 }
 
 // GroupBy re-keys the stream with fn and repartitions it by the new key
-// through <application id>-<name>-repartition.
+// through <application id>-<name>-repartition, which the App creates with
+// the partition count of the stream's input. The value is kept as it is:
+// a tombstone stays one, so that the aggregation after it drops it, as
+// Kafka Streams' groupBy does.
 func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) K2, key serde.Serde[K2], value serde.Serde[V]) Stream[K2, V] {
-	rekeyed := Map(s, func(k K, v V) (K2, V) { return fn(k, v), v })
+	rekeyed := stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V], r processor.Record[K, V]) error {
+		out := processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value)
+		if r.IsTombstone() {
+			out = out.AsTombstone()
+		}
+		ctx.Forward(out)
+		return nil
+	})
 	return Repartition(rekeyed, name, key, value)
 }
 
 // Aggregate folds the records of each key into an aggregate kept in the
 // key-value store named store (logged to <application id>-<store>-changelog)
-// and emits every updated aggregate: a changelog stream, as a KTable.
+// and emits every updated aggregate: a changelog stream, as a KTable
+// (Kafka Streams' groupByKey().aggregate(...).toStream() with caching off).
+// The stream must already be partitioned by its key (after a key change,
+// use GroupBy or Repartition first).
+//
+// As in Kafka Streams:
+//   - a record with a null key or a null value (a tombstone) is dropped,
+//     not an error: counted by the task as dropped and logged at debug;
+//   - an updated aggregate carries the highest event time of the records
+//     folded into it, max(the previous aggregate's time, the record's), so
+//     a late record never moves the key's aggregate back in time;
+//   - an aggregate that agg writes as null (a nil pointer with serde.JSON)
+//     deletes the key, and the next record starts again from initial.
+//
+// The store keeps each aggregate with its time as Kafka Streams'
+// timestamped key-value stores do: 8 bytes of big-endian milliseconds, then
+// the aggregate's bytes; looked up with processor.GetKeyValueStore[K, A] it
+// shows the aggregates only.
 func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
-	name := s.t.name("KSTREAM-AGGREGATE")
-	AddProcessor(s.t, name, processor.Func[K, V, K, A](func(ctx processor.Context[K, A], r processor.Record[K, V]) error {
-		st, err := processor.GetKeyValueStore[K, A](ctx, store)
-		if err != nil {
-			return err
-		}
-		cur, ok, err := st.Get(r.Key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			cur = initial()
-		}
-		next := add(r.Key, r.Value, cur)
-		if err := st.Put(r.Key, next); err != nil {
-			return err
-		}
-		ctx.Forward(processor.WithValue(r, next))
-		return nil
-	}).Supplier(), s.node)
+	first := func(k K, v V) A { return add(k, v, initial()) }
+	return aggregate(s, "KSTREAM-AGGREGATE", store, first, add, key, agg)
+}
+
+// Count counts the records of each key in the key-value store named store
+// and emits every updated count, as Kafka Streams'
+// groupByKey().count().toStream(). It is Aggregate with a counter: records
+// with a null key or value are dropped, and a count carries the highest
+// event time of the records counted.
+func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K, int64] {
+	return aggregate(s, "KSTREAM-AGGREGATE", store,
+		func(K, V) int64 { return 1 },
+		func(_ K, _ V, n int64) int64 { return n + 1 },
+		key, serde.Int64)
+}
+
+// Reduce combines the records of each key with reducer, kept in the
+// key-value store named store, and emits every updated result, as Kafka
+// Streams' groupByKey().reduce(reducer).toStream(): the first value of a
+// key is its result as it is, each later one is reducer(result, value).
+// Records with a null key or value are dropped, and a result carries the
+// highest event time of the records reduced into it, as in Aggregate.
+func Reduce[K, V any](s Stream[K, V], store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
+	return aggregate(s, "KSTREAM-REDUCE", store,
+		func(_ K, v V) V { return v },
+		func(_ K, v V, agg V) V { return reducer(agg, v) },
+		key, value)
+}
+
+// aggregate adds the processor and the timestamped store behind Aggregate,
+// Count and Reduce: first makes the aggregate of a key's first record, add
+// folds a record into an aggregate.
+func aggregate[K, V, A any](s Stream[K, V], prefix, store string, first func(K, V) A, add func(K, V, A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+	name := s.t.name(prefix)
+	AddProcessor(s.t, name, func() processor.Processor[K, V, K, A] {
+		return &aggregator[K, V, A]{store: store, first: first, add: add}
+	}, s.node)
+	_, exists := s.t.g.Stores[store]
 	AddKeyValueStore(s.t, KeyValueStore[K, A]{Name: store, Key: key, Value: agg}, name)
+	if def, ok := s.t.g.Stores[store]; ok && !exists {
+		ts := timestampedSerde[A]{agg}
+		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
+			return &timestampedKV[K, A]{raw: raw, key: key, value: ts, inner: stores.NewKeyValueStore(raw, key, serde.Serde[timestamped[A]](ts))}
+		}
+	}
 	return Stream[K, A]{t: s.t, node: name}
+}
+
+// aggregator is the processor of Aggregate, Count and Reduce, as Kafka
+// Streams' KStreamAggregate and KStreamReduce.
+type aggregator[K, V, A any] struct {
+	store string
+	first func(K, V) A
+	add   func(K, V, A) A
+	ctx   processor.Context[K, A]
+	st    *timestampedKV[K, A]
+}
+
+func (a *aggregator[K, V, A]) Init(ctx processor.Context[K, A]) error {
+	s, err := ctx.StateStore(a.store)
+	if err != nil {
+		return err
+	}
+	st, ok := s.(*timestampedKV[K, A])
+	if !ok {
+		return fmt.Errorf("topology: store %q is a %T, not an aggregation's timestamped store", a.store, s)
+	}
+	a.ctx, a.st = ctx, st
+	return nil
+}
+
+func (a *aggregator[K, V, A]) Process(r processor.Record[K, V]) error {
+	if r.KeyIsNull() || r.IsTombstone() {
+		dropped(a.ctx, "null key or value in an aggregation")
+		return nil
+	}
+	cur, ok, err := a.st.getTimed(r.Key)
+	if err != nil {
+		return err
+	}
+	ts := r.Timestamp
+	var next A
+	if ok {
+		next = a.add(r.Key, r.Value, cur.agg)
+		if prev := time.UnixMilli(cur.ms); prev.After(ts) {
+			ts = prev
+		}
+	} else {
+		next = a.first(r.Key, r.Value)
+	}
+	if err := a.st.putTimed(r.Key, timestamped[A]{agg: next, ms: ts.UnixMilli()}); err != nil {
+		return err
+	}
+	out := processor.WithValue(r, next)
+	out.Timestamp = ts
+	a.ctx.Forward(out)
+	return nil
+}
+
+func (a *aggregator[K, V, A]) Close() error { return nil }
+
+// dropped reports a record an operator drops by design to the task, which
+// counts and logs it; a context that is not the engine's (a test's fake)
+// only logs it.
+func dropped(ctx processor.TaskContext, reason string) {
+	if d, ok := ctx.(engine.Dropper); ok {
+		d.Drop(reason)
+		return
+	}
+	slog.Debug("samsa: record dropped", "reason", reason)
+}
+
+// timestamped is an aggregate with the event time (Unix milliseconds) of
+// its last update; -1 when put without one.
+type timestamped[A any] struct {
+	agg A
+	ms  int64
+}
+
+// timestampedSerde stores a timestamped aggregate as Kafka Streams'
+// timestamped key-value stores do: 8 bytes of big-endian milliseconds, then
+// the aggregate's bytes. An aggregate written as nil is nil: a delete.
+type timestampedSerde[A any] struct{ agg serde.Serde[A] }
+
+func (s timestampedSerde[A]) Serialize(topic string, v timestamped[A]) ([]byte, error) {
+	b, err := s.agg.Serialize(topic, v.agg)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	out := make([]byte, 8, 8+len(b))
+	binary.BigEndian.PutUint64(out, uint64(v.ms))
+	return append(out, b...), nil
+}
+
+func (s timestampedSerde[A]) Deserialize(topic string, data []byte) (timestamped[A], error) {
+	if data == nil {
+		return timestamped[A]{ms: -1}, nil
+	}
+	if len(data) < 8 {
+		return timestamped[A]{}, fmt.Errorf("%w: timestamped aggregate in %q needs at least 8 bytes, got %d", serde.ErrDeserialize, topic, len(data))
+	}
+	a, err := s.agg.Deserialize(topic, data[8:])
+	return timestamped[A]{agg: a, ms: int64(binary.BigEndian.Uint64(data))}, err
+}
+
+// timestampedKV is the store of an aggregation: a KeyValueStore[K, A] for
+// processors and tests that look it up, over entries that keep each
+// aggregate's time for the aggregator.
+type timestampedKV[K, A any] struct {
+	raw   processor.BytesKeyValueStore
+	key   serde.Serde[K]
+	value timestampedSerde[A]
+	inner processor.KeyValueStore[K, timestamped[A]]
+}
+
+func (s *timestampedKV[K, A]) getTimed(k K) (timestamped[A], bool, error) { return s.inner.Get(k) }
+
+// putTimed stores v under k, or deletes k when v's aggregate is written as
+// null (Kafka Streams' put of a null aggregate), whatever the raw store
+// does with a nil value.
+func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
+	kb, err := s.key.Serialize(s.raw.Name(), k)
+	if err != nil {
+		return fmt.Errorf("store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	vb, err := s.value.Serialize(s.raw.Name(), v)
+	if err != nil {
+		return fmt.Errorf("store %q: serialize value: %w", s.raw.Name(), err)
+	}
+	if vb == nil {
+		return s.raw.Delete(kb)
+	}
+	return s.raw.Put(kb, vb)
+}
+
+func (s *timestampedKV[K, A]) Name() string { return s.inner.Name() }
+
+func (s *timestampedKV[K, A]) Get(k K) (A, bool, error) {
+	v, ok, err := s.inner.Get(k)
+	return v.agg, ok, err
+}
+
+func (s *timestampedKV[K, A]) Put(k K, a A) error {
+	return s.putTimed(k, timestamped[A]{agg: a, ms: -1})
+}
+
+func (s *timestampedKV[K, A]) PutIfAbsent(k K, a A) (A, bool, error) {
+	v, ok, err := s.inner.PutIfAbsent(k, timestamped[A]{agg: a, ms: -1})
+	return v.agg, ok, err
+}
+
+func (s *timestampedKV[K, A]) Delete(k K) (A, bool, error) {
+	v, ok, err := s.inner.Delete(k)
+	return v.agg, ok, err
+}
+
+func (s *timestampedKV[K, A]) Range(from, to K) iter.Seq2[processor.KeyValue[K, A], error] {
+	return untimed(s.inner.Range(from, to))
+}
+
+func (s *timestampedKV[K, A]) PrefixScan(prefix []byte) iter.Seq2[processor.KeyValue[K, A], error] {
+	return untimed(s.inner.PrefixScan(prefix))
+}
+
+func (s *timestampedKV[K, A]) All() iter.Seq2[processor.KeyValue[K, A], error] {
+	return untimed(s.inner.All())
+}
+
+func (s *timestampedKV[K, A]) ApproximateCount() (int64, error) { return s.inner.ApproximateCount() }
+
+func untimed[K, A any](seq iter.Seq2[processor.KeyValue[K, timestamped[A]], error]) iter.Seq2[processor.KeyValue[K, A], error] {
+	return func(yield func(processor.KeyValue[K, A], error) bool) {
+		for kv, err := range seq {
+			if !yield(processor.KeyValue[K, A]{Key: kv.Key, Value: kv.Value.agg}, err) {
+				return
+			}
+		}
+	}
 }

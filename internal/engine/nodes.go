@@ -106,22 +106,33 @@ func retryUnavailable[T any](t *Task, fn func() (T, error)) (T, error) {
 	}
 }
 
+// consume deserializes a raw record and forwards it. A null key or value
+// never reaches a deserializer: the record carries the zero K or V and says
+// it is null (processor.Record.KeyIsNull, IsTombstone), so a tombstone is
+// never mistaken for an empty value and a sink writes it null again.
 func (s *source[K, V]) consume(r *kgo.Record) {
-	k, err := s.key.Deserialize(r.Topic, r.Key)
-	if err != nil && errors.Is(err, serde.ErrUnavailable) {
-		k, err = retryUnavailable(s.t, func() (K, error) { return s.key.Deserialize(r.Topic, r.Key) })
+	var k K
+	var err error
+	if r.Key != nil {
+		k, err = s.key.Deserialize(r.Topic, r.Key)
+		if err != nil && errors.Is(err, serde.ErrUnavailable) {
+			k, err = retryUnavailable(s.t, func() (K, error) { return s.key.Deserialize(r.Topic, r.Key) })
+		}
+		if err != nil {
+			s.t.deserializationError(r, "key", err)
+			return
+		}
 	}
-	if err != nil {
-		s.t.deserializationError(r, "key", err)
-		return
-	}
-	v, err := s.value.Deserialize(r.Topic, r.Value)
-	if err != nil && errors.Is(err, serde.ErrUnavailable) {
-		v, err = retryUnavailable(s.t, func() (V, error) { return s.value.Deserialize(r.Topic, r.Value) })
-	}
-	if err != nil {
-		s.t.deserializationError(r, "value", err)
-		return
+	var v V
+	if r.Value != nil {
+		v, err = s.value.Deserialize(r.Topic, r.Value)
+		if err != nil && errors.Is(err, serde.ErrUnavailable) {
+			v, err = retryUnavailable(s.t, func() (V, error) { return s.value.Deserialize(r.Topic, r.Value) })
+		}
+		if err != nil {
+			s.t.deserializationError(r, "value", err)
+			return
+		}
 	}
 	ts := r.Timestamp
 	if s.ts != nil {
@@ -135,7 +146,14 @@ func (s *source[K, V]) consume(r *kgo.Record) {
 		}
 	}
 	s.t.observe(ts)
-	s.out.forward(processor.SourceRecord(k, v, ts, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}))
+	rec := processor.SourceRecord(k, v, ts, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	if r.Key == nil {
+		rec = rec.WithNullKey()
+	}
+	if r.Value == nil {
+		rec = rec.AsTombstone()
+	}
+	s.out.forward(rec)
 }
 
 // NewProcessor returns the factory of a typed processor instance.
@@ -191,6 +209,18 @@ func (p *proc[KIn, VIn, KOut, VOut]) ForwardTo(child string, r processor.Record[
 	}
 	c.Receive(r)
 }
+
+// Dropper is implemented by the context the engine gives every processor:
+// a DSL operator reports through it a record it drops by design, not by
+// error (a null key or value in an aggregation, as Kafka Streams drops
+// them). The task counts it (Task.Dropped) and logs it at debug level.
+type Dropper interface {
+	// Drop reports that the record being processed was dropped, and why.
+	Drop(reason string)
+}
+
+// Drop implements Dropper.
+func (p *proc[KIn, VIn, KOut, VOut]) Drop(reason string) { p.t.drop(p.n.Name, reason) }
 
 // ApplicationID implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) ApplicationID() string { return p.t.AppID }
@@ -259,21 +289,30 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 	if s.spec.TopicFunc != nil {
 		topic = s.spec.TopicFunc(r)
 	}
-	kb, err := s.spec.Key.Serialize(topic, r.Key)
-	if err != nil && errors.Is(err, serde.ErrUnavailable) {
-		kb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Key.Serialize(topic, r.Key) })
+	// A null key or value (a tombstone) is written null without asking
+	// the serde; a serde may also write a value as null (a nil pointer
+	// with serde.JSON), which makes the record written a tombstone.
+	var kb, vb []byte
+	var err error
+	if !r.KeyIsNull() {
+		kb, err = s.spec.Key.Serialize(topic, r.Key)
+		if err != nil && errors.Is(err, serde.ErrUnavailable) {
+			kb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Key.Serialize(topic, r.Key) })
+		}
+		if err != nil {
+			s.t.processingError(s.n.Name, fmt.Errorf("serialize key for topic %q: %w", topic, err))
+			return
+		}
 	}
-	if err != nil {
-		s.t.processingError(s.n.Name, fmt.Errorf("serialize key for topic %q: %w", topic, err))
-		return
-	}
-	vb, err := s.spec.Value.Serialize(topic, r.Value)
-	if err != nil && errors.Is(err, serde.ErrUnavailable) {
-		vb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Value.Serialize(topic, r.Value) })
-	}
-	if err != nil {
-		s.t.processingError(s.n.Name, fmt.Errorf("serialize value for topic %q: %w", topic, err))
-		return
+	if !r.IsTombstone() {
+		vb, err = s.spec.Value.Serialize(topic, r.Value)
+		if err != nil && errors.Is(err, serde.ErrUnavailable) {
+			vb, err = retryUnavailable(s.t, func() ([]byte, error) { return s.spec.Value.Serialize(topic, r.Value) })
+		}
+		if err != nil {
+			s.t.processingError(s.n.Name, fmt.Errorf("serialize value for topic %q: %w", topic, err))
+			return
+		}
 	}
 	n, err := s.t.out.Partitions(topic)
 	if err != nil {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,7 @@ type Task struct {
 	poisoned        func(*kgo.Record) (error, bool)
 	onHandled       func(ErrorKind, Decision, error)
 	skipped         int64
+	dropped         int64
 	retries         int64
 	deadLettered    int64
 	handled         bool        // the error policy already decided for the current record or punctuation
@@ -489,6 +491,25 @@ func (t *Task) Skipped() int64 { return t.skipped }
 
 // DeadLettered counts the records sent to the dead-letter topic.
 func (t *Task) DeadLettered() int64 { return t.deadLettered }
+
+// Dropped counts the records that operators dropped by design, not by
+// error: records with a null key or value reaching an aggregation, which
+// Kafka Streams drops too (its dropped-records metric).
+func (t *Task) Dropped() int64 { return t.dropped }
+
+// drop counts a record an operator dropped by design and logs it at debug
+// level with where it came from.
+func (t *Task) drop(node, reason string) {
+	t.dropped++
+	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	args := []any{"task", t.ID.String(), "node", node, "reason", reason}
+	if r := t.current; r != nil {
+		args = append(args, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
+	}
+	slog.Debug("samsa: record dropped", args...)
+}
 
 // Dead-letter headers.
 const (

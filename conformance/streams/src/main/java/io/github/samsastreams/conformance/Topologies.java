@@ -66,6 +66,20 @@ final class Topologies {
           .to("counts", Produced.with(Serdes.String(), Serdes.Long()));
       case "selectKeyCount" -> in(b).selectKey((k, v) -> firstLetter(v)).groupByKey(Grouped.as("by-letter"))
           .count().toStream().to("counts", Produced.with(Serdes.String(), Serdes.Long()));
+      case "reduce" -> in(b).groupByKey().reduce((agg, v) -> agg + "+" + v).toStream().to("out");
+      case "jsonPassthrough" -> in(b).mapValues(v -> v).to("out");
+      case "tombstoneOperators" -> {
+        KStream<String, String> a = b.stream("in-a");
+        KStream<String, String> c = b.stream("in-b");
+        Map<String, KStream<String, String>> branches = a.merge(c)
+            .peek((k, v) -> { })
+            .filterNot((k, v) -> "drop".equals(v))
+            .split(Named.as("t-"))
+            .branch((k, v) -> v != null && v.startsWith("a"), Branched.as("a"))
+            .defaultBranch(Branched.as("other"));
+        branches.get("t-a").to("out-a");
+        branches.get("t-other").to("out-other");
+      }
       case "repartition" -> in(b).repartition(Repartitioned.as("rp"))
           .mapValues(v -> v + "!").to("out");
       default -> throw new IllegalArgumentException("no topology named " + name);
