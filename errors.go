@@ -31,17 +31,12 @@ const (
 	DeadLetter
 )
 
-// String names the policy.
+// String names the policy: fail, skip or dead-letter.
 func (p ErrorPolicy) String() string {
-	switch p {
-	case Fail:
-		return "fail"
-	case Skip:
-		return "skip"
-	case DeadLetter:
-		return "dead-letter"
+	if p < Fail || p > DeadLetter {
+		return "unknown"
 	}
-	return "unknown"
+	return p.decide().String()
 }
 
 // Dead-letter header names: a dead-letter record carries the input record's

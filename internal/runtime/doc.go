@@ -1,0 +1,41 @@
+// Package runtime runs a compiled topology as one member of a consumer
+// group: the poll loop and task manager, the rebalance callbacks, the
+// record collector (producer, production errors, dead letters), internal
+// topic management, and the state updater that restores new tasks and
+// tails standby changelogs. Package samsa is its facade: it validates the
+// user's configuration, compiles the topology and hands both to New.
+//
+// # One record, from poll to commit
+//
+//  1. app.go: the loop polls a batch (read_committed) and processBatch
+//     hands each record to the task of its partition (engine.Task.Add);
+//     under exactly-once it begins the transaction (exactlyonce).
+//  2. internal/engine/task.go: Task.Process takes the queued record with
+//     the lowest timestamp; a failure is decided once, by the configured
+//     policy, for the whole record.
+//  3. internal/engine/nodes.go: the source deserializes, the user's
+//     processors run depth-first, store writes go to the changelog
+//     package's write buffer (which appends them to the changelog through
+//     Store.OnWrite), the sink serializes and calls engine.Output.Produce.
+//  4. output.go: the collector produces the record; its promise only
+//     notes a rejection.
+//  5. app.go commitLocked, then collector.go settleProduction: the
+//     producer is flushed and every rejection decided before any offset
+//     is committed; exactlyonce/exactlyonce.go commits (offsets and
+//     transaction), then changelog/engine.go applies every store's buffer
+//     in one synced batch with the changelog offsets it reflects.
+//
+// The engine and the changelog stores reach the collector only through
+// the interfaces they define (engine.Output, Store.OnWrite); neither
+// imports this package, and this package is imported only by samsa.
+//
+// # Goroutines
+//
+// The poll loop (Run's goroutine) owns the tasks that process, under
+// App.mu, which the group callbacks (franz-go's goroutine, while the loop
+// is blocked) also take. The state updater goroutine owns the tasks it
+// restores until it hands them back, and tails the standby tasks under
+// App.standbyMu. The producer's promise goroutine only appends to the
+// collector's failure list, under output.mu. Each struct says which
+// goroutine owns which field.
+package runtime
