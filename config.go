@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/exactlyonce"
 )
 
 // Guarantee is the processing guarantee.
@@ -36,9 +38,9 @@ const (
 func (g Guarantee) String() string {
 	switch g {
 	case AtLeastOnce:
-		return "at_least_once"
+		return exactlyonce.NameAtLeastOnce
 	case ExactlyOnce:
-		return "exactly_once_v2"
+		return exactlyonce.NameExactlyOnce
 	}
 	return fmt.Sprintf("Guarantee(%d)", int(g))
 }

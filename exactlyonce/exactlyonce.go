@@ -14,6 +14,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// The guarantees' names, as Kafka Streams spells them (processing.guarantee).
+const (
+	NameAtLeastOnce = "at_least_once"
+	NameExactlyOnce = "exactly_once_v2"
+)
+
 // Offsets are the next offsets to commit, by topic and partition.
 type Offsets = map[string]map[int32]kgo.EpochOffset
 
@@ -100,7 +106,7 @@ type AtLeastOnce struct {
 }
 
 // Name implements Protocol.
-func (AtLeastOnce) Name() string { return "at_least_once" }
+func (AtLeastOnce) Name() string { return NameAtLeastOnce }
 
 // Client implements Protocol.
 func (p AtLeastOnce) Client() *kgo.Client { return p.Cl }
@@ -215,7 +221,7 @@ type ExactlyOnce struct {
 }
 
 // Name implements Protocol.
-func (*ExactlyOnce) Name() string { return "exactly_once_v2" }
+func (*ExactlyOnce) Name() string { return NameExactlyOnce }
 
 // Client implements Protocol.
 func (p *ExactlyOnce) Client() *kgo.Client { return p.Session.Client() }

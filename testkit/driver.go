@@ -219,11 +219,7 @@ func (d *Driver) record(topic string, partition int32, key, value []byte, ts tim
 	}
 	off := d.offsets[topic][partition]
 	d.offsets[topic][partition] = off + 1
-	r := &kgo.Record{Topic: topic, Partition: partition, Offset: off, Key: key, Value: value, Timestamp: ts}
-	for _, h := range headers {
-		r.Headers = append(r.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-	}
-	return r
+	return &kgo.Record{Topic: topic, Partition: partition, Offset: off, Key: key, Value: value, Timestamp: ts, Headers: engine.ToKafkaHeaders(headers)}
 }
 
 // pipe delivers one raw record to its task and processes until quiet.
@@ -371,11 +367,7 @@ func (o *Output[K, V]) ReadRecord() (processor.Record[K, V], error) {
 			return zero, fmt.Errorf("testkit: %q offset %d: value: %w", o.topic, r.Offset, err)
 		}
 	}
-	var hs []processor.Header
-	for _, h := range r.Headers {
-		hs = append(hs, processor.Header{Key: h.Key, Value: h.Value})
-	}
-	rec := processor.SourceRecord(k, v, r.Timestamp, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	rec := processor.SourceRecord(k, v, r.Timestamp, engine.FromKafkaHeaders(r.Headers), processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
 	if r.Key == nil {
 		rec = rec.WithNullKey()
 	}

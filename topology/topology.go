@@ -117,9 +117,9 @@ func AddSource[K, V any](t *Topology, name string, src Source[K, V]) {
 		t.g.Errorf("topology: source %q needs both a key and a value serde", name)
 		return
 	}
-	var ts engine.TimestampExtractor
+	var ts func(*kgo.Record) time.Time
 	if src.Timestamp != nil {
-		ts = engine.TimestampExtractor(src.Timestamp)
+		ts = src.Timestamp
 	}
 	t.g.Add(&engine.Node{
 		Name:   name,
@@ -179,7 +179,7 @@ func AddSink[K, V any](t *Topology, name string, s Sink[K, V], parents ...string
 		Topic:   s.Topic,
 		Make: engine.NewSink(engine.SinkSpec[K, V]{
 			Topic: s.Topic, TopicFunc: s.TopicFunc, Key: s.Key, Value: s.Value,
-			Partitioner: engine.Partitioner[K, V](s.Partitioner),
+			Partitioner: s.Partitioner,
 		}),
 	}
 	if s.TopicFunc != nil {

@@ -59,18 +59,15 @@ func (c *children[K, V]) forward(r processor.Record[K, V]) {
 	}
 }
 
-// TimestampExtractor returns a record's event time.
-type TimestampExtractor func(r *kgo.Record) time.Time
-
 // NewSource returns the factory of a typed source instance.
-func NewSource[K, V any](key serde.Serde[K], value serde.Serde[V], ts TimestampExtractor) func() Instance {
+func NewSource[K, V any](key serde.Serde[K], value serde.Serde[V], ts func(*kgo.Record) time.Time) func() Instance {
 	return func() Instance { return &source[K, V]{key: key, value: value, ts: ts} }
 }
 
 type source[K, V any] struct {
 	key   serde.Serde[K]
 	value serde.Serde[V]
-	ts    TimestampExtractor
+	ts    func(*kgo.Record) time.Time
 	t     *Task
 	out   children[K, V]
 }
@@ -138,13 +135,7 @@ func (s *source[K, V]) consume(r *kgo.Record) {
 	if s.ts != nil {
 		ts = s.ts(r)
 	}
-	var hs []processor.Header
-	if len(r.Headers) > 0 {
-		hs = make([]processor.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			hs[i] = processor.Header{Key: h.Key, Value: h.Value}
-		}
-	}
+	hs := FromKafkaHeaders(r.Headers)
 	s.t.observe(ts)
 	rec := processor.SourceRecord(k, v, ts, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
 	if r.Key == nil {
@@ -244,17 +235,15 @@ func (p *proc[KIn, VIn, KOut, VOut]) StateStore(name string) (processor.StateSto
 // RequestCommit implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) RequestCommit() { p.t.commitRequested = true }
 
-// Partitioner chooses the partition of a record written by a sink; it
-// returns a partition in [0, numPartitions).
-type Partitioner[K, V any] func(topic string, key K, value V, keyBytes []byte, numPartitions int32) int32
-
 // SinkSpec configures a typed sink.
 type SinkSpec[K, V any] struct {
-	Topic       string
-	TopicFunc   func(r processor.Record[K, V]) string
-	Key         serde.Serde[K]
-	Value       serde.Serde[V]
-	Partitioner Partitioner[K, V]
+	Topic     string
+	TopicFunc func(r processor.Record[K, V]) string
+	Key       serde.Serde[K]
+	Value     serde.Serde[V]
+	// Partitioner chooses the partition in [0, numPartitions); nil is
+	// KeyPartition.
+	Partitioner func(topic string, key K, value V, keyBytes []byte, numPartitions int32) int32
 }
 
 // NewSink returns the factory of a typed sink instance.
@@ -375,4 +364,28 @@ func murmur2(b []byte) uint32 {
 	h *= m
 	h ^= h >> 15
 	return h
+}
+
+// FromKafkaHeaders converts a Kafka record's headers (nil for none).
+func FromKafkaHeaders(in []kgo.RecordHeader) []processor.Header {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]processor.Header, len(in))
+	for i, h := range in {
+		out[i] = processor.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+// ToKafkaHeaders converts headers for a Kafka record (nil for none).
+func ToKafkaHeaders(in []processor.Header) []kgo.RecordHeader {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]kgo.RecordHeader, len(in))
+	for i, h := range in {
+		out[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+	}
+	return out
 }

@@ -526,10 +526,7 @@ const (
 // DeadLetterHeaders returns the input record's headers followed by the
 // headers that say why and where it failed.
 func DeadLetterHeaders(r *kgo.Record, kind ErrorKind, err error, appID, task string, now time.Time) []processor.Header {
-	hs := make([]processor.Header, 0, len(r.Headers)+8)
-	for _, h := range r.Headers {
-		hs = append(hs, processor.Header{Key: h.Key, Value: h.Value})
-	}
+	hs := append(make([]processor.Header, 0, len(r.Headers)+8), FromKafkaHeaders(r.Headers)...)
 	return append(hs,
 		processor.Header{Key: HeaderErrorMessage, Value: []byte(err.Error())},
 		processor.Header{Key: HeaderErrorKind, Value: []byte(kind.String())},

@@ -155,12 +155,7 @@ func (o *output) send(topic string, partition int32, key, value []byte, ts time.
 		ctx: recCtx{Context: context.Background(), origin: origin, kind: kind},
 	}
 	tr.rec.Context = &tr.ctx
-	if len(headers) > 0 {
-		tr.rec.Headers = make([]kgo.RecordHeader, len(headers))
-		for i, h := range headers {
-			tr.rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
-	}
+	tr.rec.Headers = engine.ToKafkaHeaders(headers)
 	o.cl.Produce(context.Background(), &tr.rec, o.promise())
 }
 
