@@ -29,35 +29,47 @@ import (
 // App runs a topology as one member of the consumer group named by the
 // application id. Start more instances with the same id to scale out.
 type App struct {
-	cfg   Config
-	g     *engine.Graph
-	subs  []*engine.Subtopology
-	log   *slog.Logger
-	state atomic.Int32
-
+	// Set by New and never changed: read by every goroutine.
+	cfg      Config
+	g        *engine.Graph
+	subs     []*engine.Subtopology
+	log      *slog.Logger
 	topicSub map[string]int // source topic → sub-topology
 
-	mu       sync.Mutex // guards tasks, between the poll loop and group callbacks
-	tasks    map[processor.TaskID]*engine.Task
-	cl       *kgo.Client
-	proto    exactlyonce.Protocol
-	out      *output
-	fatal    error
-	ran      atomic.Bool
-	cancel   context.CancelFunc
-	done     chan struct{}
-	closeMu  sync.Mutex
-	lastCmt  time.Time
+	// Atomics, read by any goroutine: the state, the counters.
+	state    atomic.Int32
 	procRecs atomic.Int64
-	// rebalanceWaiting is set when the group wants to rebalance while the
-	// poll loop blocks it: the loop then commits before allowing it.
+	restored atomic.Int64
+	// rebalanceWaiting is set (by a group callback) when the group wants
+	// to rebalance while the poll loop blocks it: the loop then commits
+	// before allowing it.
 	rebalanceWaiting atomic.Bool
-	stores           engine.StoreProvider
-	// stateEngine holds the stores; restoreCl reads changelogs; restoring
-	// lists the tasks whose stores must be restored before they process.
+
+	// Lifecycle: ran makes Run run once; closeMu guards cancel, which
+	// Close calls; done is closed when Run returns.
+	ran     atomic.Bool
+	closeMu sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	// mu serialises the poll loop's batch processing and commits with the
+	// group callbacks (franz-go's goroutine, while the loop is blocked in a
+	// poll). It guards the fields below down to lastGood unless they say
+	// otherwise. The clients and the protocol are replaced only by the
+	// goroutine of Run, between loops (startClient, recoverClient).
+	mu      sync.Mutex
+	tasks   map[processor.TaskID]*engine.Task
+	cl      *kgo.Client
+	proto   exactlyonce.Protocol
+	out     *output
+	fatal   error
+	lastCmt time.Time
+	// stores opens a task's stores in stateEngine, which holds every
+	// store of the instance (set by Run before the first client starts,
+	// then read-only); restoreCl reads changelogs for the state updater.
+	stores      engine.StoreProvider
 	stateEngine *changelog.Engine
 	restoreCl   *kgo.Client
-	restored    atomic.Int64
 	// updater restores new tasks off the poll loop; restoring holds the
 	// tasks it was given and has not handed back (guarded by mu), early
 	// the records polled for them before their partitions were paused.

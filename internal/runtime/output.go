@@ -27,9 +27,11 @@ import (
 // too-large batch alone, applies the production error policy, produces the
 // dead letters and checks them, all before any offset is committed.
 type output struct {
-	cl        *kgo.Client
-	bootstrap []string
-	// production error policy, dead-letter topic and counters.
+	// Set when Run starts (cl by startClient, under App.mu), read-only
+	// otherwise: the client, the production error policy, the
+	// dead-letter topic and the App's counters.
+	cl           *kgo.Client
+	bootstrap    []string
 	policy       Policies
 	dlq          string
 	appID        string
