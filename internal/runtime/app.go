@@ -66,10 +66,9 @@ type App struct {
 	lastCmt time.Time
 	// stores opens a task's stores in stateEngine, which holds every
 	// store of the instance (set by Run before the first client starts,
-	// then read-only); restoreCl reads changelogs for the state updater.
+	// then read-only).
 	stores      engine.StoreProvider
 	stateEngine *changelog.Engine
-	restoreCl   *kgo.Client
 	// updater restores new tasks off the poll loop; restoring holds the
 	// tasks it was given and has not handed back (guarded by mu), early
 	// the records polled for them before their partitions were paused.
@@ -102,15 +101,17 @@ type App struct {
 	// lastGood is when the last commit succeeded (or Run started), for
 	// TaskTimeout; owned by the goroutine of Run.
 	lastGood time.Time
-	// Standby replicas: the balancer, the warm copies and their client.
-	// The state updater goroutine tails the changelogs into the copies;
-	// the poll loop and the group callbacks open and close them. Both
-	// hold standbyMu for standbys and standbyCl (a.mu, when also held,
-	// is taken first).
+	// restoreCl is the one changelog reader: the state updater goroutine
+	// restores tasks and tails the standby tasks' changelogs with it.
+	// Standby replicas: the balancer and the warm copies. The poll loop
+	// and the group callbacks open and close the copies. Both hold
+	// standbyMu for standbys and to replace restoreCl (a.mu, when also
+	// held, is taken first); a restore reads restoreCl without it, as the
+	// client is replaced only while no restore runs.
+	restoreCl    *kgo.Client
 	balancer     *assign.Balancer
 	standbyMu    sync.Mutex
 	standbys     map[processor.TaskID]*standbyTask
-	standbyCl    *kgo.Client
 	changelogSub map[string]int // changelog topic → sub-topology
 	// posMu guards the positions of the state this member holds, by
 	// task, for the balancer: activePos set at commit by the poll loop,
@@ -359,16 +360,16 @@ func (a *App) recoverClient() {
 	a.mu.Unlock()
 }
 
-// closeClients closes the group client and the changelog readers, giving up
+// closeClients closes the group client and the changelog reader, giving up
 // on leaving the group politely when the cluster does not answer within
 // CloseTimeout.
 func (a *App) closeClients() {
 	done := make(chan struct{})
 	a.standbyMu.Lock()
-	scl := a.standbyCl
-	a.standbyCl = nil
+	rcl := a.restoreCl
+	a.restoreCl = nil
 	a.standbyMu.Unlock()
-	cl, rcl := a.cl, a.restoreCl
+	cl := a.cl
 	go func() {
 		defer close(done)
 		if cl != nil {
@@ -376,9 +377,6 @@ func (a *App) closeClients() {
 		}
 		if rcl != nil {
 			rcl.Close()
-		}
-		if scl != nil {
-			scl.Close()
 		}
 	}()
 	select {
@@ -521,37 +519,27 @@ func (a *App) startClient() error {
 			kgo.TransactionTimeout(a.cfg.TransactionTimeout))
 	}
 	opts = append(opts, a.cfg.ClientOptions...)
-	// The changelog readers first: the group client may assign tasks,
-	// which the state updater restores with them, as soon as it exists.
+	// The changelog reader first: the group client may assign tasks,
+	// which the state updater restores with it, as soon as it exists.
 	ropts := append([]kgo.Opt{
 		kgo.SeedBrokers(a.cfg.Bootstrap...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.WithLogger(kslog{a.log}),
 	}, a.cfg.ClientOptions...)
-	var err error
-	if a.restoreCl, err = kgo.NewClient(ropts...); err != nil {
-		return fmt.Errorf("%w: kafka restore client: %w", ErrConfig, err)
+	rcl, err := kgo.NewClient(ropts...)
+	if err != nil {
+		return fmt.Errorf("%w: kafka changelog client: %w", ErrConfig, err)
 	}
-	if a.cfg.StandbyReplicas > 0 {
-		scl, err := kgo.NewClient(ropts...)
-		if err != nil {
-			a.restoreCl.Close()
-			return fmt.Errorf("%w: kafka standby client: %w", ErrConfig, err)
-		}
-		a.standbyMu.Lock()
-		a.standbyCl = scl
-		a.standbyMu.Unlock()
-	}
+	a.standbyMu.Lock()
+	a.restoreCl = rcl
+	a.standbyMu.Unlock()
 	proto, err := exactlyonce.Open(a.cfg.ExactlyOnce, opts...)
 	if err != nil {
-		a.restoreCl.Close()
 		a.standbyMu.Lock()
-		if a.standbyCl != nil {
-			a.standbyCl.Close()
-			a.standbyCl = nil
-		}
+		a.restoreCl = nil
 		a.standbyMu.Unlock()
+		rcl.Close()
 		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)
 	}
 	// The group callbacks may run as soon as the client exists: they

@@ -128,7 +128,7 @@ func (a *App) openStandby(id processor.TaskID) {
 		st.stores[topic], st.pos[topic] = s, next
 		add[topic] = map[int32]kgo.Offset{id.Partition: kgo.NewOffset().At(next)}
 	}
-	a.standbyCl.AddConsumePartitions(add)
+	a.restoreCl.AddConsumePartitions(add)
 	a.standbys[id] = st
 	a.log.Info("standby task opened", "task", id.String())
 }
@@ -141,20 +141,17 @@ func (a *App) closeStandby(id processor.TaskID) {
 		_ = s.Close()
 		remove[topic] = []int32{id.Partition}
 	}
-	a.standbyCl.RemoveConsumePartitions(remove)
+	a.restoreCl.RemoveConsumePartitions(remove)
 	delete(a.standbys, id)
 	a.log.Info("standby task closed", "task", id.String())
 }
 
 // tailStandbys applies what the changelogs gained to the standby stores,
 // waiting up to wait for records. It runs on the state updater goroutine,
-// never in the poll loop: processing does not wait for standbys. Fetch and
-// apply errors never fail the App (the client keeps retrying): they are
-// logged, at most once per standbyLogEvery per changelog partition, and
-// kept for FailingStandbys.
+// never in the poll loop: processing does not wait for standbys.
 func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
 	a.standbyMu.Lock()
-	cl, n := a.standbyCl, len(a.standbys)
+	cl, n := a.restoreCl, len(a.standbys)
 	a.standbyMu.Unlock()
 	if cl == nil || n == 0 {
 		return
@@ -162,10 +159,19 @@ func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
 	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
 	fs := cl.PollRecords(pctx, 10000)
 	cancel()
+	a.applyStandby(fs.Records(), fs.Errors())
+}
+
+// applyStandby applies changelog records fetched for the standby tasks,
+// by the standby tail or by a restore reading the same client, and notes
+// the fetch errors. Errors never fail the App (the client keeps
+// retrying): they are logged, at most once per standbyLogEvery per
+// changelog partition, and kept for FailingStandbys.
+func (a *App) applyStandby(recs []*kgo.Record, errs []kgo.FetchError) {
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
 	now := time.Now()
-	for _, fe := range fs.Errors() {
+	for _, fe := range errs {
 		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
 			continue
 		}
@@ -173,12 +179,12 @@ func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
 	}
 	batches := map[string]map[int32][]changelog.Record{}
 	last := map[string]map[int32]int64{}
-	fs.EachRecord(func(r *kgo.Record) {
+	for _, r := range recs {
 		st, ok := a.standbys[processor.TaskID{Subtopology: a.changelogSub[r.Topic], Partition: r.Partition}]
 		if !ok || st.stores[r.Topic] == nil || r.Offset < st.pos[r.Topic] {
 			// Closed, or fetched before its standby was opened again
 			// at a later position, while this poll was under way.
-			return
+			continue
 		}
 		if batches[r.Topic] == nil {
 			batches[r.Topic], last[r.Topic] = map[int32][]changelog.Record{}, map[int32]int64{}
@@ -187,7 +193,7 @@ func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
 			batches[r.Topic][r.Partition] = append(batches[r.Topic][r.Partition], changelog.Record{Key: r.Key, Value: r.Value})
 		}
 		last[r.Topic][r.Partition] = r.Offset
-	})
+	}
 	for topic, byPart := range last {
 		for p, off := range byPart {
 			id := processor.TaskID{Subtopology: a.changelogSub[topic], Partition: p}

@@ -440,8 +440,16 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 	for pos < target {
 		fs := a.restoreCl.PollRecords(ctx, restoreBatch)
 		before := pos
+		// The standby tasks' changelogs share the reader: their
+		// records and errors go to them.
+		var others []*kgo.Record
+		var otherErrs []kgo.FetchError
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Topic != topic || r.Partition != id.Partition || r.Offset < pos {
+			if r.Topic != topic || r.Partition != id.Partition {
+				others = append(others, r)
+				return
+			}
+			if r.Offset < pos {
 				return
 			}
 			if !r.Attrs.IsControl() {
@@ -451,6 +459,10 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 		})
 		var fetchErr error
 		for _, fe := range fs.Errors() {
+			if fe.Topic != "" && (fe.Topic != topic || (fe.Partition >= 0 && fe.Partition != id.Partition)) {
+				otherErrs = append(otherErrs, fe)
+				continue
+			}
 			switch {
 			case errors.Is(fe.Err, context.Canceled), errors.Is(fe.Err, context.DeadlineExceeded):
 				// ctx is checked below.
@@ -461,6 +473,9 @@ func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string
 			default:
 				fetchErr = fmt.Errorf("fetch %q partition %d: %w", fe.Topic, fe.Partition, fe.Err)
 			}
+		}
+		if len(others) > 0 || len(otherErrs) > 0 {
+			a.applyStandby(others, otherErrs)
 		}
 		if len(batch) >= restoreBatch || pos >= target {
 			if err := flush(); err != nil {

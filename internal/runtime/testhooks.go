@@ -48,7 +48,7 @@ func (h *RestoreHarness) Restored() int64 { return h.a.Restored() }
 func (h *RestoreHarness) Close() { h.a.restoreCl.Close() }
 
 // StartStandbyForTest opens standby task id of an App made by New, with
-// the state engine and standby client Run would make.
+// the state engine and changelog reader Run would make.
 func (a *App) StartStandbyForTest(id processor.TaskID) error {
 	e, err := changelog.NewEngine(changelog.Options{Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID, Logger: a.log})
 	if err != nil {
@@ -66,7 +66,7 @@ func (a *App) StartStandbyForTest(id processor.TaskID) error {
 	}
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
-	a.stateEngine, a.standbyCl = e, cl
+	a.stateEngine, a.restoreCl = e, cl
 	a.openStandby(id)
 	return nil
 }
@@ -82,7 +82,7 @@ func (a *App) TailStandbysForTest() error {
 func (a *App) StopStandbysForTest() {
 	a.closeStandbys()
 	a.standbyMu.Lock()
-	cl := a.standbyCl
+	cl := a.restoreCl
 	a.standbyMu.Unlock()
 	cl.Close()
 	_ = a.stateEngine.Close()
