@@ -17,7 +17,7 @@
 //     processors run depth-first, store writes go to the changelog
 //     package's write buffer (which appends them to the changelog through
 //     Store.OnWrite), the sink serializes and calls engine.Output.Produce.
-//  4. output.go: the collector produces the record; its promise only
+//  4. collector.go: the collector produces the record; its promise only
 //     notes a rejection.
 //  5. app.go commitLocked, then collector.go settleProduction: the
 //     producer is flushed and every rejection decided before any offset
@@ -25,9 +25,10 @@
 //     transaction), then changelog/engine.go applies every store's buffer
 //     in one synced batch with the changelog offsets it reflects.
 //
-// The engine and the changelog stores reach the collector only through
-// the interfaces they define (engine.Output, Store.OnWrite); neither
-// imports this package, and this package is imported only by samsa.
+// Six files (a store write adds changelog/store.go). The engine and the
+// changelog stores reach the collector only through the interfaces they
+// define (engine.Output, Store.OnWrite): that is the one way back into
+// this package; neither imports it, and only package samsa does.
 //
 // # Goroutines
 //
