@@ -233,8 +233,8 @@ func testReadYourWrites(t *testing.T, mk newEngine) {
 	if n := count(t, s); n != 7 {
 		t.Fatalf("count = %d, want 7", n)
 	}
-	if s.Pending() != 6 || s.PendingBytes() <= 0 {
-		t.Fatalf("Pending = %d, %d bytes", s.Pending(), s.PendingBytes())
+	if s.buf.Len() != 6 || s.PendingBytes() <= 0 {
+		t.Fatalf("Pending = %d, %d bytes", s.buf.Len(), s.PendingBytes())
 	}
 	// Put after delete, delete after put.
 	_ = s.Put([]byte("c"), []byte("3"))
@@ -246,7 +246,7 @@ func testReadYourWrites(t *testing.T, mk newEngine) {
 	if got := all(t, s); got != "0=2,a=1,b=2,bb=2,c=3,d=1,e=1" {
 		t.Fatalf("committed = %s", got)
 	}
-	if s.Pending() != 0 || s.PendingBytes() != 0 {
+	if s.buf.Len() != 0 || s.PendingBytes() != 0 {
 		t.Fatal("buffer not empty after commit")
 	}
 	// Writes are reported in order, deletes as nil values; the reported
@@ -364,7 +364,7 @@ func testAbort(t *testing.T, mk newEngine) {
 	if got := all(t, s); got != "a=1,b=1" {
 		t.Fatalf("after abort = %s", got)
 	}
-	if s.Pending() != 0 {
+	if s.buf.Len() != 0 {
 		t.Fatal("buffer kept after abort")
 	}
 	// The aborted acks are forgotten: the next commit keeps 10.
@@ -450,10 +450,10 @@ func testIsolation(t *testing.T, mk newEngine) {
 	}
 	for s, want := range map[*Store]string{a: "k=a", ab: "k=ab", a1: "k=a1"} {
 		if got := all(t, s); got != want {
-			t.Fatalf("%s/%s = %s, want %s", s.Task(), s.Name(), got, want)
+			t.Fatalf("%s/%s = %s, want %s", s.task, s.Name(), got, want)
 		}
 		if n := count(t, s); n != 1 {
-			t.Fatalf("%s/%s count = %d", s.Task(), s.Name(), n)
+			t.Fatalf("%s/%s count = %d", s.task, s.Name(), n)
 		}
 	}
 	if checkpoint(t, a) != "2" || checkpoint(t, ab) != "3" || checkpoint(t, a1) != "none" {
@@ -561,7 +561,7 @@ func testCommitAll(t *testing.T, mk newEngine) {
 	if all(t, a) != "k=1" || all(t, b) != "j=2" || checkpoint(t, a) != "4" || checkpoint(t, b) != "9" {
 		t.Fatal("CommitAll did not commit both stores with their checkpoints")
 	}
-	if a.Pending()+b.Pending() != 0 {
+	if a.buf.Len()+b.buf.Len() != 0 {
 		t.Fatal("buffers kept")
 	}
 	if err := e.CommitAll(); err != nil {

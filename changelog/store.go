@@ -132,9 +132,6 @@ func newStore(e *Engine, task processor.TaskID, name string, be backend) *Store 
 // Name implements processor.StateStore.
 func (s *Store) Name() string { return s.name }
 
-// Task returns the task the store belongs to.
-func (s *Store) Task() processor.TaskID { return s.task }
-
 func (s *Store) dropped(k []byte) bool {
 	for _, r := range s.drops {
 		if r.has(k) {
@@ -339,9 +336,6 @@ func (s *Store) AckOffset(off int64) {
 	s.lastOff = max(s.lastOff, off)
 	s.mu.Unlock()
 }
-
-// Pending returns the number of buffered writes.
-func (s *Store) Pending() int { return s.buf.Len() }
 
 // PendingBytes estimates the memory held by the write buffer, so that the
 // runtime can commit early when it grows too large.
