@@ -147,10 +147,11 @@ func (jsonSerde[T]) Deserialize(topic string, data []byte) (T, error) {
 }
 
 // StringView is String without the copy on Deserialize: the string shares
-// the record's bytes; nil and "" are handled as String handles them. It saves an allocation per key and value on the hot
-// path; the price is that a string kept after processing (in a map, say)
-// keeps the whole fetch buffer it came from alive. The Kafka client never
-// reuses fetch buffers, so the string itself never changes.
+// the record's bytes; nil and "" are handled as String handles them. It
+// saves an allocation per key and value on the hot path; the price is that
+// a string kept after processing (in a map, say) keeps the whole fetch
+// buffer it came from alive. The Kafka client never reuses fetch buffers,
+// so the string itself never changes.
 var StringView Serde[string] = stringViewSerde{}
 
 type stringViewSerde struct{ stringSerde }
