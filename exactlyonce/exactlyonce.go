@@ -52,10 +52,13 @@ type Protocol interface {
 	// open transaction, which must be committed before a rebalance.
 	Open() bool
 	// Commit makes the outputs produced since the last commit durable and
-	// commits the offsets. It returns an error wrapping ErrAborted when the
-	// work was rolled back (process it again from the committed offsets)
-	// and ErrUnknownOutcome when it cannot tell.
-	Commit(ctx context.Context, offsets Offsets) error
+	// commits the offsets, then calls apply, once, to make the local state
+	// of the same work durable (the state engine's one synced batch for
+	// every store); apply's error is returned as it is. Commit returns an
+	// error wrapping ErrAborted when the work was rolled back (process it
+	// again from the committed offsets; apply is not called) and
+	// ErrUnknownOutcome when it cannot tell.
+	Commit(ctx context.Context, offsets Offsets, apply func() error) error
 }
 
 // Open creates the group client of a guarantee with opts and returns its
@@ -132,12 +135,12 @@ func (AtLeastOnce) Begin() error { return nil }
 func (AtLeastOnce) Open() bool { return false }
 
 // Commit implements Protocol.
-func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
+func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets, apply func() error) error {
 	if err := p.Cl.Flush(ctx); err != nil {
 		return fmt.Errorf("%w: flush producer: %w", ErrCommitFailed, err)
 	}
 	if len(offsets) == 0 {
-		return nil
+		return apply()
 	}
 	var cerr error
 	p.Cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
@@ -156,7 +159,7 @@ func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets) error {
 	if cerr != nil {
 		return fmt.Errorf("%w: commit offsets: %w", ErrCommitFailed, cerr)
 	}
-	return nil
+	return apply()
 }
 
 // Rewind moves the consumer back to the committed offsets of the given
@@ -249,9 +252,9 @@ func (p *ExactlyOnce) Begin() error {
 
 // Commit implements Protocol. The offsets committed are those of every
 // record polled, which the runtime has processed in full by then.
-func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets) error {
+func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets, apply func() error) error {
 	if !p.inTxn {
-		return nil
+		return apply()
 	}
 	p.inTxn = false
 	committed, err := p.Session.End(ctx, kgo.TryCommit)
@@ -261,7 +264,7 @@ func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets) error {
 	if !committed {
 		return ErrAborted
 	}
-	return nil
+	return apply()
 }
 
 // Abort implements Protocol: it rolls the open transaction back, which

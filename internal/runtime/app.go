@@ -838,7 +838,12 @@ func (a *App) commitLocked() error {
 	if err := a.out.err(); err != nil {
 		return err
 	}
-	if err := a.proto.Commit(ctx, offsets); err != nil {
+	// Local state is applied only once Kafka committed the work.
+	apply := func() error {
+		a.out.committed()
+		return a.commitStores()
+	}
+	if err := a.proto.Commit(ctx, offsets, apply); err != nil {
 		if errors.Is(err, exactlyonce.ErrAborted) {
 			// Rolled back: drop the stores' buffers and process the
 			// records again from the committed offsets.
@@ -846,10 +851,6 @@ func (a *App) commitLocked() error {
 			a.rollbackTasks()
 			return nil
 		}
-		return err
-	}
-	a.out.committed()
-	if err := a.commitStores(); err != nil {
 		return err
 	}
 	a.lastCmt = time.Now()
