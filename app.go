@@ -66,6 +66,8 @@ func (c Config) runtime() runtime.Config {
 		DeadLetterTopic:    c.DeadLetterTopic,
 		TransactionTimeout: c.TransactionTimeout, StartupTimeout: c.StartupTimeout,
 		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes,
+		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
+		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }

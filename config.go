@@ -17,6 +17,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -45,11 +48,16 @@ func (g Guarantee) String() string {
 	return fmt.Sprintf("Guarantee(%d)", int(g))
 }
 
-// Config configures an App. ApplicationID and Bootstrap are required.
+// Config configures an App. ApplicationID and Bootstrap are required. New
+// reports every invalid field at once (errors joined, each wrapping
+// ErrConfig and naming its field). The fields that are Kafka Streams or
+// Kafka consumer settings name the setting.
 type Config struct {
-	// ApplicationID names the consumer group, prefixes internal topics and
-	// the transactional id. Same id, same application: instances with the
-	// same id share the work.
+	// ApplicationID (application.id) names the consumer group, prefixes
+	// internal topics and the transactional id. Same id, same application:
+	// instances with the same id share the work. As it is part of topic
+	// names it may hold only ASCII letters, digits, '.', '_' and '-', is
+	// not "." or "..", and is at most MaxApplicationIDLength characters.
 	ApplicationID string
 	// Bootstrap lists the seed brokers, host:port.
 	Bootstrap []string
@@ -83,8 +91,43 @@ type Config struct {
 	// StateRestoreListener. It runs on the state updater goroutine: a
 	// slow listener slows the restore, never processing.
 	RestoreListener func(RestoreProgress)
-	// MaxPollRecords bounds the records fetched per poll; default 10,000.
+	// MaxPollRecords (max.poll.records) bounds the records taken per poll,
+	// processed and committed between two rebalance points; default 10,000.
 	MaxPollRecords int
+	// FetchMaxBytes (fetch.max.bytes) bounds what one fetch from one broker
+	// returns; default 50 MiB. FetchMaxPartitionBytes
+	// (max.partition.fetch.bytes) bounds it per partition; default 1 MiB.
+	// A batch larger than either is still returned whole. Both apply to the
+	// input and to the changelog (restore and standby) fetches.
+	FetchMaxBytes          int32
+	FetchMaxPartitionBytes int32
+	// SessionTimeout (session.timeout.ms) is how long the group waits for
+	// a member that stopped heartbeating (a killed process, a lost
+	// machine) before its partitions move to the others; default 45s, as
+	// Kafka Streams. It must be within the broker's
+	// group.min.session.timeout.ms (6s by default) and
+	// group.max.session.timeout.ms (30m), which Run finds out.
+	SessionTimeout time.Duration
+	// HeartbeatInterval (heartbeat.interval.ms) is how often the member
+	// heartbeats; default 3s. It must be below SessionTimeout; a third of
+	// it at most is advised.
+	HeartbeatInterval time.Duration
+	// RebalanceTimeout is how long, once a rebalance has begun, every
+	// member has to finish the records it polled, commit and rejoin; a
+	// member that takes longer is removed from the group. Kafka's Java
+	// client sends its max.poll.interval.ms here, so the default is that
+	// setting's, 5m.
+	RebalanceTimeout time.Duration
+	// GroupInstanceID (group.instance.id) makes this instance a static
+	// member of the group, as Kafka Streams does when it is set: a restart
+	// within SessionTimeout gets the same partitions back with no
+	// rebalance, so no other instance pauses or restores. The price: a
+	// static member does not leave the group when it stops, so its
+	// partitions move only when SessionTimeout passes; raise
+	// SessionTimeout to cover a restart. It must be unique in the group
+	// and stable across restarts of one instance (a pod name, say); same
+	// characters as ApplicationID. Empty (default): a dynamic member.
+	GroupInstanceID string
 	// Logger receives the app's logs; default slog.Default().
 	Logger *slog.Logger
 	// StateListener is called on every state change.
@@ -102,8 +145,12 @@ type Config struct {
 	DeadLetterTopic string
 	// InstanceID names this instance in the transactional id
 	// (<ApplicationID>-<InstanceID>) under exactly-once; default a random
-	// id per Run. Zombies are fenced by the group metadata (KIP-447)
-	// either way.
+	// id per New. Zombies are fenced by the group metadata (KIP-447)
+	// either way. A stable InstanceID (with a stable StateDir) makes the
+	// instance recognisable in the brokers' logs and transaction listings,
+	// and a restarted instance fences and aborts its own previous
+	// transaction at once instead of leaving it to TransactionTimeout.
+	// Same characters as ApplicationID.
 	InstanceID string
 	// TransactionTimeout is the broker-side timeout of a transaction under
 	// exactly-once; default 10s, as Kafka Streams.
@@ -132,13 +179,38 @@ type Config struct {
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("samsa: invalid configuration")
 
+// MaxApplicationIDLength is the longest ApplicationID accepted. Kafka topic
+// names are at most 249 characters and the application id prefixes
+// samsa's internal topics, <ApplicationID>-<store>-changelog and
+// <ApplicationID>-<name>-repartition: 200 leaves 49 characters for the
+// rest, store and repartition names up to 36 characters.
+const MaxApplicationIDLength = 200
+
+// maxIDLength bounds InstanceID and GroupInstanceID: the transactional id
+// <ApplicationID>-<InstanceID> stays within Kafka's 249-character names.
+const maxIDLength = 249 - MaxApplicationIDLength - 1
+
+// withDefaults fills in the defaults and validates the configuration. It
+// reports every problem found, joined; each wraps ErrConfig and names its
+// field.
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
+	}
 	if out.ApplicationID == "" {
-		return out, fmt.Errorf("%w: field ApplicationID is empty", ErrConfig)
+		bad("field ApplicationID is empty")
+	} else if err := checkID(out.ApplicationID, MaxApplicationIDLength); err != "" {
+		bad("field ApplicationID %q %s (it prefixes topic names and ids)", out.ApplicationID, err)
 	}
 	if len(out.Bootstrap) == 0 {
-		return out, fmt.Errorf("%w: field Bootstrap is empty", ErrConfig)
+		bad("field Bootstrap is empty")
+	}
+	for i, b := range out.Bootstrap {
+		if b == "" {
+			bad("field Bootstrap[%d] is empty", i)
+		}
 	}
 	switch out.Guarantee {
 	case AtLeastOnce:
@@ -150,30 +222,31 @@ func (c *Config) withDefaults() (Config, error) {
 			out.CommitInterval = 100 * time.Millisecond
 		}
 	default:
-		return out, fmt.Errorf("%w: field Guarantee has unknown value %d", ErrConfig, int(out.Guarantee))
-	}
-	if out.CommitInterval < 0 {
-		return out, fmt.Errorf("%w: field CommitInterval is negative (%s)", ErrConfig, out.CommitInterval)
+		bad("field Guarantee has unknown value %d", int(out.Guarantee))
 	}
 	if out.MaxPollRecords == 0 {
 		out.MaxPollRecords = 10000
 	}
-	if out.MaxPollRecords < 0 {
-		return out, fmt.Errorf("%w: field MaxPollRecords is negative (%d)", ErrConfig, out.MaxPollRecords)
-	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
-	if out.StateDir == "" {
+	if out.StateDir == "" && out.ApplicationID != "" {
 		out.StateDir = filepath.Join(os.TempDir(), "samsa", out.ApplicationID)
 	}
 	if out.Errors.usesDeadLetter() && out.DeadLetterTopic == "" {
-		return out, fmt.Errorf("%w: field DeadLetterTopic is empty but an error policy is DeadLetter", ErrConfig)
+		bad("field DeadLetterTopic is empty but an error policy is DeadLetter")
 	}
 	if out.InstanceID == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
 		out.InstanceID = hex.EncodeToString(b[:])
+	} else if err := checkID(out.InstanceID, maxIDLength); err != "" {
+		bad("field InstanceID %q %s (it is part of the transactional id)", out.InstanceID, err)
+	}
+	if out.GroupInstanceID != "" {
+		if err := checkID(out.GroupInstanceID, maxIDLength); err != "" {
+			bad("field GroupInstanceID %q %s", out.GroupInstanceID, err)
+		}
 	}
 	if out.TransactionTimeout == 0 {
 		out.TransactionTimeout = 10 * time.Second
@@ -190,18 +263,78 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.MaxUncommittedBytes == 0 {
 		out.MaxUncommittedBytes = 64 << 20
 	}
+	// The group timeouts: Kafka Streams' (and franz-go's) defaults, except
+	// the rebalance timeout, which Kafka's Java client takes from
+	// max.poll.interval.ms (5 minutes).
+	if out.SessionTimeout == 0 {
+		out.SessionTimeout = 45 * time.Second
+	}
+	if out.HeartbeatInterval == 0 {
+		out.HeartbeatInterval = 3 * time.Second
+	}
+	if out.RebalanceTimeout == 0 {
+		out.RebalanceTimeout = 5 * time.Minute
+	}
+	if out.FetchMaxBytes == 0 {
+		out.FetchMaxBytes = 50 << 20
+	}
+	if out.FetchMaxPartitionBytes == 0 {
+		out.FetchMaxPartitionBytes = 1 << 20
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"StartupTimeout", out.StartupTimeout}, {"TaskTimeout", out.TaskTimeout}, {"CloseTimeout", out.CloseTimeout}, {"TransactionTimeout", out.TransactionTimeout}} {
+	}{
+		{"CommitInterval", out.CommitInterval},
+		{"StartupTimeout", out.StartupTimeout}, {"TaskTimeout", out.TaskTimeout},
+		{"CloseTimeout", out.CloseTimeout}, {"TransactionTimeout", out.TransactionTimeout},
+		{"SessionTimeout", out.SessionTimeout}, {"HeartbeatInterval", out.HeartbeatInterval},
+		{"RebalanceTimeout", out.RebalanceTimeout},
+	} {
 		if d.v < 0 {
-			return out, fmt.Errorf("%w: field %s is negative (%s)", ErrConfig, d.name, d.v)
+			bad("field %s is negative (%s)", d.name, d.v)
 		}
 	}
-	if out.MaxUncommittedBytes < 0 {
-		return out, fmt.Errorf("%w: field MaxUncommittedBytes is negative (%d)", ErrConfig, out.MaxUncommittedBytes)
+	if out.SessionTimeout > 0 && out.HeartbeatInterval >= out.SessionTimeout {
+		bad("field HeartbeatInterval (%s) is not below SessionTimeout (%s); a third of it at most is advised",
+			out.HeartbeatInterval, out.SessionTimeout)
 	}
-	return out, nil
+	for _, n := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxPollRecords", int64(out.MaxPollRecords)}, {"MaxUncommittedBytes", out.MaxUncommittedBytes},
+		{"StateCacheSize", out.StateCacheSize}, {"StandbyReplicas", int64(out.StandbyReplicas)},
+		{"FetchMaxBytes", int64(out.FetchMaxBytes)}, {"FetchMaxPartitionBytes", int64(out.FetchMaxPartitionBytes)},
+	} {
+		if n.v < 0 {
+			bad("field %s is negative (%d)", n.name, n.v)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// checkID returns what makes id illegal as a part of a Kafka topic name
+// (Kafka's rule: only ASCII letters, digits, '.', '_' and '-'; not "." or
+// ".."), or "" when it is legal and at most max characters long.
+func checkID(id string, max int) string {
+	if id == "." || id == ".." {
+		return `is "." or "..", not allowed in Kafka topic names`
+	}
+	var badChars []string
+	for _, r := range id {
+		legal := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+		if !legal && !slices.Contains(badChars, strconv.QuoteRune(r)) {
+			badChars = append(badChars, strconv.QuoteRune(r))
+		}
+	}
+	if len(badChars) > 0 {
+		return fmt.Sprintf("has characters other than the allowed [a-zA-Z0-9._-]: %s", strings.Join(badChars, " "))
+	}
+	if len(id) > max {
+		return fmt.Sprintf("is %d characters long, more than %d", len(id), max)
+	}
+	return ""
 }
 
 // State is the lifecycle state of an App, as Kafka Streams' KafkaStreams.State.

@@ -513,6 +513,32 @@ func (a *App) startClient() error {
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { a.rebalanceWaiting.Store(true) }),
 		kgo.WithLogger(kslog{a.log}),
 	}
+	// The group timeouts and the fetch bounds; a zero value keeps
+	// franz-go's default. A fetch response may be as large as
+	// FetchMaxBytes: the read limit (100 MiB by default) grows with it.
+	if d := a.cfg.SessionTimeout; d > 0 {
+		opts = append(opts, kgo.SessionTimeout(d))
+	}
+	if d := a.cfg.HeartbeatInterval; d > 0 {
+		opts = append(opts, kgo.HeartbeatInterval(d))
+	}
+	if d := a.cfg.RebalanceTimeout; d > 0 {
+		opts = append(opts, kgo.RebalanceTimeout(d))
+	}
+	if id := a.cfg.GroupInstanceID; id != "" {
+		opts = append(opts, kgo.InstanceID(id)) // static membership
+	}
+	var fetch []kgo.Opt
+	if b := a.cfg.FetchMaxBytes; b > 0 {
+		fetch = append(fetch, kgo.FetchMaxBytes(b))
+		if b > 50<<20 {
+			fetch = append(fetch, kgo.BrokerMaxReadBytes(int32(min(2*int64(b), 1<<31-1))))
+		}
+	}
+	if b := a.cfg.FetchMaxPartitionBytes; b > 0 {
+		fetch = append(fetch, kgo.FetchMaxPartitionBytes(b))
+	}
+	opts = append(opts, fetch...)
 	if a.cfg.ExactlyOnce {
 		opts = append(opts,
 			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.InstanceID),
@@ -526,7 +552,7 @@ func (a *App) startClient() error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.WithLogger(kslog{a.log}),
-	}, a.cfg.ClientOptions...)
+	}, append(fetch, a.cfg.ClientOptions...)...)
 	rcl, err := kgo.NewClient(ropts...)
 	if err != nil {
 		return fmt.Errorf("%w: kafka changelog client: %w", ErrConfig, err)

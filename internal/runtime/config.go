@@ -39,6 +39,14 @@ type Config struct {
 	TaskTimeout         time.Duration
 	CloseTimeout        time.Duration
 	MaxUncommittedBytes int64
+	// The group client's timeouts, static membership (GroupInstanceID
+	// empty: dynamic) and fetch bounds, as Kafka's consumer settings.
+	SessionTimeout         time.Duration
+	HeartbeatInterval      time.Duration
+	RebalanceTimeout       time.Duration
+	GroupInstanceID        string
+	FetchMaxBytes          int32
+	FetchMaxPartitionBytes int32
 }
 
 // Policies is the decision for each kind of failure.
