@@ -31,7 +31,7 @@ func counterApp() {
 		instance = "only"
 	}
 	standby, _ := strconv.Atoi(os.Getenv("STANDBY"))
-	app, err := samsa.New(countTopology(os.Getenv("IN"), os.Getenv("OUT")), samsa.Config{
+	cfg := samsa.Config{
 		ApplicationID: os.Getenv("APP"), Bootstrap: strings.Split(os.Getenv("BOOTSTRAP"), ","),
 		Guarantee: samsa.ExactlyOnce, StateDir: os.Getenv("STATE_DIR"), InstanceID: instance,
 		StandbyReplicas: standby,
@@ -39,7 +39,17 @@ func counterApp() {
 		// The killed instance leaves the group only when its session
 		// times out: keep that short.
 		ClientOptions: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(time.Second)},
-	})
+	}
+	// SESSION_TIMEOUT and HEARTBEAT_INTERVAL set the group timeouts through
+	// Config instead ("0s": samsa's defaults); GROUP_INSTANCE makes the
+	// instance a static member.
+	if s := os.Getenv("SESSION_TIMEOUT"); s != "" {
+		cfg.ClientOptions = nil
+		cfg.SessionTimeout, _ = time.ParseDuration(s)
+		cfg.HeartbeatInterval, _ = time.ParseDuration(os.Getenv("HEARTBEAT_INTERVAL"))
+	}
+	cfg.GroupInstanceID = os.Getenv("GROUP_INSTANCE")
+	app, err := samsa.New(countTopology(os.Getenv("IN"), os.Getenv("OUT")), cfg)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
