@@ -133,9 +133,10 @@ type Config struct {
 	// StateListener is called on every state change.
 	StateListener func(old, new State)
 	// ClientOptions are passed through to franz-go after samsa's own, so
-	// they win (TLS, SASL, client id, timeouts…). Do not override the
-	// group, balancer, isolation level or commit options: samsa's
-	// guarantees depend on them.
+	// they win (TLS, SASL, client id…). The group timeouts, static
+	// membership and fetch bounds have their own fields above. Do not
+	// override the group, balancer, isolation level or commit options:
+	// samsa's guarantees depend on them.
 	ClientOptions []kgo.Opt
 	// Errors chooses what a failing record does: fail (default), skip or
 	// dead-letter, per kind of failure.
