@@ -290,11 +290,12 @@ func (a *App) statePositions() map[assign.Task]int64 {
 	return out
 }
 
-// hasStandbys reports whether this member keeps standby tasks.
+// hasStandbys reports whether this member keeps standby tasks to tail
+// (and a client to tail them with).
 func (a *App) hasStandbys() bool {
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
-	return len(a.standbys) > 0
+	return len(a.standbys) > 0 && a.restoreCl != nil
 }
 
 // closeStandbys closes every standby task (recovery, shutdown).
