@@ -66,6 +66,7 @@ func (c Config) runtime() runtime.Config {
 		DeadLetterTopic:    c.DeadLetterTopic,
 		TransactionTimeout: c.TransactionTimeout, StartupTimeout: c.StartupTimeout,
 		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes,
+		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }

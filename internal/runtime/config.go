@@ -39,6 +39,9 @@ type Config struct {
 	TaskTimeout         time.Duration
 	CloseTimeout        time.Duration
 	MaxUncommittedBytes int64
+	// RepartitionPurgeInterval is the least time between two purges of
+	// committed repartition records (zero: after every commit).
+	RepartitionPurgeInterval time.Duration
 }
 
 // Policies is the decision for each kind of failure.
