@@ -68,6 +68,7 @@ func (c Config) runtime() runtime.Config {
 		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes,
 		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
+		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }

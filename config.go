@@ -175,6 +175,12 @@ type Config struct {
 	// pass it, the app commits early (Kafka Streams bounds its record
 	// cache the same way, statestore.cache.max.bytes). Default 64 MiB.
 	MaxUncommittedBytes int64
+	// RepartitionPurgeInterval is how often, at most, the records of the
+	// repartition topics that the group committed are deleted (DeleteRecords
+	// after a commit), as Kafka Streams' repartition.purge.interval.ms:
+	// repartition topics keep every record until it is purged (samsa
+	// creates them with retention.ms=-1), never longer. Default 30s.
+	RepartitionPurgeInterval time.Duration
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -282,6 +288,9 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.FetchMaxPartitionBytes == 0 {
 		out.FetchMaxPartitionBytes = 1 << 20
 	}
+	if out.RepartitionPurgeInterval == 0 {
+		out.RepartitionPurgeInterval = 30 * time.Second
+	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -290,7 +299,7 @@ func (c *Config) withDefaults() (Config, error) {
 		{"StartupTimeout", out.StartupTimeout}, {"TaskTimeout", out.TaskTimeout},
 		{"CloseTimeout", out.CloseTimeout}, {"TransactionTimeout", out.TransactionTimeout},
 		{"SessionTimeout", out.SessionTimeout}, {"HeartbeatInterval", out.HeartbeatInterval},
-		{"RebalanceTimeout", out.RebalanceTimeout},
+		{"RebalanceTimeout", out.RebalanceTimeout}, {"RepartitionPurgeInterval", out.RepartitionPurgeInterval},
 	} {
 		if d.v < 0 {
 			bad("field %s is negative (%s)", d.name, d.v)

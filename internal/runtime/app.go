@@ -122,6 +122,17 @@ type App struct {
 	// skipped and deadLettered count records handled by the error policies.
 	skipped      atomic.Int64
 	deadLettered atomic.Int64
+	// The purge of committed repartition records (state.go
+	// purgeCommitted): lastPurge is guarded by mu (the commit path);
+	// purging is set while a purge goroutine runs, which purges counts
+	// (Run waits for it) and which alone uses lastPurgeWarn; purgeMu
+	// guards purged, the offsets already purged by topic and partition.
+	lastPurge     time.Time
+	purging       atomic.Bool
+	purges        sync.WaitGroup
+	lastPurgeWarn time.Time
+	purgeMu       sync.Mutex
+	purged        map[string]map[int32]int64
 }
 
 // New returns an App that runs a compiled topology with a configuration
@@ -226,6 +237,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return ErrClosed
 	}
 	defer close(a.done)
+	defer a.purges.Wait() // after cancel, which ends a purge in flight
 	ctx, cancel := context.WithCancel(ctx)
 	a.closeMu.Lock()
 	a.cancel = cancel
@@ -883,6 +895,9 @@ func (a *App) commitLocked() error {
 	if a.cfg.StandbyReplicas > 0 {
 		a.updateActivePositions()
 	}
+	// Kafka committed the offsets: the repartition records below them
+	// are not needed any more.
+	a.purgeCommitted()
 	if len(offsets) > 0 {
 		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
 	}

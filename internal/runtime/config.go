@@ -47,6 +47,10 @@ type Config struct {
 	GroupInstanceID        string
 	FetchMaxBytes          int32
 	FetchMaxPartitionBytes int32
+
+	// RepartitionPurgeInterval is the least time between two purges of
+	// committed repartition records (zero: after every commit).
+	RepartitionPurgeInterval time.Duration
 }
 
 // Policies is the decision for each kind of failure.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,7 +76,27 @@ type internalTopic struct {
 	policy     string // cleanup.policy
 	retention  time.Duration
 	store      string // the store of a changelog topic
+	// repartition marks a repartition topic: kept without retention
+	// (only the purge of committed records deletes them).
+	repartition bool
 }
+
+// repartitionConfigs are the configs of the repartition topics samsa
+// creates, Kafka Streams': delete, never compact; no retention in time or
+// size, so that only the purge of committed records removes data, never a
+// record not yet processed; 50 MiB segments, so that purged records leave
+// the disk (the broker deletes a segment once the log start offset passed
+// it, never the active one).
+var repartitionConfigs = map[string]string{
+	"cleanup.policy":  "delete",
+	"retention.ms":    "-1",
+	"retention.bytes": "-1",
+	"segment.bytes":   "52428800",
+}
+
+// repartitionUnbounded lists the configs of an existing repartition topic
+// that must be -1 (unbounded): samsa sets them if they are not.
+var repartitionUnbounded = []string{"retention.ms", "retention.bytes"}
 
 // internalTopics returns the repartition and changelog topics the topology
 // needs. A repartition topic gets the partition count of the input of the
@@ -86,7 +107,7 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 	a.g.RepartitionPartitions(a.subs, parts, func(string) int32 { return 0 })
 	for _, n := range a.g.Nodes {
 		if n.Internal != "" && n.Kind == engine.KindSink {
-			out[n.Topic] = internalTopic{partitions: parts[n.Topic], policy: "delete"}
+			out[n.Topic] = internalTopic{partitions: parts[n.Topic], policy: "delete", repartition: true}
 		}
 	}
 	for _, st := range a.subs {
@@ -139,7 +160,7 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	for _, t := range names {
 		w := want[t]
 		kind := "changelog topic"
-		if w.policy == "delete" {
+		if w.repartition {
 			kind = "repartition topic"
 		}
 		d, ok := td[t]
@@ -162,6 +183,11 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 			ms := strconv.FormatInt(w.retention.Milliseconds(), 10)
 			configs["retention.ms"] = &ms
 		}
+		if w.repartition {
+			for k, v := range repartitionConfigs {
+				configs[k] = &v
+			}
+		}
 		resp, err := adm.CreateTopic(ctx, w.partitions, rf, configs, t)
 		if err == nil {
 			err = resp.Err
@@ -178,9 +204,30 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 			return fmt.Errorf("samsa: describe internal topics: %w", err)
 		}
 		for _, r := range rc {
+			w := want[r.Name]
+			if r.Err != nil {
+				errs = append(errs, fmt.Errorf("%w: describe the configs of %q: %w", ErrInternalTopic, r.Name, r.Err))
+				continue
+			}
+			var unbounded []kadm.AlterConfig
 			for _, c := range r.Configs {
-				if c.Key == "cleanup.policy" && c.Value != nil && !samePolicy(*c.Value, want[r.Name].policy) {
-					errs = append(errs, fmt.Errorf("%w: %q has cleanup.policy=%s, want %s", ErrInternalTopic, r.Name, *c.Value, want[r.Name].policy))
+				if c.Value == nil {
+					continue
+				}
+				switch {
+				case c.Key == "cleanup.policy" && w.repartition && !samePolicy(*c.Value, w.policy):
+					errs = append(errs, fmt.Errorf("%w: repartition topic %q has cleanup.policy=%s, want delete: compaction would drop records not yet processed (samsa purges the committed ones itself)", ErrInternalTopic, r.Name, *c.Value))
+				case c.Key == "cleanup.policy" && !samePolicy(*c.Value, w.policy):
+					errs = append(errs, fmt.Errorf("%w: %q has cleanup.policy=%s, want %s", ErrInternalTopic, r.Name, *c.Value, w.policy))
+				case w.repartition && slices.Contains(repartitionUnbounded, c.Key) && *c.Value != "-1":
+					unbounded = append(unbounded, kadm.AlterConfig{Op: kadm.SetConfig, Name: c.Key, Value: new("-1")})
+					a.log.Warn("repartition topic has a retention: setting it to -1, so that only the purge of committed records deletes them",
+						"topic", r.Name, "config", c.Key, "was", *c.Value)
+				}
+			}
+			if len(unbounded) > 0 {
+				if err := alterTopicConfigs(ctx, adm, r.Name, unbounded); err != nil {
+					errs = append(errs, fmt.Errorf("%w: repartition topic %q has a retention that would delete records not yet processed, and setting it to -1 failed: %w", ErrInternalTopic, r.Name, err))
 				}
 			}
 		}
@@ -215,6 +262,24 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// alterTopicConfigs sets configs of a topic, incrementally.
+func alterTopicConfigs(ctx context.Context, adm *kadm.Client, topic string, configs []kadm.AlterConfig) error {
+	resps, err := adm.AlterTopicConfigs(ctx, configs, topic)
+	if err != nil {
+		return err
+	}
+	for _, r := range resps {
+		if r.Err != nil {
+			names := make([]string, len(configs))
+			for i, c := range configs {
+				names[i] = c.Name
+			}
+			return fmt.Errorf("set %s: %w", strings.Join(names, ", "), r.Err)
+		}
+	}
+	return nil
 }
 
 // samePolicy compares cleanup policies as sets: "delete,compact" is
@@ -520,5 +585,122 @@ func (a *App) reportRestore(p RestoreProgress, log bool) {
 	}
 	if a.cfg.RestoreListener != nil {
 		a.cfg.RestoreListener(p)
+	}
+}
+
+// purgeTimeout bounds one purge of committed repartition records.
+const purgeTimeout = 30 * time.Second
+
+// purgeWarnEvery rate-limits the warnings of failed purges.
+const purgeWarnEvery = time.Minute
+
+// repartitionSource reports whether a source topic is a repartition topic.
+func (a *App) repartitionSource(topic string) bool {
+	for _, n := range a.g.Nodes {
+		if n.Kind == engine.KindSource && n.Internal != "" && slices.Contains(n.Topics, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// purgeCommitted deletes the records of the repartition partitions of the
+// active tasks below the offsets the group committed for them, as Kafka
+// Streams does after a commit: a repartition topic then holds only the
+// records not processed yet (samsa creates it without retention). It
+// runs after a commit that Kafka confirmed and reads the offsets that
+// the client recorded as committed, never those processed: a record is
+// deleted only once no owner of its partition can need it again.
+//
+// At most one purge runs at a time and at most one starts per
+// RepartitionPurgeInterval; the DeleteRecords request (one for all the
+// partitions) runs on its own goroutine, bounded by purgeTimeout, so that
+// processing never waits for it. A failure is logged, rate-limited, and
+// the next purge tries again. a.mu must be held.
+func (a *App) purgeCommitted() {
+	if a.runCtx == nil || a.runCtx.Err() != nil || a.cl == nil {
+		return // shutting down: the clients close
+	}
+	if time.Since(a.lastPurge) < a.cfg.RepartitionPurgeInterval || a.purging.Load() {
+		return
+	}
+	var committed map[string]map[int32]kgo.EpochOffset
+	var del kadm.Offsets
+	a.purgeMu.Lock()
+	for id := range a.tasks {
+		for _, topic := range a.subs[id.Subtopology].SourceTopics {
+			if !a.repartitionSource(topic) {
+				continue
+			}
+			if committed == nil {
+				committed = a.cl.CommittedOffsets()
+			}
+			eo, ok := committed[topic][id.Partition]
+			if !ok || eo.Offset <= 0 || eo.Offset <= a.purged[topic][id.Partition] {
+				continue
+			}
+			del.Add(kadm.Offset{Topic: topic, Partition: id.Partition, At: eo.Offset, LeaderEpoch: -1})
+		}
+	}
+	a.purgeMu.Unlock()
+	if len(del) == 0 {
+		return
+	}
+	a.lastPurge = time.Now()
+	a.purging.Store(true)
+	adm := kadm.NewClient(a.cl)
+	ctx := a.runCtx
+	a.purges.Add(1)
+	go func() {
+		defer a.purges.Done()
+		defer a.purging.Store(false)
+		ctx, cancel := context.WithTimeout(ctx, purgeTimeout)
+		defer cancel()
+		a.deleteRecords(ctx, adm, del)
+	}()
+}
+
+// deleteRecords sends one DeleteRecords request for the committed offsets
+// of the repartition partitions, notes what was purged and logs failures.
+// It runs on the purge goroutine.
+func (a *App) deleteRecords(ctx context.Context, adm *kadm.Client, del kadm.Offsets) {
+	began := time.Now()
+	resps, err := adm.DeleteRecords(ctx, del)
+	var failed []error
+	if err != nil {
+		failed = append(failed, err)
+	}
+	purged := 0
+	a.purgeMu.Lock()
+	for _, ps := range resps {
+		for _, r := range ps {
+			if r.Err != nil {
+				failed = append(failed, fmt.Errorf("topic %q partition %d: %w", r.Topic, r.Partition, r.Err))
+				continue
+			}
+			if a.purged == nil {
+				a.purged = map[string]map[int32]int64{}
+			}
+			if a.purged[r.Topic] == nil {
+				a.purged[r.Topic] = map[int32]int64{}
+			}
+			a.purged[r.Topic][r.Partition] = max(a.purged[r.Topic][r.Partition], del[r.Topic][r.Partition].At)
+			purged++
+		}
+	}
+	a.purgeMu.Unlock()
+	if len(failed) == 0 {
+		a.log.Debug("purged committed repartition records", "partitions", purged, "took", time.Since(began))
+		return
+	}
+	err = errors.Join(failed...)
+	if errors.Is(err, kgo.ErrClientClosed) || (ctx.Err() != nil && a.runCtx.Err() != nil) {
+		return // shutting down or rebuilding the client
+	}
+	if now := time.Now(); now.Sub(a.lastPurgeWarn) >= purgeWarnEvery {
+		a.lastPurgeWarn = now
+		a.log.Warn("purging committed repartition records failed: the next purge tries again", "partitions", len(failed), "err", err)
+	} else {
+		a.log.Debug("purging committed repartition records failed", "err", err)
 	}
 }
