@@ -47,13 +47,18 @@ func TestStartupFailsOnMissingTopic(t *testing.T) {
 	in := c.Topic(t, "in", 2)
 	app, err := samsa.New(passTopology(in, "no-such-output"), samsa.Config{
 		ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap, Logger: testkit.Logger(t, slog.LevelInfo),
+		StartupTimeout: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	began := time.Now()
 	err = app.Run(context.Background())
-	if !errors.Is(err, samsa.ErrMissingTopic) || !strings.Contains(err.Error(), `"no-such-output"`) {
-		t.Fatalf("Run = %v, want ErrMissingTopic naming the topic", err)
+	if !errors.Is(err, samsa.ErrMissingTopic) || !strings.Contains(err.Error(), `"no-such-output"`) || !strings.Contains(err.Error(), "StartupTimeout") {
+		t.Fatalf("Run = %v, want ErrMissingTopic naming the topic and StartupTimeout", err)
+	}
+	if took := time.Since(began); took < time.Second || took > 10*time.Second {
+		t.Errorf("Run failed after %s, want about StartupTimeout (2s) of waiting for the topic", took)
 	}
 	if app.State() != samsa.StateError {
 		t.Errorf("state = %s, want ERROR", app.State())
@@ -241,4 +246,66 @@ func TestRequestCommitCommitsBeforeTheInterval(t *testing.T) {
 		off, err := c.CommittedOffsets(ctx, appID)
 		return err == nil && off[in][0] == 2
 	})
+}
+
+// TestStartupWaitsForTopics: an App started just before its topics exist
+// waits for them (up to StartupTimeout) instead of failing.
+func TestStartupWaitsForTopics(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	in, out := testkit.UniqueName("late-in"), testkit.UniqueName("late-out")
+	logs := &syncBuffer{}
+	app, err := samsa.New(passTopology(in, out), samsa.Config{
+		ApplicationID: testkit.UniqueName("app"), Bootstrap: c.Bootstrap,
+		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		StartupTimeout: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	run.WaitFor(t, 10*time.Second, "a log line about the missing topics", func() bool {
+		return strings.Contains(logs.String(), "waiting for topics to exist") && strings.Contains(logs.String(), in)
+	})
+	ctx := context.Background()
+	for _, topic := range []string{in, out} {
+		if err := c.CreateTopic(ctx, topic, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Produce(ctx, false, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("v")}); err != nil {
+		t.Fatal(err)
+	}
+	run.WaitFor(t, 30*time.Second, "the record processed", func() bool { return app.Processed() >= 1 })
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCopartitionCheckedBeforeInternalTopics: a topology that cannot run
+// for its partition counts fails before any internal topic is created.
+func TestCopartitionCheckedBeforeInternalTopics(t *testing.T) {
+	c := testkit.EmbeddedCluster(t)
+	a := c.Topic(t, "left", 4)
+	b := c.Topic(t, "right", 3)
+	out := c.Topic(t, "out", 4)
+	top := topology.New()
+	l := topology.StreamOf(top, serde.String, serde.String, a)
+	r := topology.StreamOf(top, serde.String, serde.String, b)
+	topology.Count(l.Merge(r), "counts", serde.String).To(out, serde.String, serde.Int64)
+	appID := testkit.UniqueName("app")
+	app, err := samsa.New(top, samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, Logger: testkit.Logger(t, slog.LevelInfo)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Run(context.Background()); !errors.Is(err, samsa.ErrCopartition) {
+		t.Fatalf("Run = %v, want ErrCopartition", err)
+	}
+	changelog := topology.ChangelogTopic(appID, "counts")
+	topics, err := c.Admin().ListTopics(context.Background(), changelog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := topics[changelog]; ok && d.Err == nil {
+		t.Fatalf("changelog topic %q was created for a topology that cannot run", changelog)
+	}
 }

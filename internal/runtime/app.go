@@ -434,10 +434,11 @@ func unreachable(err error) bool {
 }
 
 // checkTopics verifies at startup that every source and fixed sink topic
-// exists and that co-partitioned topics agree on partition counts.
+// exists, waiting up to StartupTimeout for those that do not exist yet
+// (topics created just before the App starts take a moment to show in the
+// metadata), that co-partitioned topics agree on partition counts, and
+// then creates or checks the internal topics.
 func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
-	defer cancel()
 	adm, err := kgo.NewClient(kgo.SeedBrokers(a.cfg.Bootstrap...))
 	if err != nil {
 		return nil, fmt.Errorf("%w: bootstrap %v: %w", ErrConfig, a.cfg.Bootstrap, err)
@@ -458,26 +459,70 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 	}
 	slices.Sort(want)
 	want = slices.Compact(want)
-	td, err := kadm.NewClient(adm).ListTopics(ctx, want...)
+	parts, err := a.waitTopics(ctx, kadm.NewClient(adm), want)
 	if err != nil {
-		return nil, fmt.Errorf("samsa: list topics at %v: %w", a.cfg.Bootstrap, err)
-	}
-	parts := map[string]int32{}
-	var errs []error
-	for _, t := range want {
-		d, ok := td[t]
-		if !ok || d.Err != nil {
-			errs = append(errs, fmt.Errorf("%w: topic %q does not exist (create it first)", ErrMissingTopic, t))
-			continue
-		}
-		parts[t] = int32(len(d.Partitions))
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if err := a.ensureInternalTopics(ctx, kadm.NewClient(adm), parts); err != nil {
 		return nil, err
 	}
+	// Co-partitioning first, with the partition counts the repartition
+	// topics will have: nothing is created for a topology that cannot run.
+	a.g.RepartitionPartitions(a.subs, parts, func(string) int32 { return 0 })
+	if err := a.checkCopartitioning(parts); err != nil {
+		return nil, err
+	}
+	ictx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
+	defer cancel()
+	if err := a.ensureInternalTopics(ictx, kadm.NewClient(adm), parts); err != nil {
+		return nil, err
+	}
+	return parts, nil
+}
+
+// waitTopics returns the partition counts of the topics, waiting up to
+// StartupTimeout for those that do not exist yet, with a log line per
+// wait; then it fails naming every topic still missing.
+func (a *App) waitTopics(parent context.Context, adm *kadm.Client, want []string) (map[string]int32, error) {
+	ctx, cancel := context.WithTimeout(parent, a.cfg.StartupTimeout)
+	defer cancel()
+	began := time.Now()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		td, err := adm.ListTopics(ctx, want...)
+		if err != nil {
+			return nil, fmt.Errorf("samsa: list topics at %v: %w", a.cfg.Bootstrap, err)
+		}
+		parts := map[string]int32{}
+		var missing []string
+		for _, t := range want {
+			d, ok := td[t]
+			if !ok || d.Err != nil {
+				missing = append(missing, t)
+				continue
+			}
+			parts[t] = int32(len(d.Partitions))
+		}
+		if len(missing) == 0 {
+			return parts, nil
+		}
+		if err := parent.Err(); err != nil {
+			return nil, err
+		}
+		if dl, ok := ctx.Deadline(); ctx.Err() != nil || (ok && time.Until(dl) < wait) {
+			errs := make([]error, len(missing))
+			for i, t := range missing {
+				errs[i] = fmt.Errorf("%w: topic %q does not exist (create it first; waited %s, Config.StartupTimeout)", ErrMissingTopic, t, time.Since(began).Round(100*time.Millisecond))
+			}
+			return nil, errors.Join(errs...)
+		}
+		a.log.Warn("waiting for topics to exist", "topics", missing, "waited", time.Since(began).Round(time.Millisecond), "startup_timeout", a.cfg.StartupTimeout)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// checkCopartitioning verifies that the topics each sub-topology reads
+// have the same partition count.
+func (a *App) checkCopartitioning(parts map[string]int32) error {
 	for _, st := range a.subs {
 		if len(st.SourceTopics) < 2 {
 			continue
@@ -489,11 +534,11 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 				for _, t := range st.SourceTopics {
 					desc = append(desc, fmt.Sprintf("%s=%d", t, parts[t]))
 				}
-				return nil, fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, strings.Join(desc, ", "))
+				return fmt.Errorf("%w: sub-topology %d reads %s", ErrCopartition, st.ID, strings.Join(desc, ", "))
 			}
 		}
 	}
-	return parts, nil
+	return nil
 }
 
 func (a *App) startClient() error {
