@@ -89,17 +89,17 @@ func Recoverable(err error) bool {
 
 // ErrCommitFailed wraps a commit that was rejected; the outputs may have been
 // written (at-least-once) but the offsets were not committed.
-var ErrCommitFailed = errors.New("exactlyonce: commit failed")
+var ErrCommitFailed = errors.New("commit failed")
 
 // ErrAborted wraps a transaction that was aborted: nothing of it is visible
 // to read_committed consumers, and the consumer was rewound to the
 // committed offsets.
-var ErrAborted = errors.New("exactlyonce: transaction aborted")
+var ErrAborted = errors.New("transaction aborted")
 
 // ErrUnknownOutcome wraps a transaction whose end returned an error: it may
 // have committed or not (franz-go #1207, #1052). The caller must rebuild
 // from the committed offsets and the committed state.
-var ErrUnknownOutcome = errors.New("exactlyonce: transaction outcome unknown")
+var ErrUnknownOutcome = errors.New("transaction outcome unknown")
 
 // AtLeastOnce flushes the producer, then commits offsets to the group:
 // after a crash, records processed since the last commit are processed
@@ -137,7 +137,7 @@ func (AtLeastOnce) Open() bool { return false }
 // Commit implements Protocol.
 func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets, apply func() error) error {
 	if err := p.Cl.Flush(ctx); err != nil {
-		return fmt.Errorf("%w: flush producer: %w", ErrCommitFailed, err)
+		return fmt.Errorf("%s: %w: flush producer: %w", NameAtLeastOnce, ErrCommitFailed, err)
 	}
 	if len(offsets) == 0 {
 		return apply()
@@ -157,7 +157,7 @@ func (p AtLeastOnce) Commit(ctx context.Context, offsets Offsets, apply func() e
 		}
 	})
 	if cerr != nil {
-		return fmt.Errorf("%w: commit offsets: %w", ErrCommitFailed, cerr)
+		return fmt.Errorf("%s: %w: commit offsets: %w", NameAtLeastOnce, ErrCommitFailed, cerr)
 	}
 	return apply()
 }
@@ -187,7 +187,7 @@ func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
 	if len(fromStart) > 0 {
 		starts, err := kadm.NewClient(p.Cl).ListStartOffsets(ctx, fromStart...)
 		if err != nil {
-			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, err)
+			return fmt.Errorf("%s: %w: rewind: start offsets: %w", NameAtLeastOnce, ErrCommitFailed, err)
 		}
 		var serr error
 		starts.Each(func(o kadm.ListedOffset) {
@@ -207,7 +207,7 @@ func (p AtLeastOnce) Rewind(ctx context.Context, partitions Offsets) error {
 			to[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
 		})
 		if serr != nil {
-			return fmt.Errorf("%w: rewind: start offsets: %w", ErrCommitFailed, serr)
+			return fmt.Errorf("%s: %w: rewind: start offsets: %w", NameAtLeastOnce, ErrCommitFailed, serr)
 		}
 	}
 	p.Cl.SetOffsets(to)
@@ -244,7 +244,7 @@ func (p *ExactlyOnce) Begin() error {
 		return nil
 	}
 	if err := p.Session.Begin(); err != nil {
-		return fmt.Errorf("%w: begin transaction: %w", ErrUnknownOutcome, err)
+		return fmt.Errorf("%s: %w: begin transaction: %w", NameExactlyOnce, ErrUnknownOutcome, err)
 	}
 	p.inTxn = true
 	return nil
@@ -259,10 +259,10 @@ func (p *ExactlyOnce) Commit(ctx context.Context, _ Offsets, apply func() error)
 	p.inTxn = false
 	committed, err := p.Session.End(ctx, kgo.TryCommit)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+		return fmt.Errorf("%s: %w: end transaction: %w", NameExactlyOnce, ErrUnknownOutcome, err)
 	}
 	if !committed {
-		return ErrAborted
+		return fmt.Errorf("%s: %w", NameExactlyOnce, ErrAborted)
 	}
 	return apply()
 }
@@ -275,7 +275,7 @@ func (p *ExactlyOnce) Abort(ctx context.Context, _ Offsets) error {
 	}
 	p.inTxn = false
 	if _, err := p.Session.End(ctx, kgo.TryAbort); err != nil {
-		return fmt.Errorf("%w: abort: %w", ErrUnknownOutcome, err)
+		return fmt.Errorf("%s: %w: abort: %w", NameExactlyOnce, ErrUnknownOutcome, err)
 	}
 	return nil
 }

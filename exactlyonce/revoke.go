@@ -18,7 +18,7 @@ func (p *ExactlyOnce) EndEmpty(ctx context.Context) error {
 		return nil
 	}
 	if _, err := p.Session.End(ctx, kgo.TryAbort); err != nil {
-		return fmt.Errorf("%w: end the empty transaction after a rebalance: %w", ErrUnknownOutcome, err)
+		return fmt.Errorf("%s: %w: end the empty transaction after a rebalance: %w", NameExactlyOnce, ErrUnknownOutcome, err)
 	}
 	return nil
 }

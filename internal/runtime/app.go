@@ -264,7 +264,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.out = &output{parts: parts, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
+	guarantee := exactlyonce.NameAtLeastOnce
+	if a.cfg.ExactlyOnce {
+		guarantee = exactlyonce.NameExactlyOnce
+	}
+	a.out = &output{parts: parts, guarantee: guarantee, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
 		skipped: &a.skipped, deadLettered: &a.deadLettered}
 	a.runCtx = ctx
 	a.updater = newStateUpdater(a, a.wakePoll)

@@ -32,6 +32,7 @@ type output struct {
 	// otherwise: the client, the production error policy, the
 	// dead-letter topic and the App's counters.
 	cl           *kgo.Client
+	guarantee    string // its name, for errors
 	bootstrap    []string
 	policy       Policies
 	dlq          string
@@ -198,7 +199,7 @@ func (o *output) onDone(r *kgo.Record, err error) {
 	if o.firstErr == nil && fenced(err) {
 		// A newer producer with our transactional id, or the group,
 		// fenced this one: what it wrote is aborted; rebuild.
-		o.firstErr = fmt.Errorf("%w: fenced: samsa: produce to topic %q partition %d: %w", exactlyonce.ErrUnknownOutcome, r.Topic, r.Partition, err)
+		o.firstErr = fmt.Errorf("%s: %w: fenced: produce to topic %q partition %d: %w", exactlyonce.NameExactlyOnce, exactlyonce.ErrUnknownOutcome, r.Topic, r.Partition, err)
 	}
 	o.failed = append(o.failed, failure{rec: r, tc: tc, err: err})
 	o.mu.Unlock()
@@ -255,7 +256,7 @@ func (o *output) rejected(ctx context.Context) ([]failure, error) {
 			o.cl.Produce(ctx, f.rec, o.promise())
 		}
 		if err := o.cl.Flush(ctx); err != nil {
-			return nil, fmt.Errorf("%w: flush producer: %w", exactlyonce.ErrCommitFailed, err)
+			return nil, fmt.Errorf("%s: %w: flush producer: %w", o.guarantee, exactlyonce.ErrCommitFailed, err)
 		}
 		final = append(final, o.take()...)
 		retry = rest
@@ -431,7 +432,7 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 	o := a.out
 	o.app = a
 	if err := a.cl.Flush(ctx); err != nil {
-		return false, fmt.Errorf("%w: flush producer: %w", exactlyonce.ErrCommitFailed, err)
+		return false, fmt.Errorf("%s: %w: flush producer: %w", a.proto.Name(), exactlyonce.ErrCommitFailed, err)
 	}
 	fs, err := o.rejected(ctx)
 	if err != nil {
@@ -479,7 +480,7 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 			o.divert(&poisoned{err: a.describe(f), task: a.taskOf(f.tc.origin)}, f.tc.origin)
 		}
 		if err := a.cl.Flush(ctx); err != nil {
-			return false, fmt.Errorf("%w: flush dead letters: %w", exactlyonce.ErrCommitFailed, err)
+			return false, fmt.Errorf("%s: %w: flush dead letters: %w", a.proto.Name(), exactlyonce.ErrCommitFailed, err)
 		}
 		again, err := o.rejected(ctx)
 		if err != nil {
@@ -521,7 +522,7 @@ func (a *App) settleProduction(ctx context.Context, offsets exactlyonce.Offsets)
 func (a *App) fatalRejection(f failure) error {
 	switch {
 	case fenced(f.err):
-		return fmt.Errorf("%w: fenced: %w", exactlyonce.ErrUnknownOutcome, a.describe(f))
+		return fmt.Errorf("%s: %w: fenced: %w", exactlyonce.NameExactlyOnce, exactlyonce.ErrUnknownOutcome, a.describe(f))
 	case f.tc == nil, a.cfg.Errors.Production == engine.Fail, f.tc.kind == kindDeadLetter:
 		return a.describe(f)
 	case f.tc.kind == kindOutput && f.tc.origin == nil:
