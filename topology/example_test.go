@@ -135,3 +135,33 @@ func ExampleReduce() {
 	// Output:
 	// [kafka go kafkaesque gregor kafkaesque]
 }
+
+// AggregateErr: an adder that can fail. The error goes to the
+// processing-error policy; here, in a test driver, it fails the pipe and
+// leaves the total as it was.
+func ExampleAggregateErr() {
+	top := topology.New()
+	amounts := topology.StreamOf(top, serde.String, serde.Int64, "amounts")
+	topology.AggregateErr(amounts, "totals", func() int64 { return 0 }, func(_ string, n, total int64) (int64, error) {
+		if total+n > 1000 {
+			return 0, fmt.Errorf("total %d + %d over the limit", total, n)
+		}
+		return total + n, nil
+	}, serde.String, serde.Int64).To("totals", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "amounts", serde.String, serde.Int64)
+	fmt.Println(in.Pipe("acct", 600))
+	fmt.Println(in.Pipe("acct", 600))
+	totals, _ := testkit.KeyValueStoreOf[string, int64](d, "totals", 0)
+	total, _, _ := totals.Get("acct")
+	fmt.Println(total)
+	// Output:
+	// <nil>
+	// task 0_0: processing failed: node "KSTREAM-AGGREGATE-0000000001" on record at topic "amounts" partition 0 offset 1: total 600 + 600 over the limit
+	// 600
+}

@@ -96,6 +96,48 @@ func FlatMap[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) []process
 	})
 }
 
+// MapValuesErr is MapValues with a mapper that can fail: an error goes to
+// the processing-error policy (samsa.Config.Errors.Processing) for the
+// record, which fails the app, skips the record or dead-letters it.
+func MapValuesErr[K, V, V2 any](s Stream[K, V], fn func(key K, value V) (V2, error)) Stream[K, V2] {
+	return stateless(s, "KSTREAM-MAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
+		v, err := fn(r.Key, r.Value)
+		if err != nil {
+			return err
+		}
+		ctx.Forward(processor.WithValue(r, v))
+		return nil
+	})
+}
+
+// MapErr is Map with a function that can fail: an error goes to the
+// processing-error policy for the record, as in MapValuesErr.
+func MapErr[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2, error)) Stream[K2, V2] {
+	return stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
+		k, v, err := fn(r.Key, r.Value)
+		if err != nil {
+			return err
+		}
+		ctx.Forward(processor.WithKeyValue(r, k, v))
+		return nil
+	})
+}
+
+// FilterErr is Filter with a predicate that can fail: an error goes to the
+// processing-error policy for the record, as in MapValuesErr.
+func (s Stream[K, V]) FilterErr(keep func(key K, value V) (bool, error)) Stream[K, V] {
+	return stateless(s, "KSTREAM-FILTER", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
+		ok, err := keep(r.Key, r.Value)
+		if err != nil {
+			return err
+		}
+		if ok {
+			ctx.Forward(r)
+		}
+		return nil
+	})
+}
+
 // Filter keeps the records for which keep returns true. A record passes
 // unchanged: a tombstone stays one (keep sees the zero value).
 func (s Stream[K, V]) Filter(keep func(key K, value V) bool) Stream[K, V] {
@@ -227,7 +269,15 @@ func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) 
 // the aggregate's bytes; looked up with processor.GetKeyValueStore[K, A] it
 // shows the aggregates only.
 func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
-	first := func(k K, v V) A { return add(k, v, initial()) }
+	return AggregateErr(s, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
+}
+
+// AggregateErr is Aggregate with an adder that can fail: an error skips the
+// record (the aggregate and the store stay as they were) and goes to the
+// processing-error policy (samsa.Config.Errors.Processing), which fails
+// the app, skips the record or dead-letters it.
+func AggregateErr[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+	first := func(k K, v V) (A, error) { return add(k, v, initial()) }
 	return aggregate(s, "KSTREAM-AGGREGATE", store, first, add, key, agg)
 }
 
@@ -238,8 +288,8 @@ func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add 
 // event time of the records counted.
 func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K, int64] {
 	return aggregate(s, "KSTREAM-AGGREGATE", store,
-		func(K, V) int64 { return 1 },
-		func(_ K, _ V, n int64) int64 { return n + 1 },
+		func(K, V) (int64, error) { return 1, nil },
+		func(_ K, _ V, n int64) (int64, error) { return n + 1, nil },
 		key, serde.Int64)
 }
 
@@ -251,15 +301,15 @@ func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K,
 // highest event time of the records reduced into it, as in Aggregate.
 func Reduce[K, V any](s Stream[K, V], store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
 	return aggregate(s, "KSTREAM-REDUCE", store,
-		func(_ K, v V) V { return v },
-		func(_ K, v V, agg V) V { return reducer(agg, v) },
+		func(_ K, v V) (V, error) { return v, nil },
+		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },
 		key, value)
 }
 
 // aggregate adds the processor and the timestamped store behind Aggregate,
 // Count and Reduce: first makes the aggregate of a key's first record, add
 // folds a record into an aggregate.
-func aggregate[K, V, A any](s Stream[K, V], prefix, store string, first func(K, V) A, add func(K, V, A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+func aggregate[K, V, A any](s Stream[K, V], prefix, store string, first func(K, V) (A, error), add func(K, V, A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
 	name := s.t.name(prefix)
 	AddProcessor(s.t, name, func() processor.Processor[K, V, K, A] {
 		return &aggregator[K, V, A]{store: store, first: first, add: add}
@@ -279,8 +329,8 @@ func aggregate[K, V, A any](s Stream[K, V], prefix, store string, first func(K, 
 // Streams' KStreamAggregate and KStreamReduce.
 type aggregator[K, V, A any] struct {
 	store string
-	first func(K, V) A
-	add   func(K, V, A) A
+	first func(K, V) (A, error)
+	add   func(K, V, A) (A, error)
 	ctx   processor.Context[K, A]
 	st    *timestampedKV[K, A]
 }
@@ -310,12 +360,15 @@ func (a *aggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	ts := r.Timestamp
 	var next A
 	if ok {
-		next = a.add(r.Key, r.Value, cur.agg)
+		next, err = a.add(r.Key, r.Value, cur.agg)
 		if prev := time.UnixMilli(cur.ms); prev.After(ts) {
 			ts = prev
 		}
 	} else {
-		next = a.first(r.Key, r.Value)
+		next, err = a.first(r.Key, r.Value)
+	}
+	if err != nil {
+		return err // to the processing-error policy; nothing is written
 	}
 	if err := a.st.putTimed(r.Key, timestamped[A]{agg: next, ms: ts.UnixMilli()}); err != nil {
 		return err
