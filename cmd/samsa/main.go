@@ -3,6 +3,8 @@
 //	samsa demo [--bootstrap host:port] [--records N]
 //	samsa describe [--mermaid]
 //	samsa verify [--guarantee exactly_once|at_least_once] [--kills N] [--duration D]
+//	samsa plan --events-per-day N [--event-bytes B] [--peak F] [--keys K] ...
+//	samsa version (or samsa --version)
 //
 // demo starts an in-process Kafka cluster (or uses --bootstrap), produces
 // sample events, runs a sample topology and prints what flows.
@@ -25,6 +27,8 @@ commands:
   demo       run a sample topology on an embedded cluster (or --bootstrap)
   describe   print the demo topology as Kafka Streams' describe() does
   verify     the exactly-once crash verifier (needs a real broker)
+  plan       capacity planning: rates, partitions, state, changelog, restore time
+  version    print samsa's version and the Go version (also --version)
 
 run "samsa <command> -h" for the flags of a command.
 `
@@ -60,6 +64,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return describe(args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(ctx, args[1:], stdout, stderr)
+	case "plan":
+		return plan(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		return version(args[1:], stdout, stderr)
 	case "verify-worker":
 		return verifyWorker(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
