@@ -118,7 +118,7 @@ Formulas:
   state on disk       = state records × (stored key + value-bytes + 69.5),
                         69.5 bytes being Pebble's overhead per key: 181.5
                         bytes on disk per key measured for 12-byte keys and
-                        100-byte values, minus those 112 bytes
+                        100-byte random values, minus those 112 bytes
                         (docs/benchmarks.md, write-ahead log included)
   changelog (compact) = state records × (stored key + value-bytes)
   per instance        = total / instances
@@ -138,15 +138,16 @@ func plan(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&in.EventBytes, "event-bytes", 1000, "bytes per input event (key + value as produced)")
 	fs.Float64Var(&in.Peak, "peak", 1, "peak factor: peak rate / average rate (≥ 1)")
 	fs.Float64Var(&in.PartitionMBps, "partition-mbps", 10, "throughput one partition sustains, MB/s")
-	fs.Float64Var(&in.HeadroomPct, "headroom", 0, "extra partition capacity above the peak, percent (0: partitions just cover the peak)")
-	fs.Float64Var(&in.Keys, "keys", 0, "key cardinality of the state store: distinct keys (per window with --window); 0: no state")
+	fs.Float64Var(&in.HeadroomPct, "headroom", 0, "extra partition capacity above the peak, percent (default 0: the partitions just cover the peak)")
+	fs.Float64Var(&in.Keys, "keys", 0, "key cardinality of the state store: distinct keys (per window with --window) (default 0: no state)")
 	fs.Float64Var(&in.KeyBytes, "key-bytes", 16, "bytes per state key")
-	fs.Float64Var(&in.ValueBytes, "value-bytes", -1, "bytes per state value (default: --event-bytes)")
+	in.ValueBytes = -1
+	fs.Var(&optFloat{p: &in.ValueBytes}, "value-bytes", "bytes per state value, a `float` (default: --event-bytes)")
 	fs.IntVar(&in.Instances, "instances", 1, "application instances sharing the state")
-	fs.DurationVar(&in.Window, "window", 0, "window length of a windowed store, e.g. 1h (0: a key-value store)")
-	fs.DurationVar(&in.Lateness, "lateness", 0, "allowed lateness (grace) of the windows, e.g. 10m")
+	fs.DurationVar(&in.Window, "window", 0, "window length of a windowed store, e.g. 1h (default 0: a key-value store)")
+	fs.DurationVar(&in.Lateness, "lateness", 0, "allowed lateness (grace) of the windows, e.g. 10m (default 0)")
 	fs.Float64Var(&in.RestoreRate, "restore-rate", measuredRestoreRate,
-		"restore rate, records/s (default: 970,000, the median measured for a 1,000,000-key changelog in docs/benchmarks.md)")
+		"restore rate, records/s; the default is the median measured for a 1,000,000-key changelog, 970,000/s (docs/benchmarks.md)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), planHelp)
 		fs.PrintDefaults()
@@ -158,6 +159,29 @@ func plan(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	writePlan(stdout, in, computePlan(in))
+	return nil
+}
+
+// optFloat is a float flag with no default: while unset, its variable keeps
+// the value it had and the help prints no default.
+type optFloat struct {
+	p   *float64
+	set bool
+}
+
+func (f *optFloat) String() string {
+	if f == nil || f.p == nil || !f.set {
+		return ""
+	}
+	return trimFloat(*f.p)
+}
+
+func (f *optFloat) Set(s string) error {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return fmt.Errorf("parse error: %w", err)
+	}
+	*f.p, f.set = v, true
 	return nil
 }
 
@@ -229,7 +253,7 @@ func writePlan(w io.Writer, in planInput, p planOutput) {
 	fmt.Fprintf(tw, "  bytes per record on disk\t%s\t%s key + %s value + %s Pebble overhead\n",
 		trimFloat(p.StoredKeyBytes+p.ValueBytes+perKeyOverhead), trimFloat(p.StoredKeyBytes), trimFloat(p.ValueBytes), trimFloat(perKeyOverhead))
 	fmt.Fprintf(tw, "  state on disk, total\t%s\t\n", siBytes(p.StateBytes))
-	fmt.Fprintf(tw, "  state on disk, per instance\t%s\t%d instances\n", siBytes(p.StateBytesPerIns), in.Instances)
+	fmt.Fprintf(tw, "  state on disk, per instance\t%s\t/ %d instance(s)\n", siBytes(p.StateBytesPerIns), in.Instances)
 	fmt.Fprintf(tw, "  changelog, compacted\t%s\tstate records × (key + value)\n", siBytes(p.ChangelogBytes))
 	fmt.Fprintf(tw, "  restore time per instance\t%s\t%s records at %s records/s\n",
 		p.RestorePerIns, thousands(p.RecordsPerIns), thousands(in.RestoreRate))

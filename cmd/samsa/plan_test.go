@@ -214,6 +214,8 @@ func TestPlanBadFlagsExitWithUsageCode(t *testing.T) {
 		{[]string{"--partition-mbps", "-1"}, "--partition-mbps"},
 		{[]string{"--headroom", "-5"}, "--headroom"},
 		{[]string{"--instances", "0"}, "--instances"},
+		{[]string{"--keys", "5", "--value-bytes", "-3"}, "--value-bytes"},
+		{[]string{"--value-bytes", "many"}, "value-bytes"},
 		{[]string{"--window", "soon"}, "window"},
 		{[]string{"--lateness", "5m"}, "--lateness"},
 		{[]string{"--restore-rate", "0"}, "--restore-rate"},
