@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -69,6 +70,7 @@ func (c Config) runtime() runtime.Config {
 		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
+		InternalTopicConfigs:     maps.Clone(c.InternalTopicConfigs),
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -181,6 +182,25 @@ type Config struct {
 	// repartition topics keep every record until it is purged (samsa
 	// creates them with retention.ms=-1), never longer. Default 30s.
 	RepartitionPurgeInterval time.Duration
+	// InternalTopicConfigs are topic configs (Kafka Streams' settings with
+	// the "topic." prefix, given here without it: min.insync.replicas,
+	// segment.bytes, max.message.bytes…) applied to every changelog and
+	// repartition topic samsa creates, after samsa's own, so they win.
+	// They apply when a topic is created; existing topics are left as they
+	// are. The settings samsa needs are refused by New: cleanup.policy
+	// (changelogs compact, repartition topics delete), retention.ms and
+	// retention.bytes (repartition topics keep records until samsa purges
+	// them; windowed changelogs keep the window retention plus a day).
+	// Keys and values must be non-empty.
+	InternalTopicConfigs map[string]string
+}
+
+// reservedTopicConfigs are the topic configs samsa sets on its internal
+// topics itself, with why, that InternalTopicConfigs may not change.
+var reservedTopicConfigs = map[string]string{
+	"cleanup.policy":  "changelogs are compacted, repartition topics never",
+	"retention.ms":    "repartition topics keep records until samsa purges them, windowed changelogs the window retention plus a day",
+	"retention.bytes": "repartition topics keep records until samsa purges them, changelogs keep the state",
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -290,6 +310,18 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.RepartitionPurgeInterval == 0 {
 		out.RepartitionPurgeInterval = 30 * time.Second
+	}
+	for _, k := range slices.Sorted(maps.Keys(out.InternalTopicConfigs)) {
+		switch v := out.InternalTopicConfigs[k]; {
+		case strings.TrimSpace(k) == "":
+			bad("field InternalTopicConfigs has an empty key")
+		case reservedTopicConfigs[k] != "":
+			bad("field InternalTopicConfigs sets %s, which samsa sets itself: %s", k, reservedTopicConfigs[k])
+		case strings.HasPrefix(k, "topic."):
+			bad("field InternalTopicConfigs key %q: give topic configs without the \"topic.\" prefix", k)
+		case v == "":
+			bad("field InternalTopicConfigs[%q] is empty", k)
+		}
 	}
 	for _, d := range []struct {
 		name string

@@ -51,6 +51,11 @@ type Config struct {
 	// RepartitionPurgeInterval is the least time between two purges of
 	// committed repartition records (zero: after every commit).
 	RepartitionPurgeInterval time.Duration
+
+	// InternalTopicConfigs are applied to every changelog and repartition
+	// topic the App creates, after its own configs (validated: no
+	// cleanup.policy, retention.ms or retention.bytes).
+	InternalTopicConfigs map[string]string
 }
 
 // Policies is the decision for each kind of failure.

@@ -131,8 +131,11 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 	return out
 }
 
-// ensureInternalTopics creates missing internal topics and validates
-// existing ones: partition count and cleanup policy.
+// ensureInternalTopics creates missing internal topics, with
+// Config.InternalTopicConfigs over samsa's own configs, and validates
+// existing ones: partition count and cleanup policy; for a window store's
+// changelog, retention.ms at least the store's retention plus a day and
+// no retention.bytes; for a repartition topic, no retention (set to -1).
 func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts map[string]int32) error {
 	want := a.internalTopics(parts)
 	if len(want) == 0 {
@@ -188,6 +191,11 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 				configs[k] = &v
 			}
 		}
+		// The user's configs last: they win over samsa's defaults (the
+		// settings samsa needs were refused by samsa.New).
+		for k, v := range a.cfg.InternalTopicConfigs {
+			configs[k] = &v
+		}
 		resp, err := adm.CreateTopic(ctx, w.partitions, rf, configs, t)
 		if err == nil {
 			err = resp.Err
@@ -218,7 +226,15 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 				case c.Key == "cleanup.policy" && w.repartition && !samePolicy(*c.Value, w.policy):
 					errs = append(errs, fmt.Errorf("%w: repartition topic %q has cleanup.policy=%s, want delete: compaction would drop records not yet processed (samsa purges the committed ones itself)", ErrInternalTopic, r.Name, *c.Value))
 				case c.Key == "cleanup.policy" && !samePolicy(*c.Value, w.policy):
-					errs = append(errs, fmt.Errorf("%w: %q has cleanup.policy=%s, want %s", ErrInternalTopic, r.Name, *c.Value, w.policy))
+					why := "a changelog is compacted: the broker must keep the last value of every key, the state restored from it"
+					if w.retention > 0 {
+						why = "a window store's changelog is compacted and deleted past the window retention plus a day"
+					}
+					errs = append(errs, fmt.Errorf("%w: changelog topic %q has cleanup.policy=%s, want %s: %s", ErrInternalTopic, r.Name, *c.Value, w.policy, why))
+				case c.Key == "retention.ms" && w.retention > 0 && retentionBelow(*c.Value, w.retention):
+					errs = append(errs, fmt.Errorf("%w: changelog topic %q has retention.ms=%s, want at least %d (the window store's retention plus a day): the broker would delete windows the store still holds", ErrInternalTopic, r.Name, *c.Value, w.retention.Milliseconds()))
+				case c.Key == "retention.bytes" && w.retention > 0 && *c.Value != "-1":
+					errs = append(errs, fmt.Errorf("%w: changelog topic %q has retention.bytes=%s, want -1: the broker would delete windows the store still holds", ErrInternalTopic, r.Name, *c.Value))
 				case w.repartition && slices.Contains(repartitionUnbounded, c.Key) && *c.Value != "-1":
 					unbounded = append(unbounded, kadm.AlterConfig{Op: kadm.SetConfig, Name: c.Key, Value: new("-1")})
 					a.log.Warn("repartition topic has a retention: setting it to -1, so that only the purge of committed records deletes them",
@@ -280,6 +296,13 @@ func alterTopicConfigs(ctx context.Context, adm *kadm.Client, topic string, conf
 		}
 	}
 	return nil
+}
+
+// retentionBelow reports whether a topic's retention.ms is set and below
+// want (-1 is unbounded).
+func retentionBelow(got string, want time.Duration) bool {
+	ms, err := strconv.ParseInt(got, 10, 64)
+	return err == nil && ms >= 0 && ms < want.Milliseconds()
 }
 
 // samePolicy compares cleanup policies as sets: "delete,compact" is
