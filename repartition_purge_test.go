@@ -36,7 +36,7 @@ func groupCountTopology(in, out string, fail func(processor.Record[string, strin
 	s := topology.StreamOf(top, serde.String, serde.String, in)
 	g := topology.GroupBy(s, "by-group", func(_, v string) string { return v[:strings.IndexByte(v, '|')] }, serde.String, serde.String)
 	if fail != nil {
-		g = topology.Process(g, processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		g = topology.ProcessValues(g, processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
 			if err := fail(r); err != nil {
 				return err
 			}

@@ -149,6 +149,34 @@ var topologies = map[string]func() *topology.Topology{
 		count(topology.Repartition(rekeyed, "by-letter", serde.String, serde.String)).To("counts", serde.String, serde.Int64)
 		return top
 	},
+	// map().filter().mapValues().groupByKey().count(): the key changed at
+	// Map, so Count reads through a repartition topic that samsa inserts
+	// (no Repartition written here), as Kafka Streams does.
+	"mapCount": func() *topology.Topology {
+		top, in := source()
+		rekeyed := topology.Map(in, func(_, v string) (string, string) { return firstLetter(v), v }).
+			Filter(func(_, v string) bool { return v != "skip" })
+		topology.Count(topology.MapValues(rekeyed, func(_, v string) string { return strings.ToUpper(v) }), "count-store", serde.String).
+			To("counts", serde.String, serde.Int64)
+		return top
+	},
+	// flatMap(words).groupByKey().reduce(): Reduce after a key change,
+	// repartitioned with the serdes given to Reduce.
+	"flatMapReduce": func() *topology.Topology {
+		top, in := source()
+		words := topology.FlatMap(in, func(k, v string) []processor.KeyValue[string, string] {
+			var out []processor.KeyValue[string, string]
+			for _, w := range strings.Split(v, " ") {
+				if w != "" {
+					out = append(out, processor.KeyValue[string, string]{Key: w, Value: k})
+				}
+			}
+			return out
+		})
+		topology.Reduce(words, "reduce-store", func(agg, v string) string { return agg + "+" + v }, serde.String, serde.String).
+			To("out", serde.String, serde.String)
+		return top
+	},
 	"repartition": func() *topology.Topology {
 		top, in := source()
 		topology.MapValues(topology.Repartition(in, "rp", serde.String, serde.String), func(_, v string) string { return v + "!" }).

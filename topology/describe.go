@@ -35,7 +35,19 @@ type NodeDescription struct {
 	Predecessors []string
 }
 
-// Describe validates the topology and returns its description.
+// describedTopic names a repartition topic as Kafka Streams' topology
+// description does, <name>-repartition: the App prefixes it with its
+// application id and a dash.
+func describedTopic(topic string) string {
+	if name, ok := strings.CutPrefix(topic, internalTopicPrefix); ok {
+		return name + "-repartition"
+	}
+	return topic
+}
+
+// Describe validates the topology and returns its description. A
+// repartition topic appears as <name>-repartition, as in Kafka Streams'
+// description; the App creates it as <application id>-<name>-repartition.
 func (t *Topology) Describe() (*Description, error) {
 	subs, err := t.g.Clone().Validate()
 	if err != nil {
@@ -52,11 +64,14 @@ func (t *Topology) Describe() (*Description, error) {
 			}
 			switch n.Kind {
 			case engine.KindSource:
-				nd.Kind, nd.Topics = "Source", append([]string(nil), n.Topics...)
+				nd.Kind = "Source"
+				for _, topic := range n.Topics {
+					nd.Topics = append(nd.Topics, describedTopic(topic))
+				}
 			case engine.KindProcessor:
 				nd.Kind, nd.Stores = "Processor", append([]string(nil), n.Stores...)
 			case engine.KindSink:
-				nd.Kind, nd.Topic = "Sink", n.Topic
+				nd.Kind, nd.Topic = "Sink", describedTopic(n.Topic)
 			}
 			sd.Nodes = append(sd.Nodes, nd)
 		}

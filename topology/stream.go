@@ -30,6 +30,16 @@ import (
 type Stream[K, V any] struct {
 	t    *Topology
 	node string
+	// rekeyedAt names the node where the key may have changed since the
+	// stream was last partitioned by its key (Map, FlatMap, MapErr,
+	// Process); "" when it is. A stateful operator on a rekeyed stream
+	// reads it through a repartition topic (see Aggregate).
+	rekeyedAt string
+	// key and value are the stream's serdes when known (from StreamOf,
+	// Repartition, GroupBy, or kept through operators that keep the
+	// type); nil otherwise.
+	key   serde.Serde[K]
+	value serde.Serde[V]
 }
 
 // Node returns the name of the node that produces the stream.
@@ -42,30 +52,118 @@ func (s Stream[K, V]) Topology() *Topology { return s.t }
 func StreamOf[K, V any](t *Topology, key serde.Serde[K], value serde.Serde[V], topics ...string) Stream[K, V] {
 	name := t.name("KSTREAM-SOURCE")
 	AddSource(t, name, Source[K, V]{Topics: topics, Key: key, Value: value})
-	return Stream[K, V]{t: t, node: name}
+	return Stream[K, V]{t: t, node: name, key: key, value: value}
 }
 
 // Process adds a processor fed by the stream and returns its output stream.
+// The processor may change keys, so a stateful DSL operator after it reads
+// through a repartition topic, as after Map (Kafka Streams' process() does
+// the same); Repartition or GroupBy name that topic yourself.
 func Process[K, V, K2, V2 any](s Stream[K, V], supplier processor.Supplier[K, V, K2, V2]) Stream[K2, V2] {
 	name := s.t.name("KSTREAM-PROCESSOR")
 	AddProcessor(s.t, name, supplier, s.node)
-	return Stream[K2, V2]{t: s.t, node: name}
+	return Stream[K2, V2]{t: s.t, node: name, rekeyedAt: name}
 }
 
+// ProcessValues adds a processor that keeps the key of every record it
+// forwards (it may change values, drop records or forward several), as
+// Kafka Streams' processValues: the stream stays partitioned as it was, so
+// a stateful operator after it needs no repartition. Forwarding a record
+// with another key breaks that promise; use Process for that.
+func ProcessValues[K, V, V2 any](s Stream[K, V], supplier processor.Supplier[K, V, K, V2]) Stream[K, V2] {
+	name := s.t.name("KSTREAM-PROCESSVALUES")
+	AddProcessor(s.t, name, supplier, s.node)
+	return Stream[K, V2]{t: s.t, node: name, rekeyedAt: s.rekeyedAt, key: s.key}
+}
+
+// stateless adds a processor that keeps the key where it is (no key
+// change): the stream stays as partitioned as s was, and keeps the serdes
+// of s where the types are the same.
 func stateless[K, V, K2, V2 any](s Stream[K, V], prefix string, fn processor.Func[K, V, K2, V2]) Stream[K2, V2] {
 	name := s.t.name(prefix)
 	AddProcessor(s.t, name, fn.Supplier(), s.node)
-	return Stream[K2, V2]{t: s.t, node: name}
+	out := Stream[K2, V2]{t: s.t, node: name, rekeyedAt: s.rekeyedAt}
+	out.key, _ = any(s.key).(serde.Serde[K2])
+	out.value, _ = any(s.value).(serde.Serde[V2])
+	return out
 }
+
+// rekeyed marks a stream whose key was changed by its node.
+func rekeyed[K, V any](s Stream[K, V]) Stream[K, V] {
+	s.rekeyedAt = s.node
+	return s
+}
+
+// byKey returns s partitioned by its key for the stateful operator op
+// (e.g. `Count "counts"`): s itself when it is, otherwise s read through
+// the repartition topic <application id>-<name>-repartition, inserted here
+// as Kafka Streams inserts one before an aggregation or a join after a key
+// change. The repartition topic needs serdes: key and value when given,
+// else the stream's own, else a standard one for the type (string,
+// []byte, int64, int32, float64); when none is known the topology records
+// an error naming op and the node that changed the key.
+func byKey[K, V any](s Stream[K, V], op, name string, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
+	if s.rekeyedAt == "" {
+		return s
+	}
+	if key == nil {
+		key = s.key
+	}
+	if value == nil {
+		value = s.value
+	}
+	if key == nil {
+		key, _ = standardSerde[K]()
+	}
+	if value == nil {
+		value, _ = standardSerde[V]()
+	}
+	if key == nil || value == nil {
+		var k K
+		var v V
+		s.t.g.Errorf("topology: %s: the key changed at %s, so the records must be repartitioned by key first, and samsa knows no serde for %T/%T to write the repartition topic: call topology.Repartition (or GroupBy) with serdes before it", op, s.rekeyedAt, k, v)
+		return s
+	}
+	return Repartition(s, name, key, value)
+}
+
+// standardSerde returns samsa's serde for the basic types a repartition
+// topic can carry without being told how.
+func standardSerde[T any]() (serde.Serde[T], bool) {
+	var s any
+	switch any(*new(T)).(type) {
+	case string:
+		s = serde.String
+	case []byte:
+		s = serde.Bytes
+	case int64:
+		s = serde.Int64
+	case int32:
+		s = serde.Int32
+	case float64:
+		s = serde.Float64
+	default:
+		return nil, false
+	}
+	out, ok := s.(serde.Serde[T])
+	return out, ok
+}
+
+// ignoredValue writes every value as empty bytes and reads the zero value:
+// Count's repartition topic carries keys, timestamps and tombstones only.
+type ignoredValue[V any] struct{}
+
+func (ignoredValue[V]) Serialize(string, V) ([]byte, error)   { return []byte{}, nil }
+func (ignoredValue[V]) Deserialize(string, []byte) (V, error) { var v V; return v, nil }
 
 // Map changes key and value of every record. For a tombstone or a null key
 // fn receives the zero value; the key and value it returns are not null.
 func Map[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2)) Stream[K2, V2] {
-	return stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
+	return rekeyed(stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		k, v := fn(r.Key, r.Value)
 		ctx.Forward(processor.WithKeyValue(r, k, v))
 		return nil
-	})
+	}))
 }
 
 // MapValues changes the value of every record and keeps its key (null if it
@@ -88,12 +186,12 @@ func MapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) V2) Stream[
 
 // FlatMap turns every record into zero or more records.
 func FlatMap[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) []processor.KeyValue[K2, V2]) Stream[K2, V2] {
-	return stateless(s, "KSTREAM-FLATMAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
+	return rekeyed(stateless(s, "KSTREAM-FLATMAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		for _, kv := range fn(r.Key, r.Value) {
 			ctx.Forward(processor.WithKeyValue(r, kv.Key, kv.Value))
 		}
 		return nil
-	})
+	}))
 }
 
 // MapValuesErr is MapValues with a mapper that can fail: an error goes to
@@ -113,14 +211,14 @@ func MapValuesErr[K, V, V2 any](s Stream[K, V], fn func(key K, value V) (V2, err
 // MapErr is Map with a function that can fail: an error goes to the
 // processing-error policy for the record, as in MapValuesErr.
 func MapErr[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2, error)) Stream[K2, V2] {
-	return stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
+	return rekeyed(stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		k, v, err := fn(r.Key, r.Value)
 		if err != nil {
 			return err
 		}
 		ctx.Forward(processor.WithKeyValue(r, k, v))
 		return nil
-	})
+	}))
 }
 
 // FilterErr is Filter with a predicate that can fail: an error goes to the
@@ -167,15 +265,25 @@ func (s Stream[K, V]) Peek(fn func(key K, value V)) Stream[K, V] {
 func (s Stream[K, V]) Merge(others ...Stream[K, V]) Stream[K, V] {
 	name := s.t.name("KSTREAM-MERGE")
 	parents := []string{s.node}
+	out := Stream[K, V]{t: s.t, node: name, rekeyedAt: s.rekeyedAt, key: s.key, value: s.value}
 	for _, o := range others {
 		parents = append(parents, o.node)
+		if out.rekeyedAt == "" {
+			out.rekeyedAt = o.rekeyedAt
+		}
+		if out.key == nil {
+			out.key = o.key
+		}
+		if out.value == nil {
+			out.value = o.value
+		}
 	}
 	fn := processor.Func[K, V, K, V](func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		ctx.Forward(r)
 		return nil
 	})
 	AddProcessor(s.t, name, fn.Supplier(), parents...)
-	return Stream[K, V]{t: s.t, node: name}
+	return out
 }
 
 // Branch splits the stream: a record goes to the first branch whose
@@ -228,7 +336,7 @@ func Repartition[K, V any](s Stream[K, V], name string, key serde.Serde[K], valu
 	if n, ok := s.t.g.Node(src); ok {
 		n.Internal = name
 	}
-	return Stream[K, V]{t: s.t, node: src}
+	return Stream[K, V]{t: s.t, node: src, key: key, value: value}
 }
 
 // GroupBy re-keys the stream with fn and repartitions it by the new key
@@ -252,8 +360,17 @@ func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) 
 // key-value store named store (logged to <application id>-<store>-changelog)
 // and emits every updated aggregate: a changelog stream, as a KTable
 // (Kafka Streams' groupByKey().aggregate(...).toStream() with caching off).
-// The stream must already be partitioned by its key (after a key change,
-// use GroupBy or Repartition first).
+// After a key change (Map, MapErr, FlatMap, Process upstream, with no
+// Repartition or GroupBy since), the records are first repartitioned by
+// key through <application id>-<store>-repartition, as Kafka Streams
+// does, so that every record of a key reaches the same task: Map followed
+// by Aggregate aggregates per key, not per input partition. That topic is
+// written with the stream's value serde when known (from StreamOf or a
+// Repartition upstream, kept by operators that keep the value type) or a
+// standard one for string, []byte, int64, int32 and float64; for other
+// value types, call Repartition with serdes before Aggregate (Validate
+// says so). Filter, MapValues, Peek and Branch keep the key, and add no
+// repartition.
 //
 // As in Kafka Streams:
 //   - a record with a null key or a null value (a tombstone) is dropped,
@@ -278,16 +395,18 @@ func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add 
 // the app, skips the record or dead-letters it.
 func AggregateErr[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
 	first := func(k K, v V) (A, error) { return add(k, v, initial()) }
-	return aggregate(s, "KSTREAM-AGGREGATE", store, first, add, key, agg)
+	return aggregate(byKey(s, fmt.Sprintf("Aggregate %q", store), store, key, nil), "KSTREAM-AGGREGATE", store, first, add, key, agg)
 }
 
 // Count counts the records of each key in the key-value store named store
 // and emits every updated count, as Kafka Streams'
 // groupByKey().count().toStream(). It is Aggregate with a counter: records
-// with a null key or value are dropped, and a count carries the highest
-// event time of the records counted.
+// with a null key or value are dropped, a count carries the highest
+// event time of the records counted, and after a key change the records
+// are repartitioned by key first (the repartition topic carries keys only:
+// Count needs no value serde).
 func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K, int64] {
-	return aggregate(s, "KSTREAM-AGGREGATE", store,
+	return aggregate(byKey(s, fmt.Sprintf("Count %q", store), store, key, serde.Serde[V](ignoredValue[V]{})), "KSTREAM-AGGREGATE", store,
 		func(K, V) (int64, error) { return 1, nil },
 		func(_ K, _ V, n int64) (int64, error) { return n + 1, nil },
 		key, serde.Int64)
@@ -299,8 +418,10 @@ func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K,
 // key is its result as it is, each later one is reducer(result, value).
 // Records with a null key or value are dropped, and a result carries the
 // highest event time of the records reduced into it, as in Aggregate.
+// After a key change the records are repartitioned by key first, as in
+// Aggregate, with the serdes given.
 func Reduce[K, V any](s Stream[K, V], store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
-	return aggregate(s, "KSTREAM-REDUCE", store,
+	return aggregate(byKey(s, fmt.Sprintf("Reduce %q", store), store, key, value), "KSTREAM-REDUCE", store,
 		func(_ K, v V) (V, error) { return v, nil },
 		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },
 		key, value)

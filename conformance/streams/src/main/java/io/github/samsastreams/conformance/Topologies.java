@@ -66,6 +66,19 @@ final class Topologies {
           .to("counts", Produced.with(Serdes.String(), Serdes.Long()));
       case "selectKeyCount" -> in(b).selectKey((k, v) -> firstLetter(v)).groupByKey(Grouped.as("by-letter"))
           .count().toStream().to("counts", Produced.with(Serdes.String(), Serdes.Long()));
+      case "mapCount" -> in(b).map((k, v) -> KeyValue.pair(firstLetter(v), v))
+          .filter((k, v) -> !v.equals("skip"))
+          .mapValues(v -> v.toUpperCase(Locale.ROOT))
+          .groupByKey().count().toStream().to("counts", Produced.with(Serdes.String(), Serdes.Long()));
+      case "flatMapReduce" -> in(b).flatMap((k, v) -> {
+        List<KeyValue<String, String>> out = new ArrayList<>();
+        for (String w : v.split(" ", -1)) {
+          if (!w.isEmpty()) {
+            out.add(KeyValue.pair(w, k));
+          }
+        }
+        return out;
+      }).groupByKey().reduce((agg, v) -> agg + "+" + v).toStream().to("out");
       case "reduce" -> in(b).groupByKey().reduce((agg, v) -> agg + "+" + v).toStream().to("out");
       case "jsonPassthrough" -> in(b).mapValues(v -> v).to("out");
       case "tombstoneOperators" -> {

@@ -1,0 +1,127 @@
+package topology_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// subtopologies counts the sub-topologies of top: one more per repartition
+// topic.
+func subtopologies(t *testing.T, top *topology.Topology) int {
+	t.Helper()
+	n, err := top.Subtopologies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestStatefulOperatorsRepartitionAfterAKeyChangeOnly(t *testing.T) {
+	swap := func(k, v string) (string, string) { return v, k }
+	cases := []struct {
+		name  string
+		build func(top *topology.Topology, in topology.Stream[string, string])
+		subs  int
+	}{
+		{"Count on the source", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			topology.Count(in, "c", serde.String)
+		}, 1},
+		{"MapValues, Filter, Peek keep the key", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			s := topology.MapValues(in, func(_, v string) int64 { return int64(len(v)) }).
+				Filter(func(string, int64) bool { return true }).Peek(func(string, int64) {})
+			topology.Count(s, "c", serde.String)
+		}, 1},
+		{"Map then Count", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			topology.Count(topology.Map(in, swap), "c", serde.String)
+		}, 2},
+		{"Map, MapValues, Filter then Count", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			s := topology.MapValues(topology.Map(in, swap), func(_, v string) string { return v }).Filter(func(_, _ string) bool { return true })
+			topology.Count(s, "c", serde.String)
+		}, 2},
+		{"FlatMap then Reduce", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			s := topology.FlatMap(in, func(k, v string) []processor.KeyValue[string, string] {
+				return []processor.KeyValue[string, string]{{Key: v, Value: k}}
+			})
+			topology.Reduce(s, "r", func(a, v string) string { return a + v }, serde.String, serde.String)
+		}, 2},
+		{"MapErr then Aggregate of a standard value type", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			s := topology.MapErr(in, func(k, v string) (string, int64, error) { return v, int64(len(k)), nil })
+			topology.Aggregate(s, "a", func() int64 { return 0 }, func(_ string, v, a int64) int64 { return a + v }, serde.String, serde.Int64)
+		}, 2},
+		{"Process then Count", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			s := topology.Process(in, processor.Func[string, string, string, string](func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+				ctx.Forward(r)
+				return nil
+			}).Supplier())
+			topology.Count(s, "c", serde.String)
+		}, 2},
+		{"GroupBy then Count: no second repartition", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			topology.Count(topology.GroupBy(in, "g", func(_, v string) string { return v }, serde.String, serde.String), "c", serde.String)
+		}, 2},
+		{"Map, Repartition then Count: no second repartition", func(_ *topology.Topology, in topology.Stream[string, string]) {
+			topology.Count(topology.Repartition(topology.Map(in, swap), "rp", serde.String, serde.String), "c", serde.String)
+		}, 2},
+		{"Merge of a rekeyed stream and a source", func(top *topology.Topology, in topology.Stream[string, string]) {
+			other := topology.StreamOf(top, serde.String, serde.String, "other")
+			topology.Count(other.Merge(topology.Map(in, swap)), "c", serde.String)
+		}, 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			top := topology.New()
+			c.build(top, topology.StreamOf(top, serde.String, serde.String, "in"))
+			if got := subtopologies(t, top); got != c.subs {
+				d, _ := top.Describe()
+				t.Fatalf("%d sub-topologies, want %d:\n%s", got, c.subs, d)
+			}
+		})
+	}
+}
+
+// TestRepartitionWithoutAValueSerdeIsAValidationError: after a key change,
+// a value type samsa has no standard serde for cannot be written to the
+// repartition topic; Validate names the operator, the node that changed the
+// key and the fix, instead of aggregating per input partition.
+func TestRepartitionWithoutAValueSerdeIsAValidationError(t *testing.T) {
+	type click struct{ User, Page string }
+	type view struct{ User string }
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.JSON[click](), "clicks")
+	byPage := topology.Map(in, func(_ string, c click) (string, view) { return c.Page, view{c.User} })
+	topology.Aggregate(byPage, "per-page", func() int64 { return 0 }, func(_ string, _ view, n int64) int64 { return n + 1 }, serde.String, serde.Int64)
+	err := top.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted an aggregation after a key change with no serde for its values")
+	}
+	for _, want := range []string{`Aggregate "per-page"`, "KSTREAM-MAP-0000000001", "topology.Repartition"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	// The value serde of the source survives a Map that keeps the value
+	// type, so the same topology without changing the value type is fine.
+	top2 := topology.New()
+	in2 := topology.StreamOf(top2, serde.String, serde.JSON[click](), "clicks")
+	byPage2 := topology.Map(in2, func(_ string, c click) (string, click) { return c.Page, c })
+	topology.Aggregate(byPage2, "per-page", func() int64 { return 0 }, func(_ string, _ click, n int64) int64 { return n + 1 }, serde.String, serde.Int64)
+	if err := top2.Validate(); err != nil {
+		t.Fatalf("Map keeping the value type: %v", err)
+	}
+}
+
+func TestProcessValuesKeepsThePartitioning(t *testing.T) {
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.String, "in")
+	s := topology.ProcessValues(in, processor.Func[string, string, string, int64](func(ctx processor.Context[string, int64], r processor.Record[string, string]) error {
+		ctx.Forward(processor.WithValue(r, int64(len(r.Value))))
+		return nil
+	}).Supplier())
+	topology.Count(s, "c", serde.String)
+	if got := subtopologies(t, top); got != 1 {
+		t.Fatalf("ProcessValues then Count: %d sub-topologies, want 1 (no repartition)", got)
+	}
+}
