@@ -89,8 +89,9 @@ func runAddStore(t *testing.T, c *testkit.Cluster) {
 		t.Fatal(err)
 	}
 	err = third.Run(ctx)
-	if !errors.Is(err, samsa.ErrInternalTopic) || !strings.Contains(err.Error(), "does not exist but local state does") || !strings.Contains(err.Error(), strconv.Quote(gone)) {
-		t.Fatalf("Run = %v, want ErrInternalTopic naming %q", err, gone)
+	if !errors.Is(err, samsa.ErrInternalTopic) || !strings.Contains(err.Error(), "does not exist but local state does") || !strings.Contains(err.Error(), strconv.Quote(gone)) ||
+		!strings.Contains(err.Error(), "samsa reset --application-id "+appID) {
+		t.Fatalf("Run = %v, want ErrInternalTopic naming %q and the samsa reset command", err, gone)
 	}
 	if strings.Contains(err.Error(), topology.ChangelogTopic(appID, "seen")) {
 		t.Fatalf("Run = %v: the changelog of store seen exists", err)

@@ -340,6 +340,24 @@ func (e *Engine) Wipe(task processor.TaskID) error {
 	return nil
 }
 
+// CheckDir reports whether the state directory can be taken over by this
+// engine: nil when it holds no database, or one of this application that no
+// other process has open; ErrLocked, ErrForeignState or ErrCorruptState
+// otherwise. It opens the database, if any, and keeps it open until Close
+// or WipeAll, so that no instance can start on it in between.
+func (e *Engine) CheckDir() error {
+	if e.opts.InMemory {
+		return nil
+	}
+	if _, err := os.Stat(e.dbDir()); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, err := e.dbLocked()
+	return err
+}
+
 // WipeAll deletes the local state of every task. No store may be open.
 func (e *Engine) WipeAll() error {
 	e.mu.Lock()

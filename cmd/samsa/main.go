@@ -4,6 +4,7 @@
 //	samsa describe [--mermaid]
 //	samsa verify [--guarantee exactly_once|at_least_once] [--kills N] [--duration D]
 //	samsa plan --events-per-day N [--event-bytes B] [--peak F] [--keys K] ...
+//	samsa reset --application-id ID --bootstrap host:port [--to-earliest|--to-latest|--to-datetime T|--by-duration D|--shift-by N] [--dry-run]
 //	samsa version (or samsa --version)
 //
 // demo starts an in-process Kafka cluster (or uses --bootstrap), produces
@@ -28,6 +29,7 @@ commands:
   describe   print the demo topology as Kafka Streams' describe() does
   verify     the exactly-once crash verifier (needs a real broker)
   plan       capacity planning: rates, partitions, state, changelog, restore time
+  reset      reset an application: rewind its input offsets, delete its internal topics and local state
   version    print samsa's version and the Go version (also --version)
 
 run "samsa <command> -h" for the flags of a command.
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "plan":
 		return plan(args[1:], stdout, stderr)
+	case "reset":
+		return reset(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		return version(args[1:], stdout, stderr)
 	case "verify-worker":

@@ -183,7 +183,7 @@ func exitCode(t *testing.T, bin string, args ...string) (int, string, string) {
 func TestHelpOfEveryCommandExitsZero(t *testing.T) {
 	bin := buildSamsa(t)
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"demo", "-h"}, {"describe", "--help"},
-		{"verify", "-h"}, {"plan", "--help"}, {"version", "-h"}} {
+		{"verify", "-h"}, {"plan", "--help"}, {"reset", "--help"}, {"version", "-h"}} {
 		code, out, errb := exitCode(t, bin, args...)
 		if code != 0 {
 			t.Errorf("samsa %s: exit %d, want 0\nstderr:\n%s", strings.Join(args, " "), code, errb)
@@ -193,7 +193,7 @@ func TestHelpOfEveryCommandExitsZero(t *testing.T) {
 		}
 	}
 	_, out, _ := exitCode(t, bin, "--help")
-	for _, cmd := range []string{"demo", "describe", "verify", "plan", "version"} {
+	for _, cmd := range []string{"demo", "describe", "verify", "plan", "reset", "version"} {
 		if !regexp.MustCompile(`(?m)^  ` + cmd + ` `).MatchString(out) {
 			t.Errorf("samsa --help does not list %s:\n%s", cmd, out)
 		}

@@ -177,7 +177,7 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 		// A new store starts empty with a new changelog; a store that has
 		// local state but no changelog lost it.
 		if w.store != "" && a.stateEngine.HasStoreState(w.store) {
-			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted: delete the state directory too (the state would be restored from a changelog that no longer holds it), or recreate the topic from a backup", ErrInternalTopic, kind, t, a.cfg.StateDir))
+			errs = append(errs, fmt.Errorf("%w: %s %q does not exist but local state does in %s: it was deleted: reset the application (samsa reset --application-id %s --state-dir %s deletes the local state with the other internal topics and rewinds the input; the state would otherwise be restored from a changelog that no longer holds it), or recreate the topic from a backup", ErrInternalTopic, kind, t, a.cfg.StateDir, a.cfg.ApplicationID, a.cfg.StateDir))
 			continue
 		}
 		policy := w.policy
