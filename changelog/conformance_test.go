@@ -742,3 +742,35 @@ func TestPebbleOneDatabasePerInstance(t *testing.T) {
 		t.Fatalf("%d memtables", m.MemTable.Count)
 	}
 }
+
+// TestPebbleCheckDir: nothing to check in a new directory; a directory in
+// use is ErrLocked; another application's is ErrForeignState; its own,
+// unused, is fine and stays locked until Close.
+func TestPebbleCheckDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := engineOf(false, "app")(t, filepath.Join(dir, "new")).CheckDir(); err != nil {
+		t.Fatalf("CheckDir of an empty directory = %v", err)
+	}
+	e := engineOf(false, "app")(t, dir)
+	s := open(t, e, task0, "kv")
+	_ = s.Put([]byte("k"), []byte("v"))
+	commit(t, s)
+	if err := engineOf(false, "app")(t, dir).CheckDir(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("CheckDir of a directory in use = %v, want ErrLocked", err)
+	}
+	_ = s.Close()
+	_ = e.Close()
+	if err := engineOf(false, "other")(t, dir).CheckDir(); !errors.Is(err, ErrForeignState) {
+		t.Fatalf("CheckDir of another application's directory = %v, want ErrForeignState", err)
+	}
+	mine := engineOf(false, "app")(t, dir)
+	if err := mine.CheckDir(); err != nil {
+		t.Fatalf("CheckDir of the application's own directory = %v", err)
+	}
+	if err := engineOf(false, "app")(t, dir).CheckDir(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("CheckDir while another engine checked it = %v, want ErrLocked", err)
+	}
+	if err := mine.WipeAll(); err != nil {
+		t.Fatal(err)
+	}
+}
