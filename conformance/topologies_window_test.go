@@ -44,6 +44,12 @@ func init() {
 			func() string { return "[" }, func(_, v, agg string) string { return agg + v + ";" }, serde.String, serde.String))
 		return top
 	}
+	// windowedBy(SessionWindows.ofInactivityGapAndGrace(10ms, 5ms)).count()
+	topologies["sessionCount"] = func() *topology.Topology {
+		top, in := source()
+		windowedLongs(topology.SessionCount(in, topology.SessionWindows(10*ms).WithGrace(5*ms), "session-store", serde.String))
+		return top
+	}
 	// filterNot(v starts with "skip").groupByKey()
 	// .windowedBy(TimeWindows.ofSizeAndGrace(10ms, 5ms)).count(): the
 	// filtered records do not advance the aggregation's stream time.

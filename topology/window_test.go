@@ -347,3 +347,60 @@ func TestInvalidWindowsFailValidation(t *testing.T) {
 		t.Errorf("valid windows: %v", err)
 	}
 }
+
+// TestSessionCountMerges: records within the gap extend a session; one that
+// fills the gap between two sessions merges them, emitting a tombstone for
+// each merged-away session; results carry the session's end; the store
+// keeps only the merged session; a late record is dropped and counted.
+func TestSessionCountMerges(t *testing.T) {
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.String, "in")
+	topology.SessionCount(in, topology.SessionWindows(10*ms).WithGrace(20*ms), "sessions", serde.String).
+		To("out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	d := aggDriver(t, top, 1)
+	pipeRaw(t, d, "in",
+		"a", "x", 0,
+		"a", "x", 20, // a new session: 20 - 0 > 10
+		"a", "x", 10, // within 10 of 0 and of 20: merges both
+		"b", "x", 9,
+		"a", "x", 60, // stream time 60
+		"b", "x", 14, // late: [14,14] ends before 60 - 10 - 20 ([9,9] is gone)
+	)
+	o := testkit.OutputTopic(d, "out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	var got []string
+	for !o.IsEmpty() {
+		r, err := o.ReadRecord()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := fmt.Sprint(r.Value)
+		if r.IsTombstone() {
+			v = "null"
+		}
+		got = append(got, fmt.Sprintf("%s[%d,%d]=%s@%d", r.Key.Key, r.Key.Start.UnixMilli(), r.Key.End.UnixMilli(), v, r.Timestamp.UnixMilli()))
+	}
+	checkOut(t, got, []string{
+		"a[0,0]=1@0",
+		"a[20,20]=1@20",
+		"a[0,0]=null@0", "a[20,20]=null@20", "a[0,20]=3@20",
+		"b[9,9]=1@9",
+		"a[60,60]=1@60",
+	})
+	if n := d.Dropped(); n != 1 {
+		t.Errorf("dropped = %d, want 1", n)
+	}
+	b, err := topology.SessionWindowedSerde(serde.String).Serialize("t", topology.Windowed[string]{Key: "k", Start: time.UnixMilli(1), End: time.UnixMilli(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []byte{'k', 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1}; !bytes.Equal(b, want) {
+		t.Errorf("session key bytes = %v, want %v (key, end, start)", b, want)
+	}
+	if err := func() error {
+		top := topology.New()
+		topology.SessionCount(topology.StreamOf(top, serde.String, serde.String, "in"), topology.SessionWindows(0), "s", serde.String)
+		return top.Validate()
+	}(); err == nil {
+		t.Error("a zero gap: Validate() = nil")
+	}
+}

@@ -8,6 +8,7 @@ import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 
@@ -51,6 +52,10 @@ final class WindowTopologies {
       case "windowedLate" -> longs(in.filterNot((k, v) -> v != null && v.startsWith("skip"))
           .groupByKey()
           .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+          .count());
+      // Session windows with a 10 ms inactivity gap and 5 ms grace.
+      case "sessionCount" -> longs(in.groupByKey()
+          .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
           .count());
       default -> {
         return null;
