@@ -165,3 +165,43 @@ func ExampleAggregateErr() {
 	// task 0_0: processing failed: node "KSTREAM-AGGREGATE-0000000001" on record at topic "amounts" partition 0 offset 1: total 600 + 600 over the limit
 	// 600
 }
+
+// Count page views per user in tumbling one-minute windows that accept
+// records up to 30 seconds late. The view at 0:50 arrives after one at 1:10
+// and still counts (its window closes at 1:30); the one at 0:40 arrives at
+// stream time 1:30 and is dropped as late. The output key is Kafka Streams'
+// time-windowed key: the user, then the window start.
+func ExampleWindowedCount() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.TumblingWindows(time.Minute).WithGrace(30 * time.Second)
+	topology.WindowedCount(views, windows, "views-per-minute", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	at := func(min, sec int) time.Time {
+		return time.UnixMilli(0).Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+	}
+	_ = in.PipeAt("ann", "/home", at(0, 10))
+	_ = in.PipeAt("ann", "/cart", at(1, 10))
+	_ = in.PipeAt("ann", "/help", at(0, 50))
+	_ = in.PipeAt("bob", "/home", at(1, 30))
+	_ = in.PipeAt("ann", "/late", at(0, 40))
+	out := testkit.OutputTopic(d, "views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s) = %d\n", r.Key.Key, r.Key.Start.UTC().Format("4:05"), r.Key.End.UTC().Format("4:05"), r.Value)
+	}
+	fmt.Println("dropped as late:", d.Dropped())
+	// Output:
+	// ann [0:00, 1:00) = 1
+	// ann [1:00, 2:00) = 1
+	// ann [0:00, 1:00) = 2
+	// bob [1:00, 2:00) = 1
+	// dropped as late: 1
+}

@@ -95,7 +95,13 @@ final class Topologies {
       }
       case "repartition" -> in(b).repartition(Repartitioned.as("rp"))
           .mapValues(v -> v + "!").to("out");
-      default -> throw new IllegalArgumentException("no topology named " + name);
+      default -> {
+        Topology w = WindowTopologies.build(name);
+        if (w != null) {
+          return w;
+        }
+        throw new IllegalArgumentException("no topology named " + name);
+      }
     }
     return b.build();
   }

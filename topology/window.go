@@ -1,0 +1,440 @@
+package topology
+
+import (
+	"encoding/binary"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+
+	"github.com/samsa-streams/samsa/internal/stores"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+// Windows defines the time windows of a windowed aggregation, as Kafka
+// Streams' TimeWindows: windows of a fixed size that start every advance
+// (tumbling windows when the advance is the size, hopping windows when it is
+// less), aligned to the Unix epoch, each [start, start+size). A record
+// belongs to every window whose range holds its event time.
+//
+// Grace (Kafka Streams' grace period, also called allowed lateness) is how
+// long after its end a window still accepts out-of-order records: a window
+// is closed once end + grace <= stream time, and a record that arrives for a
+// closed window is late. The default is no grace, as Kafka Streams'
+// TimeWindows.ofSizeWithNoGrace; WithGrace sets one, as ofSizeAndGrace.
+//
+// Times are whole milliseconds, as Kafka's timestamps: durations with a
+// fraction of a millisecond are an error, reported when the topology is
+// validated.
+type Windows struct {
+	size, advance, grace time.Duration
+}
+
+// TumblingWindows returns windows of the given size that do not overlap:
+// [0, size), [size, 2·size), … Every record belongs to exactly one.
+func TumblingWindows(size time.Duration) Windows {
+	return Windows{size: size, advance: size}
+}
+
+// HoppingWindows returns windows of the given size starting every advance
+// (0 < advance <= size): [0, size), [advance, advance+size), … A record
+// belongs to up to size/advance windows. HoppingWindows(size, size) is
+// TumblingWindows(size).
+func HoppingWindows(size, advance time.Duration) Windows {
+	return Windows{size: size, advance: advance}
+}
+
+// WithGrace returns w with the given grace period: a window accepts records
+// until its end + grace <= stream time.
+func (w Windows) WithGrace(grace time.Duration) Windows {
+	w.grace = grace
+	return w
+}
+
+// Size returns the length of a window.
+func (w Windows) Size() time.Duration { return w.size }
+
+// Advance returns the distance between the starts of two consecutive
+// windows: the size for tumbling windows.
+func (w Windows) Advance() time.Duration { return w.advance }
+
+// Grace returns how long after its end a window accepts out-of-order
+// records.
+func (w Windows) Grace() time.Duration { return w.grace }
+
+// Retention returns how long a windowed aggregation keeps a window in its
+// store: size + grace, as Kafka Streams' default; older windows are closed
+// and no record can change them.
+func (w Windows) Retention() time.Duration { return w.size + w.grace }
+
+// check reports what is wrong with w.
+func (w Windows) check() error {
+	whole := func(d time.Duration) bool { return d%time.Millisecond == 0 }
+	switch {
+	case w.size <= 0:
+		return fmt.Errorf("window size %v is not positive", w.size)
+	case w.advance <= 0 || w.advance > w.size:
+		return fmt.Errorf("window advance %v is not in (0, size %v]", w.advance, w.size)
+	case w.grace < 0:
+		return fmt.Errorf("window grace %v is negative", w.grace)
+	case !whole(w.size) || !whole(w.advance) || !whole(w.grace):
+		return fmt.Errorf("window size %v, advance %v and grace %v must be whole milliseconds", w.size, w.advance, w.grace)
+	}
+	return nil
+}
+
+// startsFor returns the starts (ms) of the windows holding event time ms, in
+// increasing order, as Kafka Streams' TimeWindows.windowsFor.
+func (w Windows) startsFor(ms int64) []int64 {
+	size, adv := w.size.Milliseconds(), w.advance.Milliseconds()
+	first := max(0, ms-size+adv) / adv * adv
+	starts := make([]int64, 0, (ms-first)/adv+1)
+	for s := first; s <= ms; s += adv {
+		starts = append(starts, s)
+	}
+	return starts
+}
+
+// Windowed is the key of a windowed aggregation's result: the record key and
+// the window, [Start, End), as Kafka Streams' Windowed<K>. Start and End are
+// whole milliseconds.
+type Windowed[K any] struct {
+	Key        K
+	Start, End time.Time
+}
+
+// String formats the key and window as key@[start,end) in milliseconds.
+func (w Windowed[K]) String() string {
+	return fmt.Sprintf("%v@[%d,%d)", w.Key, w.Start.UnixMilli(), w.End.UnixMilli())
+}
+
+// TimeWindowedSerde returns a serde of windowed keys in Kafka Streams'
+// time-windowed key format (WindowedSerdes.timeWindowedSerdeFrom): the
+// key's bytes, then the window start as 8 bytes of big-endian
+// milliseconds. The end is not written; Deserialize sets it to start + size,
+// so size must be the size of the windows written.
+func TimeWindowedSerde[K any](key serde.Serde[K], size time.Duration) serde.Serde[Windowed[K]] {
+	return timeWindowedSerde[K]{key: key, size: size.Milliseconds()}
+}
+
+type timeWindowedSerde[K any] struct {
+	key  serde.Serde[K]
+	size int64
+}
+
+func (s timeWindowedSerde[K]) Serialize(topic string, w Windowed[K]) ([]byte, error) {
+	kb, err := s.key.Serialize(topic, w.Key)
+	if err != nil {
+		return nil, fmt.Errorf("windowed key: %w", err)
+	}
+	return binary.BigEndian.AppendUint64(kb, uint64(w.Start.UnixMilli())), nil
+}
+
+func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K], error) {
+	if data == nil {
+		return Windowed[K]{}, nil
+	}
+	if len(data) < 8 {
+		return Windowed[K]{}, fmt.Errorf("%w: time-windowed key in %q needs at least 8 bytes, got %d", serde.ErrDeserialize, topic, len(data))
+	}
+	n := len(data) - 8
+	k, err := s.key.Deserialize(topic, data[:n:n])
+	if err != nil {
+		return Windowed[K]{}, fmt.Errorf("windowed key: %w", err)
+	}
+	start := int64(binary.BigEndian.Uint64(data[n:]))
+	end := start + s.size
+	if start > 0 && end < start {
+		end = math.MaxInt64 // as Kafka Streams, on overflow
+	}
+	return Windowed[K]{Key: k, Start: time.UnixMilli(start), End: time.UnixMilli(end)}, nil
+}
+
+// WindowedAggregate folds the records of each key and window into an
+// aggregate kept in the window store named store (logged to <application
+// id>-<store>-changelog, retention windows.Retention()) and emits every
+// updated window's aggregate, keyed by key and window: Kafka Streams'
+// groupByKey().windowedBy(windows).aggregate(...).toStream() with caching
+// off. The stream must already be partitioned by its key (after a key
+// change, use GroupBy or Repartition first).
+//
+// As in Kafka Streams:
+//   - the aggregation's stream time is the highest event time of the
+//     records it has seen (records dropped before it, by a Filter or for a
+//     null key, do not advance it; it starts again after a restart);
+//   - a record is added to each of its windows that is still open; a window
+//     is closed once its end + grace <= stream time, and a record for a
+//     closed window is late: not added, counted by the task as dropped
+//     (once per closed window) and logged at debug level;
+//   - an update carries the highest event time of the records in the
+//     window, so a late-arriving record never moves a window back in time;
+//   - a record with a null key is dropped (counted and logged) and does not
+//     advance the stream time;
+//   - a tombstone (null value) is aggregated: add receives the zero value,
+//     where Kafka Streams' aggregator receives null;
+//   - an aggregate that agg writes as null (a nil pointer with serde.JSON)
+//     deletes the window, and the next record starts it again from initial.
+//
+// The store keeps each aggregate with its time as Kafka Streams' timestamped
+// window stores do (8 bytes of big-endian milliseconds, then the
+// aggregate's bytes); looked up with processor.GetWindowStore[K, A] it shows
+// the aggregates only, by window start.
+func WindowedAggregate[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	return WindowedAggregateErr(s, windows, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
+}
+
+// WindowedAggregateErr is WindowedAggregate with an adder that can fail: an
+// error skips the record (none of its windows changes, none is emitted) and
+// goes to the processing-error policy (samsa.Config.Errors.Processing),
+// which fails the app, skips the record or dead-letters it.
+func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	first := func(k K, v V, _ bool) (A, bool, error) {
+		a, err := add(k, v, initial())
+		return a, false, err
+	}
+	return windowedAggregate(s, windows, "KSTREAM-AGGREGATE", store, first, add, key, agg)
+}
+
+// WindowedCount counts the records of each key and window in the window
+// store named store and emits every updated count, as Kafka Streams'
+// groupByKey().windowedBy(windows).count().toStream(). It is
+// WindowedAggregate with a counter: late records and null keys are dropped,
+// a tombstone counts as a record (as in Kafka Streams), and a count carries
+// the highest event time of the records counted in its window.
+func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key serde.Serde[K]) Stream[Windowed[K], int64] {
+	return windowedAggregate(s, windows, "KSTREAM-AGGREGATE", store,
+		func(K, V, bool) (int64, bool, error) { return 1, false, nil },
+		func(_ K, _ V, n int64) (int64, error) { return n + 1, nil },
+		key, serde.Int64)
+}
+
+// WindowedReduce combines the records of each key and window with reducer,
+// kept in the window store named store, and emits every updated result, as
+// Kafka Streams' groupByKey().windowedBy(windows).reduce(reducer).toStream():
+// a window's first value is its result as it is, each later one is
+// reducer(result, value). Late records and null keys are dropped, and a
+// result carries the highest event time of the records in its window, as in
+// WindowedAggregate.
+//
+// Tombstones follow Kafka Streams: a tombstone as a window's first record
+// leaves the window empty and emits a tombstone for it (Kafka Streams' null
+// result), and a tombstone after a value is reduced with the zero value in
+// its place (where Kafka Streams' reducer receives null).
+func WindowedReduce[K, V any](s Stream[K, V], windows Windows, store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[Windowed[K], V] {
+	return windowedAggregate(s, windows, "KSTREAM-REDUCE", store,
+		func(_ K, v V, tombstone bool) (V, bool, error) { return v, tombstone, nil },
+		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },
+		key, value)
+}
+
+// windowedAggregate adds the processor and the timestamped window store
+// behind the windowed aggregations: first makes the aggregate of a window's
+// first record (and says whether it is null: nothing stored, a tombstone
+// emitted), add folds a record into a window's aggregate.
+func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, store string, first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	name := s.t.name(prefix)
+	if err := windows.check(); err != nil {
+		s.t.g.Errorf("topology: windowed aggregation %q (store %q): %v", name, store, err)
+		windows = TumblingWindows(time.Millisecond) // keeps building; Validate fails
+	}
+	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
+		return &windowAggregator[K, V, A]{windows: windows, store: store, first: first, add: add, observed: -1}
+	}, s.node)
+	_, exists := s.t.g.Stores[store]
+	ret, segs := windows.Retention(), 3
+	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
+	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
+		ts := timestampedSerde[A]{agg}
+		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
+			b := stores.NewBytesWindowStore(raw, ret, segs)
+			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts))}
+		}
+	}
+	return Stream[Windowed[K], A]{t: s.t, node: name}
+}
+
+// windowAggregator is the processor of the windowed aggregations, as Kafka
+// Streams' KStreamWindowAggregate.
+type windowAggregator[K, V, A any] struct {
+	windows  Windows
+	store    string
+	first    func(K, V, bool) (A, bool, error)
+	add      func(K, V, A) (A, error)
+	ctx      processor.Context[Windowed[K], A]
+	st       *timestampedWindowStore[K, A]
+	observed int64 // the highest event time seen (ms), -1 before any
+}
+
+func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
+	s, err := ctx.StateStore(a.store)
+	if err != nil {
+		return err
+	}
+	st, ok := s.(*timestampedWindowStore[K, A])
+	if !ok {
+		return fmt.Errorf("topology: store %q is a %T, not a windowed aggregation's timestamped window store", a.store, s)
+	}
+	a.ctx, a.st = ctx, st
+	return nil
+}
+
+func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
+	if r.KeyIsNull() {
+		dropped(a.ctx, "null key in a windowed aggregation")
+		return nil
+	}
+	ts := r.Timestamp.UnixMilli()
+	if ts < 0 {
+		dropped(a.ctx, "event time before the Unix epoch in a windowed aggregation")
+		return nil
+	}
+	a.observed = max(a.observed, ts)
+	closeTime := a.observed - a.windows.grace.Milliseconds()
+	size := a.windows.size.Milliseconds()
+	// Every open window's new aggregate first, so that an error from add
+	// leaves them all as they were; then store and emit them, by start.
+	var updates []windowUpdate[A]
+	for _, start := range a.windows.startsFor(ts) {
+		end := start + size
+		if end <= closeTime {
+			dropped(a.ctx, fmt.Sprintf("late record in a windowed aggregation: event time %d, window [%d,%d) closed at %d (stream time %d, grace %v)",
+				ts, start, end, end+a.windows.grace.Milliseconds(), a.observed, a.windows.grace))
+			continue
+		}
+		u, err := a.next(r, start, end)
+		if err != nil {
+			return err // to the processing-error policy; no window changed
+		}
+		updates = append(updates, u)
+	}
+	for _, u := range updates {
+		if err := a.emit(r, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// windowUpdate is the new aggregate of one window, its time, and whether it
+// is null (nothing stored, a tombstone emitted).
+type windowUpdate[A any] struct {
+	start, end int64
+	agg        timestamped[A]
+	null       bool
+}
+
+// next computes r's window [start, end) with r added.
+func (a *windowAggregator[K, V, A]) next(r processor.Record[K, V], start, end int64) (windowUpdate[A], error) {
+	cur, ok, err := a.st.fetchTimed(r.Key, start)
+	if err != nil {
+		return windowUpdate[A]{}, err
+	}
+	u := windowUpdate[A]{start: start, end: end, agg: timestamped[A]{ms: r.Timestamp.UnixMilli()}}
+	if ok {
+		u.agg.agg, err = a.add(r.Key, r.Value, cur.agg)
+		u.agg.ms = max(u.agg.ms, cur.ms)
+	} else {
+		u.agg.agg, u.null, err = a.first(r.Key, r.Value, r.IsTombstone())
+	}
+	return u, err
+}
+
+// emit stores a window's update and forwards it.
+func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdate[A]) error {
+	var err error
+	if u.null {
+		err = a.st.deleteWindow(r.Key, u.start)
+	} else {
+		err = a.st.putTimed(r.Key, u.agg, u.start)
+	}
+	if err != nil {
+		return err
+	}
+	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(u.start), End: time.UnixMilli(u.end)}, u.agg.agg)
+	out.Timestamp = time.UnixMilli(u.agg.ms)
+	if u.null {
+		out = out.AsTombstone()
+	}
+	a.ctx.Forward(out)
+	return nil
+}
+
+func (a *windowAggregator[K, V, A]) Close() error { return nil }
+
+// timestampedWindowStore is the store of a windowed aggregation: a
+// WindowStore[K, A] for processors and tests that look it up, over entries
+// that keep each aggregate's time for the aggregator.
+type timestampedWindowStore[K, A any] struct {
+	raw   stores.BytesWindowStore
+	key   serde.Serde[K]
+	value timestampedSerde[A]
+	inner processor.WindowStore[K, timestamped[A]]
+}
+
+// fetchTimed returns the aggregate of key's window starting at start (ms).
+func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped[A], bool, error) {
+	t := time.UnixMilli(start)
+	for w, err := range s.inner.Fetch(k, t, t) {
+		if err != nil {
+			return timestamped[A]{}, false, err
+		}
+		return w.Value, true, nil
+	}
+	return timestamped[A]{}, false, nil
+}
+
+// putTimed stores v for key's window starting at start (ms), or deletes the
+// window when v's aggregate is written as null, as Kafka Streams' put of a
+// null aggregate.
+func (s *timestampedWindowStore[K, A]) putTimed(k K, v timestamped[A], start int64) error {
+	kb, err := s.key.Serialize(s.raw.Name(), k)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	vb, err := s.value.Serialize(s.raw.Name(), v)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize value: %w", s.raw.Name(), err)
+	}
+	return s.raw.Put(kb, vb, time.UnixMilli(start)) // nil deletes
+}
+
+// deleteWindow removes key's window starting at start (ms), if any.
+func (s *timestampedWindowStore[K, A]) deleteWindow(k K, start int64) error {
+	kb, err := s.key.Serialize(s.raw.Name(), k)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	return s.raw.Put(kb, nil, time.UnixMilli(start))
+}
+
+// Name implements processor.StateStore.
+func (s *timestampedWindowStore[K, A]) Name() string { return s.raw.Name() }
+
+// Put stores an aggregate without a time (-1), as Kafka Streams' put of a
+// plain value into a timestamped store.
+func (s *timestampedWindowStore[K, A]) Put(k K, a A, start time.Time) error {
+	return s.putTimed(k, timestamped[A]{agg: a, ms: -1}, start.UnixMilli())
+}
+
+// Fetch yields key's aggregates with from <= window start <= to.
+func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[processor.Windowed[A], error] {
+	return func(yield func(processor.Windowed[A], error) bool) {
+		for w, err := range s.inner.Fetch(k, from, to) {
+			if !yield(processor.Windowed[A]{Start: w.Start, Value: w.Value.agg}, err) {
+				return
+			}
+		}
+	}
+}
+
+// FetchAll yields every key's aggregates with from <= window start <= to.
+func (s *timestampedWindowStore[K, A]) FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[K, A], error] {
+	return func(yield func(processor.WindowedKeyValue[K, A], error) bool) {
+		for w, err := range s.inner.FetchAll(from, to) {
+			if !yield(processor.WindowedKeyValue[K, A]{Key: w.Key, Start: w.Start, Value: w.Value.agg}, err) {
+				return
+			}
+		}
+	}
+}
