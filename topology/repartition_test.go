@@ -3,6 +3,7 @@ package topology_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -123,5 +124,35 @@ func TestProcessValuesKeepsThePartitioning(t *testing.T) {
 	topology.Count(s, "c", serde.String)
 	if got := subtopologies(t, top); got != 1 {
 		t.Fatalf("ProcessValues then Count: %d sub-topologies, want 1 (no repartition)", got)
+	}
+}
+
+func TestWindowedAggregationsRepartitionAfterAKeyChange(t *testing.T) {
+	swap := func(k, v string) (string, string) { return v, k }
+	minute := topology.TumblingWindows(time.Minute)
+	for name, build := range map[string]func(s topology.Stream[string, string]){
+		"WindowedCount": func(s topology.Stream[string, string]) { topology.WindowedCount(s, minute, "w", serde.String) },
+		"WindowedReduce": func(s topology.Stream[string, string]) {
+			topology.WindowedReduce(s, minute, "w", func(a, v string) string { return a + v }, serde.String, serde.String)
+		},
+		"WindowedAggregate": func(s topology.Stream[string, string]) {
+			topology.WindowedAggregate(s, minute, "w", func() int64 { return 0 }, func(_, _ string, n int64) int64 { return n + 1 }, serde.String, serde.Int64)
+		},
+		"SessionCount": func(s topology.Stream[string, string]) {
+			topology.SessionCount(s, topology.SessionWindows(time.Minute), "w", serde.String)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			top := topology.New()
+			build(topology.Map(topology.StreamOf(top, serde.String, serde.String, "in"), swap))
+			if got := subtopologies(t, top); got != 2 {
+				t.Fatalf("%s after Map: %d sub-topologies, want 2 (a repartition)", name, got)
+			}
+			top = topology.New()
+			build(topology.StreamOf(top, serde.String, serde.String, "in"))
+			if got := subtopologies(t, top); got != 1 {
+				t.Fatalf("%s on the source: %d sub-topologies, want 1", name, got)
+			}
+		})
 	}
 }

@@ -95,7 +95,8 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // id>-<store>-changelog, retention sessions.Retention()) and emits every
 // updated session, keyed by key and session [Start, End] (End inclusive):
 // Kafka Streams' groupByKey().windowedBy(sessions).aggregate(...).toStream()
-// with caching off. The stream must already be partitioned by its key.
+// with caching off. After a key change the records are first repartitioned
+// by key, as in Aggregate.
 //
 // A record starts a session, extends one, or joins the sessions it falls
 // between: their aggregates are combined with merge (starting from
@@ -112,6 +113,7 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // without advancing the stream time; a tombstone is aggregated (add
 // receives the zero value).
 func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store string, initial func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	s = byKey(s, fmt.Sprintf("SessionAggregate %q", store), store, key, nil)
 	name := s.t.name("KSTREAM-AGGREGATE")
 	if err := sessions.check(); err != nil {
 		s.t.g.Errorf("topology: session aggregation %q (store %q): %v", name, store, err)
@@ -130,6 +132,7 @@ func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store stri
 // groupByKey().windowedBy(sessions).count().toStream(). It is
 // SessionAggregate with a counter; a tombstone counts as a record.
 func SessionCount[K, V any](s Stream[K, V], sessions Sessions, store string, key serde.Serde[K]) Stream[Windowed[K], int64] {
+	s = byKey(s, fmt.Sprintf("SessionCount %q", store), store, key, serde.Serde[V](ignoredValue[V]{}))
 	return SessionAggregate(s, sessions, store, func() int64 { return 0 },
 		func(_ K, _ V, n int64) int64 { return n + 1 },
 		func(_ K, a, b int64) int64 { return a + b }, key, serde.Int64)

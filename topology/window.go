@@ -156,8 +156,8 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // id>-<store>-changelog, retention windows.Retention()) and emits every
 // updated window's aggregate, keyed by key and window: Kafka Streams'
 // groupByKey().windowedBy(windows).aggregate(...).toStream() with caching
-// off. The stream must already be partitioned by its key (after a key
-// change, use GroupBy or Repartition first).
+// off. After a key change the records are first repartitioned by key, as
+// in Aggregate.
 //
 // As in Kafka Streams:
 //   - the aggregation's stream time is the highest event time of the
@@ -193,6 +193,7 @@ func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store st
 		a, err := add(k, v, initial())
 		return a, false, err
 	}
+	s = byKey(s, fmt.Sprintf("WindowedAggregate %q", store), store, key, nil)
 	return windowedAggregate(s, windows, "KSTREAM-AGGREGATE", store, first, add, key, agg)
 }
 
@@ -203,6 +204,7 @@ func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store st
 // a tombstone counts as a record (as in Kafka Streams), and a count carries
 // the highest event time of the records counted in its window.
 func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key serde.Serde[K]) Stream[Windowed[K], int64] {
+	s = byKey(s, fmt.Sprintf("WindowedCount %q", store), store, key, serde.Serde[V](ignoredValue[V]{}))
 	return windowedAggregate(s, windows, "KSTREAM-AGGREGATE", store,
 		func(K, V, bool) (int64, bool, error) { return 1, false, nil },
 		func(_ K, _ V, n int64) (int64, error) { return n + 1, nil },
@@ -222,6 +224,7 @@ func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key 
 // result), and a tombstone after a value is reduced with the zero value in
 // its place (where Kafka Streams' reducer receives null).
 func WindowedReduce[K, V any](s Stream[K, V], windows Windows, store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[Windowed[K], V] {
+	s = byKey(s, fmt.Sprintf("WindowedReduce %q", store), store, key, value)
 	return windowedAggregate(s, windows, "KSTREAM-REDUCE", store,
 		func(_ K, v V, tombstone bool) (V, bool, error) { return v, tombstone, nil },
 		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },
