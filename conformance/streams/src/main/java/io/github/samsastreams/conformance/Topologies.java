@@ -82,7 +82,13 @@ final class Topologies {
       }
       case "repartition" -> in(b).repartition(Repartitioned.as("rp"))
           .mapValues(v -> v + "!").to("out");
-      default -> throw new IllegalArgumentException("no topology named " + name);
+      default -> {
+        Topology t = TableTopologies.build(name); // tables and stream-table joins
+        if (t != null) {
+          return t;
+        }
+        throw new IllegalArgumentException("no topology named " + name);
+      }
     }
     return b.build();
   }
