@@ -42,10 +42,11 @@ func LeftJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key 
 }
 
 func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], left bool, joiner func(K, V, VT, bool) VR) Stream[K, VR] {
-	name := s.t.name("KSTREAM-JOIN")
+	prefix := "KSTREAM-JOIN"
 	if left {
-		name = s.t.name("KSTREAM-LEFTJOIN")
+		prefix = "KSTREAM-LEFTJOIN"
 	}
+	name := s.t.name(prefix)
 	if s.t != t.t {
 		s.t.g.Errorf("topology: join %q: the stream and the table belong to different topologies", name)
 		return Stream[K, VR]{t: s.t, node: name}
