@@ -23,7 +23,9 @@ import (
 // The join reads the table's store, so the stream and the table run in
 // one sub-topology and a partition count mismatch fails the App at
 // startup (samsa.ErrCopartition, naming the topics and their counts). When
-// s's key was changed, repartition it first (Repartition).
+// s's key was changed, repartition it first (Repartition): a repartition
+// topic read together with the table's topic gets the table topic's
+// partition count, as Kafka Streams gives it.
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v V, vt VT) VR) Stream[K, VR] {
 	return streamTableJoin(s, t, false, func(k K, v V, vt VT, _ bool) VR { return joiner(k, v, vt) })
 }

@@ -170,3 +170,36 @@ func TestJoinAcrossTopologies(t *testing.T) {
 		t.Fatalf("Validate = %v, want an error about different topologies", err)
 	}
 }
+
+// TestJoinAfterRepartition: a stream re-keyed and repartitioned to be
+// joined with a table gets a repartition topic with the table's partition
+// count (here 4, while the stream's input has 8), so the join is
+// co-partitioned and every key meets its table value.
+func TestJoinAfterRepartition(t *testing.T) {
+	top := topology.New()
+	s := topology.StreamOf(top, serde.String, serde.String, "in")
+	byValue := topology.Repartition(topology.Map(s, func(k, v string) (string, string) { return v, k }), "by-value", serde.String, serde.String)
+	tb := topology.TableOf(top, "table-in", "tbl", serde.String, serde.String)
+	topology.Join(byValue, tb, func(k, v, vt string) string { return v + "+" + vt }).To("out", serde.String, serde.String)
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{Partitions: map[string]int32{"in": 8, "table-in": 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	keys := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"}
+	for i, k := range keys {
+		pipeRaw(t, d, "table-in", k, "t"+k, i)
+	}
+	for i, k := range keys {
+		pipeRaw(t, d, "in", "order"+k, k, 100+i)
+	}
+	got, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "out", serde.String, serde.String))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if want := "order" + k + "+t" + k; got[k] != want {
+			t.Errorf("%s joined %q, want %q", k, got[k], want)
+		}
+	}
+}
