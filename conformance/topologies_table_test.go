@@ -54,6 +54,48 @@ func init() {
 		topology.LeftJoin(s, upper, leftJoiner).To("out", serde.String, serde.String)
 		return top
 	}
+	topologies["tableJoin"] = func() *topology.Topology {
+		top, a, b := twoTables()
+		topology.TableJoin(a, b, func(_, va, vb string) string { return va + "|" + vb }).
+			ToStream().To("out", serde.String, serde.String)
+		return top
+	}
+	topologies["tableLeftJoin"] = func() *topology.Topology {
+		top, a, b := twoTables()
+		topology.TableLeftJoin(a, b, func(_, va, vb string, found bool) string { return va + "|" + orNone(vb, found) }).
+			ToStream().To("out", serde.String, serde.String)
+		return top
+	}
+	topologies["tableOuterJoin"] = func() *topology.Topology {
+		top, a, b := twoTables()
+		topology.TableOuterJoin(a, b, func(_, va, vb string, foundA, foundB bool) string {
+			return orNone(va, foundA) + "|" + orNone(vb, foundB)
+		}).ToStream().To("out", serde.String, serde.String)
+		return top
+	}
+	topologies["tableLeftJoinFilter"] = func() *topology.Topology {
+		top, a, b := twoTables()
+		topology.TableLeftJoin(a, b, func(_, va, vb string, found bool) string { return va + "|" + orNone(vb, found) }).
+			Filter(func(_, v string) bool { return !strings.HasPrefix(v, "x") }).
+			ToStream().To("out", serde.String, serde.String)
+		return top
+	}
+}
+
+// twoTables returns a topology with the tables of in-a and in-b.
+func twoTables() (*topology.Topology, topology.Table[string, string], topology.Table[string, string]) {
+	top := topology.New()
+	a := topology.TableOf(top, "in-a", "a-store", serde.String, serde.String)
+	b := topology.TableOf(top, "in-b", "b-store", serde.String, serde.String)
+	return top, a, b
+}
+
+// orNone is Kafka Streams' twin's v == null ? "none" : v.
+func orNone(v string, found bool) string {
+	if !found {
+		return "none"
+	}
+	return v
 }
 
 // leftJoiner is the joiner of the left joins: Kafka Streams' sees a null

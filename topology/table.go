@@ -29,7 +29,34 @@ type Table[K, V any] struct {
 	// lookup returns, for a task, what the table holds for a key: its value,
 	// the event time of its last update, and whether the key is there.
 	lookup func(ctx processor.TaskContext) (tableGetter[K, V], error)
+	// old says whether the table's updates carry old values.
+	old *sendOld
 }
+
+// sendOld says whether a table's updates carry the key's previous value,
+// as Kafka Streams' sendOldValues: only when an operator downstream needs
+// it (Filter), which enables it up to the sources. It is decided while the
+// topology is built and read by the processors when they run, and it is
+// observable: a left or outer table join forwards a delete of a key that
+// neither side has only when it knows the key had a value.
+type sendOld struct {
+	on      bool
+	parents []*sendOld
+}
+
+// enable turns old values on for o and every table it derives from.
+func (o *sendOld) enable() {
+	if o == nil || o.on {
+		return
+	}
+	o.on = true
+	for _, p := range o.parents {
+		p.enable()
+	}
+}
+
+// derived returns the flag of a table derived from parents.
+func derived(parents ...*sendOld) *sendOld { return &sendOld{parents: parents} }
 
 // tableGetter returns the value of a key in a table, the event time of its
 // last update, and whether the table has the key.
@@ -64,11 +91,12 @@ func (tb Table[K, V]) Topology() *Topology { return tb.t }
 func TableOf[K, V any](t *Topology, topic, store string, key serde.Serde[K], value serde.Serde[V]) Table[K, V] {
 	src := StreamOf(t, key, value, topic)
 	name := t.name("KTABLE-SOURCE")
+	old := derived()
 	AddProcessor(t, name, func() processor.Processor[K, V, K, change[V]] {
-		return &tableSource[K, V]{store: store}
+		return &tableSource[K, V]{store: store, old: old}
 	}, src.node)
 	addTimestampedStore(t, store, key, value, name)
-	return Table[K, V]{t: t, node: name, stores: []string{store}, lookup: storeLookup[K, V](store)}
+	return Table[K, V]{t: t, node: name, stores: []string{store}, lookup: storeLookup[K, V](store), old: old}
 }
 
 // addTimestampedStore adds the key-value store named store that keeps a
@@ -111,6 +139,7 @@ func storeLookup[K, V any](store string) func(processor.TaskContext) (tableGette
 // tableSource is the processor of TableOf, as Kafka Streams' KTableSource.
 type tableSource[K, V any] struct {
 	store string
+	old   *sendOld
 	ctx   processor.Context[K, change[V]]
 	st    *timestampedKV[K, V]
 }
@@ -140,7 +169,11 @@ func (p *tableSource[K, V]) Process(r processor.Record[K, V]) error {
 	} else if err := p.st.putTimed(r.Key, timestamped[V]{agg: r.Value, ms: r.Timestamp.UnixMilli()}); err != nil {
 		return err
 	}
-	p.ctx.Forward(processor.WithValue(r, change[V]{new: r.Value, hasNew: !r.IsTombstone(), old: old.agg, hasOld: hasOld}))
+	c := change[V]{new: r.Value, hasNew: !r.IsTombstone()}
+	if p.old.on {
+		c.old, c.hasOld = old.agg, hasOld
+	}
+	p.ctx.Forward(processor.WithValue(r, c))
 	return nil
 }
 
@@ -173,27 +206,29 @@ func (tb Table[K, V]) ToStream() Stream[K, V] {
 // derives from, filtering as it reads.
 func (tb Table[K, V]) Filter(keep func(key K, value V) bool) Table[K, V] {
 	name := tb.t.name("KTABLE-FILTER")
+	tb.old.enable()
+	old := derived(tb.old)
 	fn := processor.Func[K, change[V], K, change[V]](func(ctx processor.Context[K, change[V]], r processor.Record[K, change[V]]) error {
-		c := r.Value
-		c.hasNew = c.hasNew && keep(r.Key, c.new)
-		c.hasOld = c.hasOld && keep(r.Key, c.old)
+		var c change[V]
+		if r.Value.hasNew && keep(r.Key, r.Value.new) {
+			c.new, c.hasNew = r.Value.new, true
+		}
+		if r.Value.hasOld && keep(r.Key, r.Value.old) {
+			c.old, c.hasOld = r.Value.old, true
+		}
 		if !c.hasNew && !c.hasOld {
 			return nil // no change to the filtered table
 		}
-		if !c.hasNew {
+		if !old.on {
 			var zero V
-			c.new = zero
-		}
-		if !c.hasOld {
-			var zero V
-			c.old = zero
+			c.old, c.hasOld = zero, false
 		}
 		ctx.Forward(processor.WithValue(r, c))
 		return nil
 	})
 	AddProcessor(tb.t, name, fn.Supplier(), tb.node)
 	parent := tb.lookup
-	return Table[K, V]{t: tb.t, node: name, stores: tb.stores, lookup: func(ctx processor.TaskContext) (tableGetter[K, V], error) {
+	return Table[K, V]{t: tb.t, node: name, stores: tb.stores, old: old, lookup: func(ctx processor.TaskContext) (tableGetter[K, V], error) {
 		get, err := parent(ctx)
 		if err != nil {
 			return nil, err
@@ -216,15 +251,17 @@ func (tb Table[K, V]) FilterNot(drop func(key K, value V) bool) Table[K, V] {
 
 // TableMapValues returns the table with every value mapped by fn, as Kafka
 // Streams' KTable.mapValues. A tombstone stays one and fn is not called
-// for it; an update carries its key, time and headers. fn is called for
-// the key's previous value too (as Kafka Streams' when it sends old
-// values), so it should be a pure function. The result is not
+// for it; an update carries its key, time and headers. When a Filter
+// downstream needs old values, fn is called for the key's previous value
+// too, as Kafka Streams' is, so it should be a pure function. The result
+// is not
 // materialized: a join looks it up through the table it derives from,
 // mapping as it reads.
 func TableMapValues[K, V, V2 any](tb Table[K, V], fn func(key K, value V) V2) Table[K, V2] {
 	name := tb.t.name("KTABLE-MAPVALUES")
+	old := derived(tb.old)
 	p := processor.Func[K, change[V], K, change[V2]](func(ctx processor.Context[K, change[V2]], r processor.Record[K, change[V]]) error {
-		c := change[V2]{hasNew: r.Value.hasNew, hasOld: r.Value.hasOld}
+		c := change[V2]{hasNew: r.Value.hasNew, hasOld: r.Value.hasOld && old.on}
 		if c.hasNew {
 			c.new = fn(r.Key, r.Value.new)
 		}
@@ -236,7 +273,7 @@ func TableMapValues[K, V, V2 any](tb Table[K, V], fn func(key K, value V) V2) Ta
 	})
 	AddProcessor(tb.t, name, p.Supplier(), tb.node)
 	parent := tb.lookup
-	return Table[K, V2]{t: tb.t, node: name, stores: tb.stores, lookup: func(ctx processor.TaskContext) (tableGetter[K, V2], error) {
+	return Table[K, V2]{t: tb.t, node: name, stores: tb.stores, old: old, lookup: func(ctx processor.TaskContext) (tableGetter[K, V2], error) {
 		get, err := parent(ctx)
 		if err != nil {
 			return nil, err

@@ -44,6 +44,15 @@ final class TableTopologies {
             .mapValues(v -> v.toUpperCase(Locale.ROOT));
         s.leftJoin(t, TableTopologies::leftJoiner).to("out");
       }
+      case "tableJoin" -> table(b, "in-a", "a-store")
+          .join(table(b, "in-b", "b-store"), (va, vb) -> va + "|" + vb).toStream().to("out");
+      case "tableLeftJoin" -> table(b, "in-a", "a-store")
+          .leftJoin(table(b, "in-b", "b-store"), (va, vb) -> va + "|" + orNone(vb)).toStream().to("out");
+      case "tableOuterJoin" -> table(b, "in-a", "a-store")
+          .outerJoin(table(b, "in-b", "b-store"), (va, vb) -> orNone(va) + "|" + orNone(vb)).toStream().to("out");
+      case "tableLeftJoinFilter" -> table(b, "in-a", "a-store")
+          .leftJoin(table(b, "in-b", "b-store"), (va, vb) -> va + "|" + orNone(vb))
+          .filter((k, v) -> !v.startsWith("x")).toStream().to("out");
       default -> {
         return null;
       }
@@ -58,6 +67,10 @@ final class TableTopologies {
    */
   private static String leftJoiner(String k, String v, String vt) {
     return (k == null ? "" : k) + ":" + v + "|" + (vt == null ? "none" : vt);
+  }
+
+  private static String orNone(String v) {
+    return v == null ? "none" : v;
   }
 
   private static KTable<String, String> table(StreamsBuilder b, String topic, String store) {
