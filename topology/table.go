@@ -12,9 +12,9 @@ import (
 // latest value of every key. Its updates flow from operator to operator: a
 // value sets a key, a tombstone (processor.Record.IsTombstone on ToStream's
 // records) deletes it. Every update is forwarded (Kafka Streams with the
-// record cache off); an update carries the key's previous value too, so
-// that Filter can drop the deletes of keys the filtered table does not
-// have, as Kafka Streams does.
+// record cache off). Where an operator needs it (Filter, a table join),
+// an update also carries the key's previous value, so that deletes of keys
+// a result never had are dropped as Kafka Streams drops them.
 //
 // A Table made by TableOf is materialized in a key-value store; the tables
 // derived from it by Filter and TableMapValues are not, and a join reads
@@ -35,10 +35,11 @@ type Table[K, V any] struct {
 
 // sendOld says whether a table's updates carry the key's previous value,
 // as Kafka Streams' sendOldValues: only when an operator downstream needs
-// it (Filter), which enables it up to the sources. It is decided while the
-// topology is built and read by the processors when they run, and it is
-// observable: a left or outer table join forwards a delete of a key that
-// neither side has only when it knows the key had a value.
+// it (Filter, a table join), which enables it up to the sources. It is
+// decided while the topology is built and read by the processors when
+// they run (so a topology should not grow after it is compiled), and it is
+// observable: a Filter after a table join drops deletes that the join
+// would forward without it.
 type sendOld struct {
 	on      bool
 	parents []*sendOld
