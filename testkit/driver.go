@@ -21,7 +21,9 @@ type DriverConfig struct {
 	ApplicationID string
 	// Partitions gives the partition count of topics by name; topics not
 	// listed have DefaultPartitions. Repartition topics get the count of
-	// the input of the sub-topology that writes them, as in an App.
+	// the input of the sub-topology that writes them, or, when the
+	// sub-topology reading them also reads other topics (a join), the
+	// count of those, as in an App.
 	Partitions map[string]int32
 	// DefaultPartitions is the partition count of unlisted topics; default 1.
 	DefaultPartitions int32

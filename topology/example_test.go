@@ -205,3 +205,72 @@ func ExampleWindowedCount() {
 	// bob [1:00, 2:00) = 1
 	// dropped as late: 1
 }
+
+// Enrich orders with the customer's current name: a stream-table join.
+// Only orders emit; a customer update changes what later orders see, and
+// an order of a customer the table does not have is dropped by Join (a
+// LeftJoin would keep it with found false).
+func ExampleJoin() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders")
+	customers := topology.TableOf(t, "customers", "customers-store", serde.String, serde.String)
+	topology.Join(orders, customers, func(id, order, name string) string {
+		return order + " for " + name
+	}).To("orders-enriched", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	custs := testkit.InputTopic(d, "customers", serde.String, serde.String)
+	_ = ords.PipeAt("c1", "book", time.UnixMilli(10)) // no customer c1 yet
+	_ = custs.PipeAt("c1", "Ann", time.UnixMilli(20))
+	_ = ords.PipeAt("c1", "pen", time.UnixMilli(30))
+	_ = custs.PipeAt("c1", "Ann Lee", time.UnixMilli(40))
+	_ = ords.PipeAt("c1", "ink", time.UnixMilli(50))
+	_ = custs.PipeTombstone("c1", time.UnixMilli(60)) // c1 deleted
+	_ = ords.PipeAt("c1", "cap", time.UnixMilli(70))
+	out := testkit.OutputTopic(d, "orders-enriched", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %s at %d\n", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	// Output:
+	// c1: pen for Ann at 30
+	// c1: ink for Ann Lee at 50
+}
+
+// A table keeps the latest value of each key; Filter drops keys from it,
+// forwarding a tombstone when a key leaves the filtered table.
+func ExampleTable_Filter() {
+	t := topology.New()
+	prices := topology.TableOf(t, "prices", "prices-store", serde.String, serde.Int64)
+	prices.Filter(func(_ string, cents int64) bool { return cents < 1000 }).
+		ToStream().To("cheap", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "prices", serde.String, serde.Int64)
+	_ = in.Pipe("tea", 450)
+	_ = in.Pipe("tea", 1200)  // leaves the cheap table: a tombstone
+	_ = in.Pipe("cake", 2500) // never cheap: nothing
+	_ = in.Pipe("tea", 900)
+	out := testkit.OutputTopic(d, "cheap", serde.String, serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s=%d\n", r.Key, r.Value)
+	}
+	// Output:
+	// tea=450
+	// tea deleted
+	// tea=900
+}

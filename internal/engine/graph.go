@@ -348,19 +348,50 @@ func (g *Graph) BindInternal(name func(internal string) string) {
 }
 
 // RepartitionPartitions adds to parts the partition count of every
-// repartition topic: the largest count among the input topics of the
-// sub-topology that writes it. Repartition topics may feed each other, so
-// it resolves until nothing changes. external gives the count of a topic
-// that is not internal.
+// repartition topic. A repartition topic read by a sub-topology that also
+// reads topics that are not internal (a stream repartitioned to be joined
+// with a table) must be co-partitioned with them: it gets their (largest)
+// count, as Kafka Streams' co-partitioning enforcer gives it. Any other
+// gets the largest count among the input topics of the sub-topology that
+// writes it. Repartition topics may feed each other, so it resolves until
+// nothing changes. external gives the count of a topic that is not
+// internal.
 func (g *Graph) RepartitionPartitions(subs []*Subtopology, parts map[string]int32, external func(topic string) int32) {
 	subOf := map[string]*Subtopology{}
+	readerOf := map[string]*Subtopology{}
 	internal := map[string]bool{}
 	for _, st := range subs {
+		for _, t := range st.SourceTopics {
+			readerOf[t] = st
+		}
 		for _, n := range st.Nodes {
 			subOf[n.Name] = st
 			if n.Internal != "" && n.Kind == KindSink {
 				internal[n.Topic] = true
 			}
+		}
+	}
+	count := func(t string) int32 {
+		if p, known := parts[t]; known {
+			return p
+		}
+		return external(t)
+	}
+	for _, n := range g.Nodes {
+		if n.Internal == "" || n.Kind != KindSink || readerOf[n.Topic] == nil {
+			continue
+		}
+		if _, done := parts[n.Topic]; done {
+			continue
+		}
+		var most int32
+		for _, t := range readerOf[n.Topic].SourceTopics {
+			if !internal[t] {
+				most = max(most, count(t))
+			}
+		}
+		if most > 0 {
+			parts[n.Topic] = most
 		}
 	}
 	for changed := true; changed; {

@@ -100,7 +100,9 @@ var repartitionUnbounded = []string{"retention.ms", "retention.bytes"}
 
 // internalTopics returns the repartition and changelog topics the topology
 // needs. A repartition topic gets the partition count of the input of the
-// sub-topology that writes it; a changelog that of its store's sub-topology.
+// sub-topology that writes it, or of the other inputs of the sub-topology
+// that reads it (engine.Graph.RepartitionPartitions); a changelog that of
+// its store's sub-topology.
 // parts receives the repartition topics' counts.
 func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 	out := map[string]internalTopic{}

@@ -100,6 +100,10 @@ final class Topologies {
         if (w != null) {
           return w;
         }
+        Topology t = TableTopologies.build(name); // tables and stream-table joins
+        if (t != null) {
+          return t;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
