@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/samsa-streams/samsa/processor"
@@ -25,9 +26,13 @@ import (
 // The join reads the table's store, so the stream and the table run in
 // one sub-topology and a partition count mismatch fails the App at
 // startup (samsa.ErrCopartition, naming the topics and their counts). When
-// s's key was changed, repartition it first (Repartition): a repartition
-// topic read together with the table's topic gets the table topic's
-// partition count, as Kafka Streams gives it.
+// s's key was changed upstream (Map, FlatMap, Process), the join reads s
+// through the repartition topic <application id>-<join node>-repartition,
+// inserted here as Kafka Streams does, with the stream's serdes (or the
+// table's key serde and a standard value serde; Validate names the join
+// when none is known). A repartition topic read together with the table's
+// topic gets the table topic's partition count, as in Kafka Streams. Call
+// Repartition yourself to give that topic a stable name.
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v V, vt VT) VR) Stream[K, VR] {
 	return streamTableJoin(s, t, false, func(k K, v V, vt VT, _ bool) VR { return joiner(k, v, vt) })
 }
@@ -55,6 +60,11 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], left bool
 		s.t.g.Errorf("topology: join %q: the stream and the table belong to different topologies", name)
 		return Stream[K, VR]{t: s.t, node: name}
 	}
+	key := s.key
+	if key == nil {
+		key = t.key
+	}
+	s = byKey(s, fmt.Sprintf("join %q", name), name, key, nil)
 	AddProcessor(s.t, name, func() processor.Processor[K, V, K, VR] {
 		return &streamTableJoiner[K, V, VT, VR]{left: left, lookup: t.lookup, joiner: joiner}
 	}, s.node)
@@ -193,7 +203,11 @@ func tableJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], prefix string,
 	})
 	AddProcessor(t, merge, fwd.Supplier(), this, other)
 	stores := append(append([]string(nil), l.stores...), r.stores...)
-	return Table[K, VR]{t: t, node: merge, stores: stores, old: old, lookup: func(ctx processor.TaskContext) (tableGetter[K, VR], error) {
+	key := l.key
+	if key == nil {
+		key = r.key
+	}
+	return Table[K, VR]{t: t, node: merge, stores: stores, old: old, key: key, lookup: func(ctx processor.TaskContext) (tableGetter[K, VR], error) {
 		get1, err := l.lookup(ctx)
 		if err != nil {
 			return nil, err

@@ -1,12 +1,14 @@
 package topology_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
 	"github.com/samsa-streams/samsa/topology"
 )
 
@@ -154,5 +156,47 @@ func TestWindowedAggregationsRepartitionAfterAKeyChange(t *testing.T) {
 				t.Fatalf("%s on the source: %d sub-topologies, want 1", name, got)
 			}
 		})
+	}
+}
+
+// TestJoinRepartitionsARekeyedStream: a stream re-keyed by Map and joined
+// with a table is read through a repartition topic (named after the join)
+// with the partition count of the table's topic, so every order meets its
+// customer: on four partitions, without it, most orders would look their
+// customer up in the wrong task and find nothing.
+func TestJoinRepartitionsARekeyedStream(t *testing.T) {
+	top := topology.New()
+	orders := topology.StreamOf(top, serde.String, serde.String, "orders") // keyed by order id, value = customer id
+	byCustomer := topology.Map(orders, func(order, customer string) (string, string) { return customer, order })
+	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
+	topology.Join(byCustomer, customers, func(_, order, name string) string { return order + " for " + name }).
+		To("enriched", serde.String, serde.String)
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{DefaultPartitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	cin := testkit.InputTopic(d, "customers", serde.String, serde.String)
+	oin := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	for i := range 8 {
+		if err := cin.Pipe(fmt.Sprintf("c%d", i), fmt.Sprintf("name%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 40 {
+		if err := oin.Pipe(fmt.Sprintf("o%d", i), fmt.Sprintf("c%d", i%8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := testkit.OutputTopic(d, "enriched", serde.String, serde.String).ReadValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 40 {
+		t.Fatalf("%d of 40 orders joined: %v", len(got), got)
+	}
+	desc, _ := top.Describe()
+	if !strings.Contains(desc.String(), "KSTREAM-JOIN-") || !strings.Contains(desc.String(), "-repartition") {
+		t.Fatalf("no repartition before the join:\n%s", desc)
 	}
 }

@@ -31,6 +31,9 @@ type Table[K, V any] struct {
 	lookup func(ctx processor.TaskContext) (tableGetter[K, V], error)
 	// old says whether the table's updates carry old values.
 	old *sendOld
+	// key is the key serde of the table's topic (nil when unknown): a
+	// re-keyed stream joined with the table is repartitioned with it.
+	key serde.Serde[K]
 }
 
 // sendOld says whether a table's updates carry the key's previous value,
@@ -97,7 +100,7 @@ func TableOf[K, V any](t *Topology, topic, store string, key serde.Serde[K], val
 		return &tableSource[K, V]{store: store, old: old}
 	}, src.node)
 	addTimestampedStore(t, store, key, value, name)
-	return Table[K, V]{t: t, node: name, stores: []string{store}, lookup: storeLookup[K, V](store), old: old}
+	return Table[K, V]{t: t, node: name, stores: []string{store}, lookup: storeLookup[K, V](store), old: old, key: key}
 }
 
 // addTimestampedStore adds the key-value store named store that keeps a
@@ -229,7 +232,7 @@ func (tb Table[K, V]) Filter(keep func(key K, value V) bool) Table[K, V] {
 	})
 	AddProcessor(tb.t, name, fn.Supplier(), tb.node)
 	parent := tb.lookup
-	return Table[K, V]{t: tb.t, node: name, stores: tb.stores, old: old, lookup: func(ctx processor.TaskContext) (tableGetter[K, V], error) {
+	return Table[K, V]{t: tb.t, node: name, stores: tb.stores, old: old, key: tb.key, lookup: func(ctx processor.TaskContext) (tableGetter[K, V], error) {
 		get, err := parent(ctx)
 		if err != nil {
 			return nil, err
@@ -274,7 +277,7 @@ func TableMapValues[K, V, V2 any](tb Table[K, V], fn func(key K, value V) V2) Ta
 	})
 	AddProcessor(tb.t, name, p.Supplier(), tb.node)
 	parent := tb.lookup
-	return Table[K, V2]{t: tb.t, node: name, stores: tb.stores, old: old, lookup: func(ctx processor.TaskContext) (tableGetter[K, V2], error) {
+	return Table[K, V2]{t: tb.t, node: name, stores: tb.stores, old: old, key: tb.key, lookup: func(ctx processor.TaskContext) (tableGetter[K, V2], error) {
 		get, err := parent(ctx)
 		if err != nil {
 			return nil, err
