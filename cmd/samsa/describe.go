@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"sync/atomic"
 )
 
 func describe(args []string, stdout, stderr io.Writer) error {
@@ -11,8 +10,7 @@ func describe(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var n atomic.Int64
-	top := demoTopology("demo-logs", "demo-logs-clean", "demo-alerts", &n, func(string) {})
+	top := demoTopology(newDemoTopics(""))
 	d, err := top.Describe()
 	if err != nil {
 		return err

@@ -16,7 +16,8 @@ func TestDemoOnEmbeddedCluster(t *testing.T) {
 	if err := run(context.Background(), []string{"demo", "--records", "2000"}, &out, &errb); err != nil {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
-	for _, want := range []string{"started an embedded Kafka cluster", "processed 2000 records", "demo ok", "<redacted>"} {
+	for _, want := range []string{"started an embedded Kafka cluster", "running under exactly-once", "clicks per minute of event time",
+		"2000 clicks in", "malformed dead-lettered", "late dropped", "demo ok"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
@@ -60,7 +61,7 @@ func TestDescribe(t *testing.T) {
 	if err := run(context.Background(), []string{"describe"}, &out, &errb); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [demo-logs])") {
+	if !strings.HasPrefix(out.String(), "Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [demo-clicks])") {
 		t.Errorf("describe output:\n%s", out.String())
 	}
 	out.Reset()
