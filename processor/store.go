@@ -109,6 +109,15 @@ type SessionStore[K, V any] interface {
 	Remove(s Session[K]) error
 }
 
+// storeType names a store in errors: as its users declared it (e.g.
+// KeyValueStore[string, int64]) when the store says so, else its Go type.
+func storeType(s StateStore) string {
+	if d, ok := s.(interface{ StoreType() string }); ok {
+		return d.StoreType()
+	}
+	return fmt.Sprintf("%T", s)
+}
+
 // GetKeyValueStore looks a key-value store up by name with its types.
 func GetKeyValueStore[K, V any](ctx TaskContext, name string) (KeyValueStore[K, V], error) {
 	s, err := ctx.StateStore(name)
@@ -119,7 +128,7 @@ func GetKeyValueStore[K, V any](ctx TaskContext, name string) (KeyValueStore[K, 
 	if !ok {
 		var k K
 		var v V
-		return nil, fmt.Errorf("processor: store %q is a %T, not a KeyValueStore[%T, %T]", name, s, k, v)
+		return nil, fmt.Errorf("processor: store %q is a %s, not a KeyValueStore[%T, %T]", name, storeType(s), k, v)
 	}
 	return kv, nil
 }
@@ -134,7 +143,7 @@ func GetWindowStore[K, V any](ctx TaskContext, name string) (WindowStore[K, V], 
 	if !ok {
 		var k K
 		var v V
-		return nil, fmt.Errorf("processor: store %q is a %T, not a WindowStore[%T, %T]", name, s, k, v)
+		return nil, fmt.Errorf("processor: store %q is a %s, not a WindowStore[%T, %T]", name, storeType(s), k, v)
 	}
 	return w, nil
 }
@@ -149,7 +158,7 @@ func GetSessionStore[K, V any](ctx TaskContext, name string) (SessionStore[K, V]
 	if !ok {
 		var k K
 		var v V
-		return nil, fmt.Errorf("processor: store %q is a %T, not a SessionStore[%T, %T]", name, s, k, v)
+		return nil, fmt.Errorf("processor: store %q is a %s, not a SessionStore[%T, %T]", name, storeType(s), k, v)
 	}
 	return w, nil
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
@@ -29,6 +31,17 @@ type DriverConfig struct {
 	DefaultPartitions int32
 	// StartTime is the initial wall-clock time; default the Unix epoch.
 	StartTime time.Time
+	// Errors chooses what a failing record does, as samsa.Config.Errors:
+	// by default a deserialization or processing error fails the pipe
+	// (Pipe returns it, and the driver stays failed); Skip drops the
+	// record, DeadLetter writes it to DeadLetterTopic with the error
+	// headers an App writes (samsa.HeaderErrorMessage, …), readable with
+	// OutputTopic. The broker never rejects a record here, so Production
+	// does not apply.
+	Errors samsa.ErrorPolicies
+	// DeadLetterTopic receives dead-lettered records; required when a
+	// policy is DeadLetter.
+	DeadLetterTopic string
 }
 
 // Driver runs a topology synchronously, without a broker: records piped
@@ -52,7 +65,44 @@ type Driver struct {
 	pending  []*kgo.Record
 	err      error
 	state    *changelog.Engine // in memory, as an App's with InMemoryState
+	skipped  int64
+	dead     int64
 }
+
+// onError applies DriverConfig.Errors to a failed record.
+func (d *Driver) onError(kind engine.ErrorKind, _ error) engine.Decision {
+	p := samsa.Fail
+	switch kind {
+	case engine.ErrorDeserialization:
+		p = d.cfg.Errors.Deserialization
+	case engine.ErrorProcessing:
+		p = d.cfg.Errors.Processing
+	}
+	switch p {
+	case samsa.Skip:
+		return engine.Skip
+	case samsa.DeadLetter:
+		return engine.DeadLetter
+	}
+	return engine.Fail
+}
+
+// onHandled counts what the policy did.
+func (d *Driver) onHandled(_ engine.ErrorKind, dec engine.Decision, _ error) {
+	switch dec {
+	case engine.Skip:
+		d.skipped++
+	case engine.DeadLetter:
+		d.dead++
+	}
+}
+
+// Skipped returns the number of records the error policy skipped.
+func (d *Driver) Skipped() int64 { return d.skipped }
+
+// DeadLettered returns the number of records the error policy sent to the
+// dead-letter topic.
+func (d *Driver) DeadLettered() int64 { return d.dead }
 
 // NewDriver validates the topology and creates its tasks.
 func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
@@ -64,6 +114,9 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	}
 	if cfg.StartTime.IsZero() {
 		cfg.StartTime = time.Unix(0, 0)
+	}
+	if (cfg.Errors.Deserialization == samsa.DeadLetter || cfg.Errors.Processing == samsa.DeadLetter) && cfg.DeadLetterTopic == "" {
+		return nil, fmt.Errorf("testkit: DriverConfig.DeadLetterTopic is empty but an error policy is DeadLetter")
 	}
 	compiled, err := top.Compile(cfg.ApplicationID)
 	if err != nil {
@@ -90,7 +143,10 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	for _, st := range subs {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
-			t, err := engine.NewTask(g, st, p, engine.TaskConfig{AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now})
+			t, err := engine.NewTask(g, st, p, engine.TaskConfig{
+				AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now,
+				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: cfg.DeadLetterTopic,
+			})
 			if err != nil {
 				_ = d.Close()
 				return nil, err
@@ -252,6 +308,10 @@ func (d *Driver) drain() error {
 	return nil
 }
 
+// ErrUnknownTopic is returned when records are piped into a topic that the
+// topology does not read.
+var ErrUnknownTopic = errors.New("testkit: unknown input topic")
+
 // Input pipes typed records into a topic.
 type Input[K, V any] struct {
 	d          *Driver
@@ -305,7 +365,17 @@ func (in *Input[K, V]) PipeTombstone(key K, ts time.Time) error {
 }
 
 // PipeRaw sends raw bytes, e.g. a payload that is not valid for the serde.
+// A topic that no source of the topology reads is an error (ErrUnknownTopic):
+// its records would vanish.
 func (in *Input[K, V]) PipeRaw(key, value []byte, ts time.Time, headers []processor.Header, partition int32) error {
+	if _, ok := in.d.topicSub[in.topic]; !ok {
+		read := make([]string, 0, len(in.d.topicSub))
+		for t := range in.d.topicSub {
+			read = append(read, t)
+		}
+		sort.Strings(read)
+		return fmt.Errorf("%w: no source of the topology reads %q (it reads %s)", ErrUnknownTopic, in.topic, strings.Join(read, ", "))
+	}
 	n := in.d.partitions(in.topic)
 	switch {
 	case partition >= n:
@@ -420,24 +490,13 @@ func ReadKeyValuesToMap[K comparable, V any](o *Output[K, V]) (map[K]V, error) {
 	return m, err
 }
 
-// KeyValueStoreOf returns the key-value store of the task of the given
-// partition (stores are per task, as in an App).
-func KeyValueStoreOf[K, V any](d *Driver, store string, partition int32) (processor.KeyValueStore[K, V], error) {
+// Dropped returns how many records the operators of every task dropped by
+// design, not by error: records with a null key or value in an aggregation,
+// late records for a closed window. Each is also logged at debug level.
+func (d *Driver) Dropped() int64 {
+	var n int64
 	for _, id := range d.ids {
-		if id.Partition != partition {
-			continue
-		}
-		s, ok := d.tasks[id].Store(store)
-		if !ok {
-			continue
-		}
-		kv, ok := s.(processor.KeyValueStore[K, V])
-		if !ok {
-			var k K
-			var v V
-			return nil, fmt.Errorf("testkit: store %q is a %T, not a KeyValueStore[%T, %T]", store, s, k, v)
-		}
-		return kv, nil
+		n += d.tasks[id].Dropped()
 	}
-	return nil, fmt.Errorf("testkit: no store %q in any task of partition %d", store, partition)
+	return n
 }

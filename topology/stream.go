@@ -556,6 +556,9 @@ type timestampedKV[K, A any] struct {
 	inner processor.KeyValueStore[K, timestamped[A]]
 }
 
+// StoreType names the store as processors see it, for errors.
+func (s *timestampedKV[K, A]) StoreType() string { return stores.TypeName[K, A]("KeyValueStore") }
+
 func (s *timestampedKV[K, A]) getTimed(k K) (timestamped[A], bool, error) { return s.inner.Get(k) }
 
 // putTimed stores v under k, or deletes k when v's aggregate is written as

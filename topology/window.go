@@ -375,6 +375,9 @@ type timestampedWindowStore[K, A any] struct {
 	inner processor.WindowStore[K, timestamped[A]]
 }
 
+// StoreType names the store as processors see it, for errors.
+func (s *timestampedWindowStore[K, A]) StoreType() string { return stores.TypeName[K, A]("WindowStore") }
+
 // fetchTimed returns the aggregate of key's window starting at start (ms).
 func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped[A], bool, error) {
 	t := time.UnixMilli(start)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -23,6 +24,15 @@ type typedKV[K, V any] struct {
 }
 
 func (s *typedKV[K, V]) Name() string { return s.raw.Name() }
+
+// StoreType names the store as its users declared it, for errors.
+func (s *typedKV[K, V]) StoreType() string { return TypeName[K, V]("KeyValueStore") }
+
+// TypeName returns kind[K, V] with the Go names of K and V, e.g.
+// KeyValueStore[string, int64]: what a typed store says it is in errors.
+func TypeName[K, V any](kind string) string {
+	return kind + "[" + reflect.TypeFor[K]().String() + ", " + reflect.TypeFor[V]().String() + "]"
+}
 
 func (s *typedKV[K, V]) kb(k K) ([]byte, error) {
 	b, err := s.key.Serialize(s.raw.Name(), k)

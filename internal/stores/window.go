@@ -538,6 +538,9 @@ type windowStore[K, V any] struct {
 	value serde.Serde[V]
 }
 
+// StoreType names the store as its users declared it, for errors.
+func (s *windowStore[K, V]) StoreType() string { return TypeName[K, V]("WindowStore") }
+
 func (w *windowStore[K, V]) Name() string { return w.b.Name() }
 
 func (w *windowStore[K, V]) Put(key K, value V, start time.Time) error {
@@ -622,6 +625,9 @@ type sessionStore[K, V any] struct {
 	key   serde.Serde[K]
 	value serde.Serde[V]
 }
+
+// StoreType names the store as its users declared it, for errors.
+func (s *sessionStore[K, V]) StoreType() string { return TypeName[K, V]("SessionStore") }
 
 func (s *sessionStore[K, V]) Name() string { return s.b.Name() }
 
