@@ -376,7 +376,9 @@ type timestampedWindowStore[K, A any] struct {
 }
 
 // StoreType names the store as processors see it, for errors.
-func (s *timestampedWindowStore[K, A]) StoreType() string { return stores.TypeName[K, A]("WindowStore") }
+func (s *timestampedWindowStore[K, A]) StoreType() string {
+	return stores.TypeName[K, A]("WindowStore")
+}
 
 // fetchTimed returns the aggregate of key's window starting at start (ms).
 func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped[A], bool, error) {
