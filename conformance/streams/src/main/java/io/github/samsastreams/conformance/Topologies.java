@@ -100,6 +100,7 @@ final class Topologies {
         if (w != null) {
           return w;
         }
+        if ((w = FinalTopologies.build(name)) != null) { return w; }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
