@@ -199,6 +199,33 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // window stores do (8 bytes of big-endian milliseconds, then the
 // aggregate's bytes); looked up with processor.GetWindowStore[K, A] it shows
 // the aggregates only, by window start.
+//
+// With windows.EmitFinal(), nothing is emitted when a window is updated:
+// each window's result is emitted once, when the window closes, by the
+// record that moves the stream time to its end + grace or past it, as
+// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())):
+//   - the windows that close at once (of any keys and starts) are emitted
+//     by start, then serialized key, before the record's own windows are
+//     updated;
+//   - a result carries the time of its aggregate (the highest event time
+//     of the window's records) and the headers of the record that closed
+//     the window;
+//   - a window whose aggregate is null (a tombstone as a reduction's only
+//     record, an aggregate written as null) emits nothing.
+//
+// Final results are exactly once: the windows not emitted yet and the
+// close time up to which windows were emitted are kept in a second store,
+// the key-value store <store>-emitted (logged to <application
+// id>-<store>-emitted-changelog, like every store), which rolls back with
+// an aborted transaction and is restored after a crash; after an abort the
+// aggregation's stream time goes back to the last commit with it, so that
+// the records processed again are on time or late as the first time. After
+// a restart a window emitted before stays closed (a record for it is late)
+// even though the stream time starts again, and a window not emitted yet
+// is emitted when it closes. Kafka Streams' emitStrategy(onWindowClose()) gives the
+// same results, except that it loses the windows that its window store
+// expires before they are emitted when the stream time jumps (see
+// conformance/README.md); samsa emits those too.
 func WindowedAggregate[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	return WindowedAggregateErr(s, windows, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
 }
