@@ -51,6 +51,12 @@ type DriverConfig struct {
 // when told. It is multi-partition: every (sub-topology, partition) is a
 // task, as in an App, so a missing repartition shows up as wrong results.
 // A Driver starts no goroutine.
+//
+// Each input record (or wall-clock advance) is a transaction, as in an
+// App with exactly-once processing: when it is processed, the stores'
+// writes are committed; when processing fails, they are dropped (aborted),
+// and so are the records written since, which a read_committed consumer
+// never sees. After a failure every Pipe returns it until Restart.
 type Driver struct {
 	cfg      DriverConfig
 	g        *engine.Graph
@@ -67,6 +73,10 @@ type Driver struct {
 	state    *changelog.Engine // in memory, as an App's with InMemoryState
 	skipped  int64
 	dead     int64
+
+	// written holds, per topic written since the last settle, how many
+	// records it had before: an abort drops the records written since.
+	written map[string]int
 }
 
 // onError applies DriverConfig.Errors to a failed record.
@@ -127,7 +137,7 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	d := &Driver{
 		cfg: cfg, g: g, subs: subs, topicSub: plan.TopicSub,
 		tasks: map[processor.TaskID]*engine.Task{}, clock: cfg.StartTime,
-		parts: map[string]int32{}, offsets: map[string]map[int32]int64{}, outputs: map[string][]*kgo.Record{},
+		parts: map[string]int32{}, offsets: map[string]map[int32]int64{}, outputs: map[string][]*kgo.Record{}, written: map[string]int{},
 	}
 	for t, n := range cfg.Partitions {
 		d.parts[t] = n
@@ -139,17 +149,26 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.startTasks(); err != nil {
+		_ = d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// startTasks creates a task per sub-topology and partition over the
+// driver's state.
+func (d *Driver) startTasks() error {
 	stores := memoryStores{d.state}
-	for _, st := range subs {
+	for _, st := range d.subs {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
-			t, err := engine.NewTask(g, st, p, engine.TaskConfig{
-				AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now,
-				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: cfg.DeadLetterTopic,
+			t, err := engine.NewTask(d.g, st, p, engine.TaskConfig{
+				AppID: d.cfg.ApplicationID, Output: d, Stores: stores, Now: d.now,
+				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: d.cfg.DeadLetterTopic,
 			})
 			if err != nil {
-				_ = d.Close()
-				return nil, err
+				return err
 			}
 			d.tasks[t.ID] = t
 			d.ids = append(d.ids, t.ID)
@@ -162,7 +181,33 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 		}
 		return a.Partition < b.Partition
 	})
-	return d, nil
+	return nil
+}
+
+// Restart closes every task and creates it again over the same state, as
+// an App restarted after a crash with its local state (or restored from
+// its changelogs): the stores keep what was committed, and what the
+// processors kept in memory (a windowed aggregation's stream time, a
+// punctuation schedule) starts again. It clears the failure of an earlier
+// Pipe, so that piping can go on. The driver does not deliver the failed
+// record again, as a consumer rewound to the committed offsets would: pipe
+// it again to have it processed again. Output records already written stay
+// to be read.
+func (d *Driver) Restart() error {
+	var errs []error
+	for _, id := range d.ids {
+		errs = append(errs, d.tasks[id].Close())
+	}
+	d.tasks = map[processor.TaskID]*engine.Task{}
+	d.ids = nil
+	d.pending, d.err = nil, nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("testkit: restart: %w", err)
+	}
+	if err := d.startTasks(); err != nil {
+		return fmt.Errorf("testkit: restart: %w", err)
+	}
+	return nil
 }
 
 // resolvePartitions gives repartition topics the partition count of their
@@ -214,8 +259,16 @@ func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.
 
 // settle ends the work of one input record (or wall-clock advance) as an
 // App's commit would: the stores' write buffers are committed, or, when
-// processing failed, dropped as an aborted transaction drops them.
+// processing failed, dropped as an aborted transaction drops them, with
+// the records written since the last settle, which a read_committed
+// consumer of an aborted transaction never sees.
 func (d *Driver) settle(err error) error {
+	if err != nil {
+		for topic, n := range d.written {
+			d.outputs[topic] = d.outputs[topic][:n]
+		}
+	}
+	clear(d.written)
 	for _, id := range d.ids {
 		t := d.tasks[id]
 		if err != nil {
@@ -262,6 +315,9 @@ func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts ti
 		}
 	}
 	r := d.record(topic, partition, key, value, ts, headers)
+	if _, ok := d.written[topic]; !ok {
+		d.written[topic] = len(d.outputs[topic])
+	}
 	d.outputs[topic] = append(d.outputs[topic], r)
 	if _, ok := d.topicSub[topic]; ok {
 		d.pending = append(d.pending, r)

@@ -274,3 +274,47 @@ func ExampleTable_Filter() {
 	// tea deleted
 	// tea=900
 }
+
+// Final results: page views per user and minute, each window's count
+// emitted once, when the window closes (its end + 30 seconds of grace),
+// instead of at every view. The view at 0:50 still counts in [0:00, 1:00)
+// (the window closes at 1:30); bob's view at 1:30 closes it, and ann's
+// count of 2 is emitted, with the time of her last view in the window.
+// Stream time 2:30 (carol's view) closes [1:00, 2:00) for both users at
+// once, emitted by key. carol's window stays open: no result yet.
+func ExampleWindows_EmitFinal() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.TumblingWindows(time.Minute).WithGrace(30 * time.Second).EmitFinal()
+	topology.WindowedCount(views, windows, "views-per-minute", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	out := testkit.OutputTopic(d, "views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	at := func(min, sec int) time.Time {
+		return time.UnixMilli(0).Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+	}
+	view := func(user string, min, sec int) {
+		_ = in.PipeAt(user, "/page", at(min, sec))
+		for !out.IsEmpty() {
+			r, _ := out.ReadRecord()
+			fmt.Printf("at %s: %s [%s, %s) = %d (time %s)\n", at(min, sec).UTC().Format("4:05"), r.Key.Key,
+				r.Key.Start.UTC().Format("4:05"), r.Key.End.UTC().Format("4:05"), r.Value, r.Timestamp.UTC().Format("4:05"))
+		}
+	}
+	view("ann", 0, 10)
+	view("ann", 1, 10)
+	view("ann", 0, 50)
+	view("bob", 1, 30)
+	view("bob", 1, 40)
+	view("carol", 2, 30)
+	// Output:
+	// at 1:30: ann [0:00, 1:00) = 2 (time 0:50)
+	// at 2:30: ann [1:00, 2:00) = 1 (time 1:10)
+	// at 2:30: bob [1:00, 2:00) = 2 (time 1:40)
+}

@@ -24,11 +24,15 @@ import (
 // closed window is late. The default is no grace, as Kafka Streams'
 // TimeWindows.ofSizeWithNoGrace; WithGrace sets one, as ofSizeAndGrace.
 //
+// By default a windowed aggregation emits every update of a window; with
+// EmitFinal it emits each window's result once, when the window closes.
+//
 // Times are whole milliseconds, as Kafka's timestamps: durations with a
 // fraction of a millisecond are an error, reported when the topology is
 // validated.
 type Windows struct {
 	size, advance, grace time.Duration
+	final                bool // EmitFinal
 }
 
 // TumblingWindows returns windows of the given size that do not overlap:
@@ -51,6 +55,21 @@ func (w Windows) WithGrace(grace time.Duration) Windows {
 	w.grace = grace
 	return w
 }
+
+// EmitFinal returns w with final results only: a windowed aggregation over
+// w forwards nothing when a window is updated, and forwards each window's
+// result exactly once, when the window closes (end + grace <= stream
+// time), as Kafka Streams' suppress(Suppressed.untilWindowCloses(...)) or
+// emitStrategy(EmitStrategy.onWindowClose()). See WindowedAggregate for
+// the order and times of the results and how they stay exactly once
+// across restarts.
+func (w Windows) EmitFinal() Windows {
+	w.final = true
+	return w
+}
+
+// Final reports whether w emits final results only (EmitFinal).
+func (w Windows) Final() bool { return w.final }
 
 // Size returns the length of a window.
 func (w Windows) Size() time.Duration { return w.size }
@@ -180,6 +199,33 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // window stores do (8 bytes of big-endian milliseconds, then the
 // aggregate's bytes); looked up with processor.GetWindowStore[K, A] it shows
 // the aggregates only, by window start.
+//
+// With windows.EmitFinal(), nothing is emitted when a window is updated:
+// each window's result is emitted once, when the window closes, by the
+// record that moves the stream time to its end + grace or past it, as
+// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())):
+//   - the windows that close at once (of any keys and starts) are emitted
+//     by start, then serialized key, before the record's own windows are
+//     updated;
+//   - a result carries the time of its aggregate (the highest event time
+//     of the window's records) and the headers of the record that closed
+//     the window;
+//   - a window whose aggregate is null (a tombstone as a reduction's only
+//     record, an aggregate written as null) emits nothing.
+//
+// Final results are exactly once: the windows not emitted yet and the
+// close time up to which windows were emitted are kept in a second store,
+// the key-value store <store>-emitted (logged to <application
+// id>-<store>-emitted-changelog, like every store), which rolls back with
+// an aborted transaction and is restored after a crash; after an abort the
+// aggregation's stream time goes back to the last commit with it, so that
+// the records processed again are on time or late as the first time. After
+// a restart a window emitted before stays closed (a record for it is late)
+// even though the stream time starts again, and a window not emitted yet
+// is emitted when it closes. Kafka Streams' emitStrategy(onWindowClose()) gives the
+// same results, except that it loses the windows that its window store
+// expires before they are emitted when the stream time jumps (see
+// conformance/README.md); samsa emits those too.
 func WindowedAggregate[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	return WindowedAggregateErr(s, windows, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
 }
@@ -244,6 +290,9 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
 		return &windowAggregator[K, V, A]{windows: windows, store: store, first: first, add: add, observed: -1}
 	}, s.node)
+	if windows.final {
+		addEmittedStore(s.t, store, name)
+	}
 	_, exists := s.t.g.Stores[store]
 	ret, segs := windows.Retention(), 3
 	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
@@ -267,6 +316,9 @@ type windowAggregator[K, V, A any] struct {
 	ctx      processor.Context[Windowed[K], A]
 	st       *timestampedWindowStore[K, A]
 	observed int64 // the highest event time seen (ms), -1 before any
+	// fin is the state of final results (Windows.EmitFinal), nil without:
+	// it keeps the stream time in place of observed.
+	fin *emitState
 }
 
 func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
@@ -279,6 +331,16 @@ func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) 
 		return fmt.Errorf("topology: store %q is a %T, not a windowed aggregation's timestamped window store", a.store, s)
 	}
 	a.ctx, a.st = ctx, st
+	if a.windows.final {
+		name := a.store + emittedSuffix
+		s, err := ctx.StateStore(name)
+		if err != nil {
+			return err
+		}
+		if a.fin, ok = s.(*emitState); !ok {
+			return fmt.Errorf("topology: store %q is a %T, not a windowed aggregation's emitted store", name, s)
+		}
+	}
 	return nil
 }
 
@@ -292,8 +354,20 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a windowed aggregation")
 		return nil
 	}
-	a.observed = max(a.observed, ts)
-	closeTime := a.observed - a.windows.grace.Milliseconds()
+	observed := &a.observed
+	if a.fin != nil {
+		if err := a.fin.load(); err != nil {
+			return err
+		}
+		observed = &a.fin.observed
+	}
+	*observed = max(*observed, ts)
+	closeTime := *observed - a.windows.grace.Milliseconds()
+	if a.fin != nil {
+		// After a restart the stream time starts again, but what was
+		// emitted stays closed.
+		closeTime = max(closeTime, a.fin.emitted)
+	}
 	size := a.windows.size.Milliseconds()
 	// Every open window's new aggregate first, so that an error from add
 	// leaves them all as they were; then store and emit them, by start.
@@ -302,7 +376,7 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		end := start + size
 		if end <= closeTime {
 			dropped(a.ctx, fmt.Sprintf("late record in a windowed aggregation: event time %d, window [%d,%d) closed at %d (stream time %d, grace %v)",
-				ts, start, end, end+a.windows.grace.Milliseconds(), a.observed, a.windows.grace))
+				ts, start, end, end+a.windows.grace.Milliseconds(), *observed, a.windows.grace))
 			continue
 		}
 		u, err := a.next(r, start, end)
@@ -310,6 +384,13 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 			return err // to the processing-error policy; no window changed
 		}
 		updates = append(updates, u)
+	}
+	if a.fin != nil {
+		// Before the updates: a window store put may expire closed
+		// windows that were not emitted yet.
+		if err := a.emitClosed(r, closeTime); err != nil {
+			return err
+		}
 	}
 	for _, u := range updates {
 		if err := a.emit(r, u); err != nil {
@@ -325,6 +406,7 @@ type windowUpdate[A any] struct {
 	start, end int64
 	agg        timestamped[A]
 	null       bool
+	fresh      bool // the window had no aggregate
 }
 
 // next computes r's window [start, end) with r added.
@@ -338,12 +420,14 @@ func (a *windowAggregator[K, V, A]) next(r processor.Record[K, V], start, end in
 		u.agg.agg, err = a.add(r.Key, r.Value, cur.agg)
 		u.agg.ms = max(u.agg.ms, cur.ms)
 	} else {
+		u.fresh = true
 		u.agg.agg, u.null, err = a.first(r.Key, r.Value, r.IsTombstone())
 	}
 	return u, err
 }
 
-// emit stores a window's update and forwards it.
+// emit stores a window's update and forwards it, or, with final results
+// only, keeps track of a new window.
 func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdate[A]) error {
 	var err error
 	if u.null {
@@ -353,6 +437,16 @@ func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdat
 	}
 	if err != nil {
 		return err
+	}
+	if a.fin != nil {
+		if !u.fresh || u.null {
+			return nil
+		}
+		kb, err := a.st.key.Serialize(a.st.raw.Name(), r.Key)
+		if err != nil {
+			return fmt.Errorf("window store %q: serialize key: %w", a.st.raw.Name(), err)
+		}
+		return a.fin.track(u.start, kb) // emitted when it closes
 	}
 	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(u.start), End: time.UnixMilli(u.end)}, u.agg.agg)
 	out.Timestamp = time.UnixMilli(u.agg.ms)

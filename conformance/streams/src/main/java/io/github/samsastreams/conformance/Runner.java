@@ -95,6 +95,10 @@ public final class Runner {
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     // No record cache: every update of a table is forwarded, as samsa does.
     props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
+    // emitStrategy(onWindowClose()) emits final results at most once per
+    // second of wall-clock time, which the test driver never advances: at
+    // every record instead, as suppress(untilWindowCloses) and samsa do.
+    props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION, 0L);
 
     try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, Instant.EPOCH)) {
       Map<String, TestInputTopic<String, String>> inputs = new HashMap<>();

@@ -104,6 +104,9 @@ final class Topologies {
         if (t != null) {
           return t;
         }
+        if ((w = FinalTopologies.build(name)) != null) {
+          return w;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
