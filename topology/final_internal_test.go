@@ -51,3 +51,37 @@ func TestEmitStateFollowsTransactions(t *testing.T) {
 	s.storeEvent(stores.StoreRestored) // as after changelog records were restored
 	check("after a restore", -1, 15)
 }
+
+// TestStreamClockFollowsTransactions: the stream time of windowed and
+// session aggregations (without EmitFinal) goes back with an aborted
+// transaction, so that a task that aborts and processes the same records
+// again does not judge them late by a time that was rolled back; a restore
+// starts it again.
+func TestStreamClockFollowsTransactions(t *testing.T) {
+	e, err := changelog.NewEngine(changelog.Options{ApplicationID: "app", InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	raw, err := e.Open(processor.TaskID{}, "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newStreamClock(raw)
+	c.now = 20
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	c.now = 60_000
+	raw.Abort()
+	if c.now != 20 {
+		t.Fatalf("stream time after an abort: %d, want 20 (its value at the last commit)", c.now)
+	}
+	c.now = 30
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if c.committed != 30 {
+		t.Fatalf("committed stream time %d, want 30", c.committed)
+	}
+}

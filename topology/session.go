@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -120,9 +121,16 @@ func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store stri
 		sessions = SessionWindows(time.Millisecond)
 	}
 	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
-		return &sessionAggregator[K, V, A]{sessions: sessions, store: store, initial: initial, add: add, merge: merge, observed: -1}
+		return &sessionAggregator[K, V, A]{sessions: sessions, store: store, initial: initial, add: add, merge: merge}
 	}, s.node)
+	_, exists := s.t.g.Stores[store]
 	AddSessionStore(s.t, SessionStore[K, A]{Name: store, Key: key, Value: agg, Retention: sessions.Retention()}, name)
+	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
+		ret := sessions.Retention()
+		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
+			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), clock: newStreamClock(raw)}
+		}
+	}
 	return Stream[Windowed[K], A]{t: s.t, node: name}
 }
 
@@ -148,7 +156,19 @@ type sessionAggregator[K, V, A any] struct {
 	merge    func(K, A, A) A
 	ctx      processor.Context[Windowed[K], A]
 	st       processor.SessionStore[K, A]
-	observed int64 // the highest event time seen (ms), -1 before any
+	clock    *streamClock // the stream time, in step with the store
+}
+
+// clockedSessionStore is the session store of a session aggregation, with
+// the aggregation's stream time kept in step with its transactions.
+type clockedSessionStore[K, A any] struct {
+	processor.SessionStore[K, A]
+	clock *streamClock
+}
+
+// StoreType names the store as processors see it, for errors.
+func (s *clockedSessionStore[K, A]) StoreType() string {
+	return stores.TypeName[K, A]("SessionStore")
 }
 
 func (a *sessionAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
@@ -156,7 +176,11 @@ func (a *sessionAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 	if err != nil {
 		return fmt.Errorf("topology: session aggregation: %w", err)
 	}
-	a.ctx, a.st = ctx, st
+	c, ok := st.(*clockedSessionStore[K, A])
+	if !ok {
+		return fmt.Errorf("topology: store %q is a %T, not a session aggregation's store", a.store, st)
+	}
+	a.ctx, a.st, a.clock = ctx, st, c.clock
 	return nil
 }
 
@@ -170,12 +194,13 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a session aggregation")
 		return nil
 	}
-	a.observed = max(a.observed, ts)
+	a.clock.now = max(a.clock.now, ts)
+	observed := a.clock.now
 	gap, grace := a.sessions.gap.Milliseconds(), a.sessions.grace.Milliseconds()
-	closeTime := a.observed - gap - grace
+	closeTime := observed - gap - grace
 	// Sessions that ended at or before stream time - retention are expired,
 	// as in Kafka Streams' session store, even if not yet deleted.
-	earliestEnd := max(ts-gap, a.observed-(gap+grace)+1)
+	earliestEnd := max(ts-gap, observed-(gap+grace)+1)
 	var merged []processor.KeyValue[processor.Session[K], A]
 	start, end := ts, ts
 	agg := a.initial()
@@ -189,7 +214,7 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	if end < closeTime {
 		dropped(a.ctx, fmt.Sprintf("late record in a session aggregation: event time %d, session [%d,%d] closed (stream time %d, gap %v, grace %v)",
-			ts, start, end, a.observed, a.sessions.gap, a.sessions.grace))
+			ts, start, end, observed, a.sessions.gap, a.sessions.grace))
 		return nil
 	}
 	agg = a.add(r.Key, r.Value, agg)

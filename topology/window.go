@@ -288,7 +288,7 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 		windows = TumblingWindows(time.Millisecond) // keeps building; Validate fails
 	}
 	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
-		return &windowAggregator[K, V, A]{windows: windows, store: store, first: first, add: add, observed: -1}
+		return &windowAggregator[K, V, A]{windows: windows, store: store, first: first, add: add}
 	}, s.node)
 	if windows.final {
 		addEmittedStore(s.t, store, name)
@@ -300,7 +300,7 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 		ts := timestampedSerde[A]{agg}
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts))}
+			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}
 		}
 	}
 	return Stream[Windowed[K], A]{t: s.t, node: name}
@@ -309,15 +309,14 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 // windowAggregator is the processor of the windowed aggregations, as Kafka
 // Streams' KStreamWindowAggregate.
 type windowAggregator[K, V, A any] struct {
-	windows  Windows
-	store    string
-	first    func(K, V, bool) (A, bool, error)
-	add      func(K, V, A) (A, error)
-	ctx      processor.Context[Windowed[K], A]
-	st       *timestampedWindowStore[K, A]
-	observed int64 // the highest event time seen (ms), -1 before any
+	windows Windows
+	store   string
+	first   func(K, V, bool) (A, bool, error)
+	add     func(K, V, A) (A, error)
+	ctx     processor.Context[Windowed[K], A]
+	st      *timestampedWindowStore[K, A]
 	// fin is the state of final results (Windows.EmitFinal), nil without:
-	// it keeps the stream time in place of observed.
+	// it keeps the stream time in place of the store's clock.
 	fin *emitState
 }
 
@@ -354,7 +353,7 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a windowed aggregation")
 		return nil
 	}
-	observed := &a.observed
+	observed := &a.st.clock.now
 	if a.fin != nil {
 		if err := a.fin.load(); err != nil {
 			return err
@@ -467,6 +466,34 @@ type timestampedWindowStore[K, A any] struct {
 	key   serde.Serde[K]
 	value timestampedSerde[A]
 	inner processor.WindowStore[K, timestamped[A]]
+	// clock is the aggregation's stream time, in step with the store's
+	// transactions.
+	clock *streamClock
+}
+
+// streamClock is an aggregation's stream time (the highest event time it
+// has seen, in ms; -1 before any), kept in step with its store's
+// transactions: after an abort it goes back to its value at the last
+// commit, so that the records processed again see the stream time they saw
+// the first time and are not judged late by a time that was rolled back;
+// after a restore (the task moved) it starts again, as in Kafka Streams.
+type streamClock struct{ now, committed int64 }
+
+func newStreamClock(raw processor.BytesKeyValueStore) *streamClock {
+	c := &streamClock{now: -1, committed: -1}
+	if t, ok := raw.(stores.Transactional); ok {
+		stores.OnStoreEvent(t, func(ev stores.StoreEvent) {
+			switch ev {
+			case stores.StoreCommitted:
+				c.committed = c.now
+			case stores.StoreAborted:
+				c.now = c.committed
+			case stores.StoreRestored:
+				c.now, c.committed = -1, -1
+			}
+		})
+	}
+	return c
 }
 
 // StoreType names the store as processors see it, for errors.
