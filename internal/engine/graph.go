@@ -44,6 +44,10 @@ type Node struct {
 	// Internal names the repartition topic a sink writes or a source reads,
 	// <application id>-<Internal>-repartition once the app id is known.
 	Internal string
+	// Partitions, on the sink of a repartition topic, fixes the topic's
+	// partition count (Kafka Streams' Repartitioned.withNumberOfPartitions);
+	// 0 lets RepartitionPartitions choose it.
+	Partitions int32
 }
 
 // StoreDef defines a key-value state store.
@@ -348,7 +352,9 @@ func (g *Graph) BindInternal(name func(internal string) string) {
 }
 
 // RepartitionPartitions adds to parts the partition count of every
-// repartition topic. A repartition topic read by a sub-topology that also
+// repartition topic. One whose sink fixes its count (Node.Partitions) has
+// that count, whatever else is known of the topic. Any other repartition
+// topic read by a sub-topology that also
 // reads topics that are not internal (a stream repartitioned to be joined
 // with a table) must be co-partitioned with them: it gets their (largest)
 // count, as Kafka Streams' co-partitioning enforcer gives it. Any other
@@ -369,6 +375,11 @@ func (g *Graph) RepartitionPartitions(subs []*Subtopology, parts map[string]int3
 			if n.Internal != "" && n.Kind == KindSink {
 				internal[n.Topic] = true
 			}
+		}
+	}
+	for _, n := range g.Nodes {
+		if n.Internal != "" && n.Kind == KindSink && n.Partitions > 0 {
+			parts[n.Topic] = n.Partitions
 		}
 	}
 	count := func(t string) int32 {
