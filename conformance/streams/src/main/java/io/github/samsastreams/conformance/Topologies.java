@@ -104,6 +104,10 @@ final class Topologies {
         if (t != null) {
           return t;
         }
+        Topology s = StatelessTopologies.build(name); // selectKey, flatMapValues, split, to(extractor), headers
+        if (s != null) {
+          return s;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
