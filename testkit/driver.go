@@ -3,6 +3,8 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -37,7 +39,10 @@ type DriverConfig struct {
 // task of the partition they were written to, and wall-clock time moves only
 // when told. It is multi-partition: every (sub-topology, partition) is a
 // task, as in an App, so a missing repartition shows up as wrong results.
-// A Driver starts no goroutine.
+// Records piped into, or written to, the topic of a global table
+// (topology.GlobalTableOf) update its store at once, whatever their
+// partition, as Kafka Streams' TopologyTestDriver does; every task reads
+// that one store. A Driver starts no goroutine.
 type Driver struct {
 	cfg      DriverConfig
 	g        *engine.Graph
@@ -52,6 +57,15 @@ type Driver struct {
 	pending  []*kgo.Record
 	err      error
 	state    *changelog.Engine // in memory, as an App's with InMemoryState
+	// globals are the global stores by the topic they read.
+	globals map[string]globalStore
+}
+
+// globalStore is a global store the driver fills from its topic.
+type globalStore struct {
+	def   *engine.GlobalDef
+	raw   *changelog.Store
+	typed processor.StateStore
 }
 
 // NewDriver validates the topology and creates its tasks.
@@ -87,10 +101,23 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 		return nil, err
 	}
 	stores := memoryStores{d.state}
+	d.globals = map[string]globalStore{}
+	typedGlobals := map[string]processor.StateStore{}
+	for _, name := range slices.Sorted(maps.Keys(g.Globals)) {
+		def := g.Globals[name]
+		raw, err := d.state.Open(globalTask, name)
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("testkit: global store %q: %w", name, err)
+		}
+		gs := globalStore{def: def, raw: raw, typed: def.Wrap(raw)}
+		d.globals[def.Topic] = gs
+		typedGlobals[name] = gs.typed
+	}
 	for _, st := range subs {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
-			t, err := engine.NewTask(g, st, p, engine.TaskConfig{AppID: cfg.ApplicationID, Output: d, Stores: stores, Now: d.now})
+			t, err := engine.NewTask(g, st, p, engine.TaskConfig{AppID: cfg.ApplicationID, Output: d, Stores: stores, Globals: typedGlobals, Now: d.now})
 			if err != nil {
 				_ = d.Close()
 				return nil, err
@@ -141,6 +168,10 @@ func (d *Driver) Close() error {
 	}
 	d.tasks = map[processor.TaskID]*engine.Task{}
 	d.ids = nil
+	for _, gs := range d.globals {
+		errs = append(errs, gs.raw.Close())
+	}
+	d.globals = nil
 	if d.state != nil {
 		errs = append(errs, d.state.Close())
 	}
@@ -207,7 +238,9 @@ func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts ti
 	}
 	r := d.record(topic, partition, key, value, ts, headers)
 	d.outputs[topic] = append(d.outputs[topic], r)
-	if _, ok := d.topicSub[topic]; ok {
+	_, read := d.topicSub[topic]
+	_, global := d.globals[topic]
+	if read || global {
 		d.pending = append(d.pending, r)
 	}
 }
@@ -237,6 +270,13 @@ func (d *Driver) drain() error {
 	for len(d.pending) > 0 {
 		r := d.pending[0]
 		d.pending = d.pending[1:]
+		if gs, ok := d.globals[r.Topic]; ok {
+			if err := d.updateGlobal(gs, r); err != nil {
+				d.err = err
+				return err
+			}
+			continue
+		}
 		sub, ok := d.topicSub[r.Topic]
 		if !ok {
 			continue
@@ -250,6 +290,42 @@ func (d *Driver) drain() error {
 		}
 	}
 	return nil
+}
+
+// globalTask is the task id the driver opens global stores under: they
+// belong to no task.
+var globalTask = processor.TaskID{Subtopology: -1, Partition: -1}
+
+// updateGlobal applies a record of a global store's topic to the store at
+// once, as Kafka Streams' TopologyTestDriver does: a global store sees
+// every partition of its topic, before the tasks process what comes next.
+func (d *Driver) updateGlobal(gs globalStore, r *kgo.Record) error {
+	if err := gs.def.Update(gs.raw, r.Key, r.Value, r.Timestamp); err != nil {
+		gs.raw.Abort()
+		return fmt.Errorf("testkit: global store %q, record at %q partition %d offset %d: %w", gs.def.Name, r.Topic, r.Partition, r.Offset, err)
+	}
+	if err := gs.raw.Flush(); err != nil {
+		return fmt.Errorf("testkit: global store %q: commit: %w", gs.def.Name, err)
+	}
+	return nil
+}
+
+// GlobalStoreOf returns the global store named store (of a
+// topology.GlobalTable), which every task reads. It is read-only.
+func GlobalStoreOf[K, V any](d *Driver, store string) (processor.KeyValueStore[K, V], error) {
+	for _, gs := range d.globals {
+		if gs.def.Name != store {
+			continue
+		}
+		kv, ok := gs.typed.(processor.KeyValueStore[K, V])
+		if !ok {
+			var k K
+			var v V
+			return nil, fmt.Errorf("testkit: global store %q is a %T, not a KeyValueStore[%T, %T]", store, gs.typed, k, v)
+		}
+		return kv, nil
+	}
+	return nil, fmt.Errorf("testkit: no global store %q", store)
 }
 
 // Input pipes typed records into a topic.
