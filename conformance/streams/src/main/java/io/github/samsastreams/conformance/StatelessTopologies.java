@@ -8,20 +8,24 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.Branched;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessor;
 import org.apache.kafka.streams.processor.api.FixedKeyProcessorContext;
 import org.apache.kafka.streams.processor.api.FixedKeyRecord;
+import org.apache.kafka.streams.state.KeyValueStore;
 
 /**
  * The Kafka Streams side of the stateless operator conformance topologies
  * (selectKey, flatMapValues, split with named branches, a topic per record,
- * headers), by name. Each one has a twin of the same name in
+ * headers) and of the stream-global table joins, by name. Each one has a twin of the same name in
  * conformance/topologies_stateless_test.go built with samsa's DSL; the two
  * must stay the same program. samsa's functions see "" where these see
  * null, so these map null to "".
@@ -86,6 +90,17 @@ final class StatelessTopologies {
           ctx.forward(r.withValue(orEmpty(r.value()) + "|" + seen).withHeaders(hs));
         }
       }).to("out");
+      case "globalJoin" -> {
+        GlobalKTable<String, String> g = b.globalTable("global-in",
+            Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("global-store"));
+        in(b).join(g, StatelessTopologies::globalKey, (k, v, vg) -> orEmpty(k) + ":" + v + "|" + vg).to("out");
+      }
+      case "globalLeftJoin" -> {
+        GlobalKTable<String, String> g = b.globalTable("global-in",
+            Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("global-store"));
+        in(b).leftJoin(g, StatelessTopologies::globalKey,
+            (k, v, vg) -> orEmpty(k) + ":" + v + "|" + (vg == null ? "none" : vg)).to("out");
+      }
       default -> {
         return null;
       }
@@ -95,6 +110,13 @@ final class StatelessTopologies {
 
   private static KStream<String, String> in(StreamsBuilder b) {
     return b.stream("in");
+  }
+
+  /** The join key of a stream record: its value up to the first "/". */
+  private static String globalKey(String k, String v) {
+    String s = orEmpty(v);
+    int i = s.indexOf('/');
+    return i < 0 ? s : s.substring(0, i);
   }
 
   private static String orEmpty(String v) {
