@@ -236,3 +236,20 @@ func TestGlobalTableBadRecord(t *testing.T) {
 		t.Errorf("Pipe of a bad value: got %v, want an error naming the global store", err)
 	}
 }
+
+func TestDescribeShowsGlobalStores(t *testing.T) {
+	d, err := globalJoinTopology(false).Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.GlobalStores) != 1 || d.GlobalStores[0].Name != "products-store" || d.GlobalStores[0].Topic != "products" ||
+		!slices.Equal(d.GlobalStores[0].Processors, []string{"KSTREAM-JOIN-0000000001"}) {
+		t.Errorf("GlobalStores: got %+v", d.GlobalStores)
+	}
+	if s := d.String(); !strings.Contains(s, "Global store: products-store (topic: products)\n      --> KSTREAM-JOIN-0000000001\n") {
+		t.Errorf("String does not show the global store:\n%s", s)
+	}
+	if m := d.Mermaid(); !strings.Contains(m, "t_products --> s_products_store") || !strings.Contains(m, "n_KSTREAM_JOIN_0000000001 --- s_products_store") {
+		t.Errorf("Mermaid does not show the global store:\n%s", m)
+	}
+}
