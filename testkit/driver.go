@@ -3,6 +3,8 @@ package testkit
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 	"github.com/samsa-streams/samsa/topology"
@@ -57,6 +60,11 @@ type DriverConfig struct {
 // writes are committed; when processing fails, they are dropped (aborted),
 // and so are the records written since, which a read_committed consumer
 // never sees. After a failure every Pipe returns it until Restart.
+//
+// Records piped into, or written to, the topic of a global table
+// (topology.GlobalTableOf) update its store at once, whatever their
+// partition, as Kafka Streams' TopologyTestDriver does; every task reads
+// that one store.
 type Driver struct {
 	cfg      DriverConfig
 	g        *engine.Graph
@@ -77,6 +85,17 @@ type Driver struct {
 	// written holds, per topic written since the last settle, how many
 	// records it had before: an abort drops the records written since.
 	written map[string]int
+	// globals are the global stores by the topic they read; typedGlobals
+	// the same by store name, as tasks see them.
+	globals      map[string]globalStore
+	typedGlobals map[string]processor.StateStore
+}
+
+// globalStore is a global store the driver fills from its topic.
+type globalStore struct {
+	def   *engine.GlobalDef
+	raw   *changelog.Store
+	typed processor.StateStore
 }
 
 // onError applies DriverConfig.Errors to a failed record.
@@ -149,6 +168,19 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	d.globals = map[string]globalStore{}
+	d.typedGlobals = map[string]processor.StateStore{}
+	for _, name := range slices.Sorted(maps.Keys(g.Globals)) {
+		def := g.Globals[name]
+		raw, err := d.state.Open(globalTask, name)
+		if err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("testkit: global store %q: %w", name, err)
+		}
+		gs := globalStore{def: def, raw: raw, typed: def.Wrap(raw)}
+		d.globals[def.Topic] = gs
+		d.typedGlobals[name] = gs.typed
+	}
 	if err := d.startTasks(); err != nil {
 		_ = d.Close()
 		return nil, err
@@ -166,6 +198,7 @@ func (d *Driver) startTasks() error {
 			t, err := engine.NewTask(d.g, st, p, engine.TaskConfig{
 				AppID: d.cfg.ApplicationID, Output: d, Stores: stores, Now: d.now,
 				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: d.cfg.DeadLetterTopic,
+				Globals: d.typedGlobals,
 			})
 			if err != nil {
 				return err
@@ -242,6 +275,10 @@ func (d *Driver) Close() error {
 	}
 	d.tasks = map[processor.TaskID]*engine.Task{}
 	d.ids = nil
+	for _, gs := range d.globals {
+		errs = append(errs, gs.raw.Close())
+	}
+	d.globals = nil
 	if d.state != nil {
 		errs = append(errs, d.state.Close())
 	}
@@ -319,7 +356,9 @@ func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts ti
 		d.written[topic] = len(d.outputs[topic])
 	}
 	d.outputs[topic] = append(d.outputs[topic], r)
-	if _, ok := d.topicSub[topic]; ok {
+	_, read := d.topicSub[topic]
+	_, global := d.globals[topic]
+	if read || global {
 		d.pending = append(d.pending, r)
 	}
 }
@@ -349,6 +388,13 @@ func (d *Driver) drain() error {
 	for len(d.pending) > 0 {
 		r := d.pending[0]
 		d.pending = d.pending[1:]
+		if gs, ok := d.globals[r.Topic]; ok {
+			if err := d.updateGlobal(gs, r); err != nil {
+				d.err = err
+				return err
+			}
+			continue
+		}
 		sub, ok := d.topicSub[r.Topic]
 		if !ok {
 			continue
@@ -367,6 +413,44 @@ func (d *Driver) drain() error {
 // ErrUnknownTopic is returned when records are piped into a topic that the
 // topology does not read.
 var ErrUnknownTopic = errors.New("testkit: unknown input topic")
+
+// globalTask is the task id the driver opens global stores under: they
+// belong to no task.
+var globalTask = processor.TaskID{Subtopology: -1, Partition: -1}
+
+// updateGlobal applies a record of a global store's topic to the store at
+// once, as Kafka Streams' TopologyTestDriver does: a global store sees
+// every partition of its topic, before the tasks process what comes next.
+func (d *Driver) updateGlobal(gs globalStore, r *kgo.Record) error {
+	if err := gs.def.Update(gs.raw, r.Key, r.Value, r.Timestamp); err != nil {
+		gs.raw.Abort()
+		return fmt.Errorf("testkit: global store %q, record at %q partition %d offset %d: %w", gs.def.Name, r.Topic, r.Partition, r.Offset, err)
+	}
+	if err := gs.raw.Flush(); err != nil {
+		return fmt.Errorf("testkit: global store %q: commit: %w", gs.def.Name, err)
+	}
+	return nil
+}
+
+// GlobalStoreOf returns the global store named store (of a
+// topology.GlobalTable), which every task reads. It is read-only.
+func GlobalStoreOf[K, V any](d *Driver, store string) (processor.KeyValueStore[K, V], error) {
+	for _, gs := range d.globals {
+		if gs.def.Name != store {
+			continue
+		}
+		kv, ok := gs.typed.(processor.KeyValueStore[K, V])
+		if !ok {
+			have := fmt.Sprintf("%T", gs.typed)
+			if st, ok := gs.typed.(interface{ StoreType() string }); ok {
+				have = st.StoreType()
+			}
+			return nil, fmt.Errorf("testkit: global store %q is a %s, not a %s", store, have, stores.TypeName[K, V]("KeyValueStore"))
+		}
+		return kv, nil
+	}
+	return nil, fmt.Errorf("testkit: no global store %q", store)
+}
 
 // Input pipes typed records into a topic.
 type Input[K, V any] struct {
@@ -424,7 +508,8 @@ func (in *Input[K, V]) PipeTombstone(key K, ts time.Time) error {
 // A topic that no source of the topology reads is an error (ErrUnknownTopic):
 // its records would vanish.
 func (in *Input[K, V]) PipeRaw(key, value []byte, ts time.Time, headers []processor.Header, partition int32) error {
-	if _, ok := in.d.topicSub[in.topic]; !ok {
+	_, read := in.d.topicSub[in.topic]
+	if _, global := in.d.globals[in.topic]; !read && !global {
 		read := make([]string, 0, len(in.d.topicSub))
 		for t := range in.d.topicSub {
 			read = append(read, t)

@@ -2,6 +2,8 @@ package topology
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -11,6 +13,17 @@ import (
 // TopologyDescription: sub-topologies of sources, processors and sinks.
 type Description struct {
 	Subtopologies []SubtopologyDescription
+	// GlobalStores are the stores of global tables, which belong to no
+	// sub-topology, sorted by name.
+	GlobalStores []GlobalStoreDescription
+}
+
+// GlobalStoreDescription describes the store of a global table: the topic
+// read into it and the processors that read it (in every task).
+type GlobalStoreDescription struct {
+	Name       string
+	Topic      string
+	Processors []string
 }
 
 // SubtopologyDescription describes one sub-topology.
@@ -77,6 +90,10 @@ func (t *Topology) Describe() (*Description, error) {
 		}
 		d.Subtopologies = append(d.Subtopologies, sd)
 	}
+	for _, name := range slices.Sorted(maps.Keys(t.g.Globals)) {
+		gd := t.g.Globals[name]
+		d.GlobalStores = append(d.GlobalStores, GlobalStoreDescription{Name: name, Topic: gd.Topic, Processors: slices.Clone(gd.Processors)})
+	}
 	return d, nil
 }
 
@@ -108,6 +125,10 @@ func (d *Description) String() string {
 			}
 		}
 		b.WriteString("\n")
+	}
+	for _, g := range d.GlobalStores {
+		fmt.Fprintf(&b, "   Global store: %s (topic: %s)\n", g.Name, g.Topic)
+		fmt.Fprintf(&b, "      --> %s\n\n", arrows(g.Processors))
 	}
 	return b.String()
 }
@@ -162,6 +183,17 @@ func (d *Description) Mermaid() string {
 				}
 				fmt.Fprintf(&b, "  %s --> %s\n", id("n", n.Name), id("t", n.Topic))
 			}
+		}
+	}
+	for _, g := range d.GlobalStores {
+		if !topics[g.Topic] {
+			topics[g.Topic] = true
+			fmt.Fprintf(&b, "  %s([\"%s\"])\n", id("t", g.Topic), g.Topic)
+		}
+		fmt.Fprintf(&b, "  %s[(\"%s (global)\")]\n", id("s", g.Name), g.Name)
+		fmt.Fprintf(&b, "  %s --> %s\n", id("t", g.Topic), id("s", g.Name))
+		for _, p := range g.Processors {
+			fmt.Fprintf(&b, "  %s --- %s\n", id("n", p), id("s", g.Name))
 		}
 	}
 	return b.String()

@@ -318,3 +318,66 @@ func ExampleWindows_EmitFinal() {
 	// at 2:30: ann [1:00, 2:00) = 1 (time 1:10)
 	// at 2:30: bob [1:00, 2:00) = 2 (time 1:40)
 }
+
+// Split routes each order to the first branch whose predicate accepts it:
+// the branches are returned by name (the prefix and the branch's name), as
+// Kafka Streams' split().branch(..., Branched.as(name)).defaultBranch().
+func ExampleStream_Split() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.Int64, "orders")
+	branches := orders.Split("orders-").
+		Branch(func(_ string, cents int64) bool { return cents >= 10000 }, "large").
+		Branch(func(_ string, cents int64) bool { return cents <= 0 }, "invalid").
+		DefaultBranch("normal")
+	branches["orders-large"].To("large-orders", serde.String, serde.Int64)
+	branches["orders-invalid"].To("invalid-orders", serde.String, serde.Int64)
+	branches["orders-normal"].To("normal-orders", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "orders", serde.String, serde.Int64)
+	_ = in.Pipe("o1", 2500)
+	_ = in.Pipe("o2", 25000)
+	_ = in.Pipe("o3", -5)
+	_ = in.Pipe("o4", 999)
+	for _, topic := range []string{"large-orders", "invalid-orders", "normal-orders"} {
+		out := testkit.OutputTopic(d, topic, serde.String, serde.Int64)
+		for !out.IsEmpty() {
+			r, _ := out.ReadRecord()
+			fmt.Printf("%s: %s=%d\n", topic, r.Key, r.Value)
+		}
+	}
+	// Output:
+	// large-orders: o2=25000
+	// invalid-orders: o3=-5
+	// normal-orders: o1=2500
+	// normal-orders: o4=999
+}
+
+// SelectKey re-keys clicks by page; Count after it reads them through a
+// repartition topic that the DSL inserts, so that every click of a page is
+// counted by one task whatever partition it was read from.
+func ExampleSelectKey() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks") // user -> page
+	byPage := topology.SelectKey(clicks, func(_, page string) string { return page })
+	topology.Count(byPage, "clicks-per-page", serde.String).To("page-counts", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 3})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	_ = in.Pipe("ann", "/home")
+	_ = in.Pipe("bob", "/home")
+	_ = in.Pipe("cid", "/cart")
+	_ = in.Pipe("dan", "/home")
+	counts, _ := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "page-counts", serde.String, serde.Int64))
+	fmt.Println(counts["/home"], counts["/cart"])
+	// Output:
+	// 3 1
+}

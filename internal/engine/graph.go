@@ -7,6 +7,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -37,6 +38,9 @@ type Node struct {
 	Topic string
 	// Stores connected to a processor node.
 	Stores []string
+	// Globals are the global stores connected to a processor node (from
+	// Graph.Globals): read-only, shared by every task.
+	Globals []string
 	// Make creates a fresh instance for a task.
 	Make func() Instance
 	// Describe extra for sinks with a topic function.
@@ -44,6 +48,10 @@ type Node struct {
 	// Internal names the repartition topic a sink writes or a source reads,
 	// <application id>-<Internal>-repartition once the app id is known.
 	Internal string
+	// Partitions, on the sink of a repartition topic, fixes the topic's
+	// partition count (Kafka Streams' Repartitioned.withNumberOfPartitions);
+	// 0 lets RepartitionPartitions choose it.
+	Partitions int32
 }
 
 // StoreDef defines a key-value state store.
@@ -57,6 +65,25 @@ type StoreDef struct {
 	// retention (window and session stores) instead of compact.
 	Retention time.Duration
 	// Wrap turns the raw bytes store into the typed store processors see.
+	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
+}
+
+// GlobalDef defines a global store, as Kafka Streams' global state store
+// behind a GlobalKTable: it holds the whole of Topic (every partition), is
+// filled before any task processes and kept up to date as Topic grows, and
+// is read by the processors it is connected to in every task. It belongs to
+// no sub-topology and has no changelog: Topic is its changelog.
+type GlobalDef struct {
+	Name string
+	// Topic is read into the store; no source of the topology reads it.
+	Topic string
+	// Processors the store is connected to.
+	Processors []string
+	// Update applies one record of Topic to the store as read (key and
+	// value as raw bytes, nil for null).
+	Update func(raw processor.BytesKeyValueStore, key, value []byte, ts time.Time) error
+	// Wrap turns the raw bytes store into the read-only typed store
+	// processors see.
 	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
 }
 
@@ -84,12 +111,14 @@ type Graph struct {
 	Nodes  []*Node
 	byName map[string]*Node
 	Stores map[string]*StoreDef
-	errs   []error
+	// Globals are the global stores, by name.
+	Globals map[string]*GlobalDef
+	errs    []error
 }
 
 // NewGraph returns an empty graph.
 func NewGraph() *Graph {
-	return &Graph{byName: map[string]*Node{}, Stores: map[string]*StoreDef{}}
+	return &Graph{byName: map[string]*Node{}, Stores: map[string]*StoreDef{}, Globals: map[string]*GlobalDef{}}
 }
 
 // Errorf records a build error.
@@ -148,6 +177,7 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 	for _, n := range g.Nodes {
 		n.Children = n.Children[:0]
 		n.Stores = n.Stores[:0]
+		n.Globals = n.Globals[:0]
 	}
 	storeNames := make([]string, 0, len(g.Stores))
 	for name := range g.Stores {
@@ -197,6 +227,7 @@ func (g *Graph) Validate() ([]*Subtopology, error) {
 			topicOwner[t] = n.Name
 		}
 	}
+	errs = append(errs, g.checkGlobals(topicOwner)...)
 	errs = append(errs, g.checkTypes()...)
 	if c := g.findCycle(); c != "" {
 		errs = append(errs, fmt.Errorf("topology: cycle through node %q", c))
@@ -255,6 +286,39 @@ func (g *Graph) findCycle() string {
 		}
 	}
 	return ""
+}
+
+// checkGlobals connects the global stores to their processors and checks
+// them: a processor that exists, a name no other store has, a topic no
+// source reads and no other global store reads.
+func (g *Graph) checkGlobals(topicOwner map[string]string) []error {
+	var errs []error
+	read := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(g.Globals)) {
+		gd := g.Globals[name]
+		if _, dup := g.Stores[name]; dup {
+			errs = append(errs, fmt.Errorf("topology: global store %q has the name of another store", name))
+		}
+		if o, dup := topicOwner[gd.Topic]; dup {
+			errs = append(errs, fmt.Errorf("topology: topic %q is read by both source %q and global store %q", gd.Topic, o, name))
+		}
+		if o, dup := read[gd.Topic]; dup {
+			errs = append(errs, fmt.Errorf("topology: topic %q is read by both global store %q and global store %q", gd.Topic, o, name))
+		}
+		read[gd.Topic] = name
+		for _, p := range gd.Processors {
+			n, ok := g.byName[p]
+			switch {
+			case !ok:
+				errs = append(errs, fmt.Errorf("topology: global store %q is connected to unknown processor %q", name, p))
+			case n.Kind != KindProcessor:
+				errs = append(errs, fmt.Errorf("topology: global store %q is connected to %s %q, not a processor", name, n.Kind, p))
+			case !slices.Contains(n.Globals, name):
+				n.Globals = append(n.Globals, name)
+			}
+		}
+	}
+	return errs
 }
 
 // subtopologies splits the graph into connected components (nodes linked by
@@ -348,7 +412,9 @@ func (g *Graph) BindInternal(name func(internal string) string) {
 }
 
 // RepartitionPartitions adds to parts the partition count of every
-// repartition topic. A repartition topic read by a sub-topology that also
+// repartition topic. One whose sink fixes its count (Node.Partitions) has
+// that count, whatever else is known of the topic. Any other repartition
+// topic read by a sub-topology that also
 // reads topics that are not internal (a stream repartitioned to be joined
 // with a table) must be co-partitioned with them: it gets their (largest)
 // count, as Kafka Streams' co-partitioning enforcer gives it. Any other
@@ -369,6 +435,11 @@ func (g *Graph) RepartitionPartitions(subs []*Subtopology, parts map[string]int3
 			if n.Internal != "" && n.Kind == KindSink {
 				internal[n.Topic] = true
 			}
+		}
+	}
+	for _, n := range g.Nodes {
+		if n.Internal != "" && n.Kind == KindSink && n.Partitions > 0 {
+			parts[n.Topic] = n.Partitions
 		}
 	}
 	count := func(t string) int32 {

@@ -276,7 +276,10 @@ func (s *sink[K, V]) Receive(r processor.Record[K, V]) {
 	}
 	topic := s.topic
 	if s.spec.TopicFunc != nil {
-		topic = s.spec.TopicFunc(r)
+		if topic = s.spec.TopicFunc(r); topic == "" {
+			s.t.processingError(s.n.Name, errors.New("the topic function returned no topic"))
+			return
+		}
 	}
 	// A null key or value (a tombstone) is written null without asking
 	// the serde; a serde may also write a value as null (a nil pointer

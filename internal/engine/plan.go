@@ -57,10 +57,11 @@ func Compile(g *Graph, appID string, names Names) (*Plan, error) {
 // (node factories and store wrappers are shared: they are functions).
 func (g *Graph) Clone() *Graph {
 	c := &Graph{
-		Nodes:  make([]*Node, 0, len(g.Nodes)),
-		byName: make(map[string]*Node, len(g.byName)),
-		Stores: make(map[string]*StoreDef, len(g.Stores)),
-		errs:   slices.Clone(g.errs),
+		Nodes:   make([]*Node, 0, len(g.Nodes)),
+		byName:  make(map[string]*Node, len(g.byName)),
+		Stores:  make(map[string]*StoreDef, len(g.Stores)),
+		Globals: make(map[string]*GlobalDef, len(g.Globals)),
+		errs:    slices.Clone(g.errs),
 	}
 	for _, n := range g.Nodes {
 		cn := *n
@@ -68,6 +69,7 @@ func (g *Graph) Clone() *Graph {
 		cn.Children = slices.Clone(n.Children)
 		cn.Topics = slices.Clone(n.Topics)
 		cn.Stores = slices.Clone(n.Stores)
+		cn.Globals = slices.Clone(n.Globals)
 		c.Nodes = append(c.Nodes, &cn)
 		c.byName[cn.Name] = &cn
 	}
@@ -75,6 +77,11 @@ func (g *Graph) Clone() *Graph {
 		csd := *sd
 		csd.Processors = slices.Clone(sd.Processors)
 		c.Stores[name] = &csd
+	}
+	for name, gd := range g.Globals {
+		cgd := *gd
+		cgd.Processors = slices.Clone(gd.Processors)
+		c.Globals[name] = &cgd
 	}
 	return c
 }

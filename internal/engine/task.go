@@ -49,6 +49,8 @@ type Task struct {
 	byTopic map[string]*queue
 	stores  map[string]RawStore
 	typed   map[string]processor.StateStore
+	// globals are the global stores the task's processors read.
+	globals map[string]processor.StateStore
 	g       *Graph
 
 	streamTime time.Time
@@ -91,6 +93,10 @@ type TaskConfig struct {
 	AppID  string
 	Output Output
 	Stores StoreProvider
+	// Globals are the typed global stores by name (GlobalDef.Wrap of
+	// their raw stores), shared by every task; a task whose processors use
+	// one fails to start without it.
+	Globals map[string]processor.StateStore
 	// Now is the wall clock; nil means time.Now.
 	Now func() time.Time
 	// OnError decides what a deserialization or processing error does;
@@ -176,6 +182,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 		byTopic:   map[string]*queue{},
 		stores:    map[string]RawStore{},
 		typed:     map[string]processor.StateStore{},
+		globals:   map[string]processor.StateStore{},
 		g:         g,
 	}
 	for _, n := range sub.Nodes {
@@ -209,6 +216,16 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 		}
 		t.stores[name] = s
 		t.typed[name] = def.Wrap(s)
+	}
+	for _, n := range sub.Nodes {
+		for _, name := range n.Globals {
+			s, ok := cfg.Globals[name]
+			if !ok {
+				t.closeStores()
+				return nil, fmt.Errorf("task %s: global store %q is not available", t.ID, name)
+			}
+			t.globals[name] = s
+		}
 	}
 	for i := len(sub.Nodes) - 1; i >= 0; i-- {
 		n := sub.Nodes[i]
@@ -540,6 +557,9 @@ func DeadLetterHeaders(r *kgo.Record, kind ErrorKind, err error, appID, task str
 }
 
 func (t *Task) stateStore(n *Node, name string) (processor.StateStore, error) {
+	if slices.Contains(n.Globals, name) {
+		return t.globals[name], nil
+	}
 	if !slices.Contains(n.Stores, name) {
 		return nil, fmt.Errorf("%w: store %q, processor %q", processor.ErrStoreNotConnected, name, n.Name)
 	}

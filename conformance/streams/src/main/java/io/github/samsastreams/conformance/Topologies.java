@@ -107,6 +107,10 @@ final class Topologies {
         if ((w = FinalTopologies.build(name)) != null) {
           return w;
         }
+        Topology s = StatelessTopologies.build(name); // selectKey, flatMapValues, split, to(extractor), headers
+        if (s != null) {
+          return s;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
