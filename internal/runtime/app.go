@@ -831,7 +831,11 @@ func (a *App) commitStores() error {
 	}
 	if len(stores) > 0 {
 		if err := a.stateEngine.CommitAll(stores...); err != nil {
-			return fmt.Errorf("samsa: commit local state: %w", err)
+			names := make([]string, len(stores))
+			for i, cs := range stores {
+				names[i] = cs.Name()
+			}
+			return fmt.Errorf("samsa: %s: commit local state of stores %s in %s: %w", a.proto.Name(), strings.Join(names, ", "), a.cfg.StateDir, err)
 		}
 	}
 	for _, t := range a.tasks {

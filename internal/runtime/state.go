@@ -150,13 +150,13 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	sort.Strings(names)
 	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("samsa: list internal topics: %w", err)
+		return fmt.Errorf("samsa: list internal topics %s: %w", strings.Join(names, ", "), err)
 	}
 	rf := a.cfg.ReplicationFactor
 	if rf == 0 {
 		md, err := adm.BrokerMetadata(ctx)
 		if err != nil {
-			return fmt.Errorf("samsa: broker metadata: %w", err)
+			return fmt.Errorf("samsa: broker metadata (to choose the replication factor of internal topics; Config.ReplicationFactor sets it): %w", err)
 		}
 		rf = int16(min(3, len(md.Brokers)))
 	}
@@ -211,7 +211,7 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	if len(existing) > 0 {
 		rc, err := adm.DescribeTopicConfigs(ctx, existing...)
 		if err != nil {
-			return fmt.Errorf("samsa: describe internal topics: %w", err)
+			return fmt.Errorf("samsa: describe the configs of internal topics %s: %w", strings.Join(existing, ", "), err)
 		}
 		for _, r := range rc {
 			w := want[r.Name]
