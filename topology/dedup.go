@@ -3,6 +3,7 @@ package topology
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"strconv"
 	"time"
 
 	"github.com/samsa-streams/samsa/processor"
@@ -31,6 +32,7 @@ import (
 // match no input record: for them every id seen is a duplicate, and an id
 // they carried first makes every later record with it a duplicate.
 func Deduplicate[K, V any](s Stream[K, V], name string, id func(r processor.Record[K, V]) string, retention time.Duration) Stream[K, V] {
+	s.t.nilFuncs("Deduplicate "+strconv.Quote(name), "id", id)
 	proc := s.t.name("KSTREAM-DEDUPLICATE")
 	AddProcessor(s.t, proc, func() processor.Processor[K, V, K, V] {
 		return &dedup[K, V]{store: name, id: id, retention: retention, curIDs: map[string]struct{}{}}

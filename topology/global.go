@@ -124,6 +124,7 @@ func (s globalKV[K, V]) Delete(K) (V, bool, error) {
 // and keeps its null key; the lookup sees g as it is when the record is
 // processed.
 func JoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], keySelector func(key K, value V) KG, joiner func(key K, value V, vg VG) VR) Stream[K, VR] {
+	s.t.nilFuncs("JoinGlobal", "keySelector", keySelector, "joiner", joiner)
 	return globalJoin(s, g, false, keySelector, func(k K, v V, vg VG, _ bool) VR { return joiner(k, v, vg) })
 }
 
@@ -133,6 +134,7 @@ func JoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], key
 // (Kafka Streams' joiner sees null). Tombstones are dropped and null keys
 // joined, as in JoinGlobal.
 func LeftJoinGlobal[K, V, KG, VG, VR any](s Stream[K, V], g GlobalTable[KG, VG], keySelector func(key K, value V) KG, joiner func(key K, value V, vg VG, found bool) VR) Stream[K, VR] {
+	s.t.nilFuncs("LeftJoinGlobal", "keySelector", keySelector, "joiner", joiner)
 	return globalJoin(s, g, true, keySelector, joiner)
 }
 

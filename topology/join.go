@@ -34,6 +34,7 @@ import (
 // topic gets the table topic's partition count, as in Kafka Streams. Call
 // Repartition yourself to give that topic a stable name.
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v V, vt VT) VR) Stream[K, VR] {
+	s.t.nilFuncs("Join", "joiner", joiner)
 	return streamTableJoin(s, t, false, func(k K, v V, vt VT, _ bool) VR { return joiner(k, v, vt) })
 }
 
@@ -47,6 +48,7 @@ func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v
 // output keeps the null key. A stream record with a null value is
 // dropped. Co-partitioning is as in Join.
 func LeftJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v V, vt VT, found bool) VR) Stream[K, VR] {
+	s.t.nilFuncs("LeftJoin", "joiner", joiner)
 	return streamTableJoin(s, t, true, joiner)
 }
 
@@ -130,6 +132,7 @@ func (j *streamTableJoiner[K, V, VT, VR]) Close() error { return nil }
 // l and r must be co-partitioned, as for Join: they run in one
 // sub-topology and a partition count mismatch fails the App at startup.
 func TableJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], joiner func(key K, v1 V1, v2 V2) VR) Table[K, VR] {
+	l.t.nilFuncs("TableJoin", "joiner", joiner)
 	return tableJoin(l, r, "KTABLE-JOIN", func(k K, v1 V1, _ bool, v2 V2, _ bool) VR { return joiner(k, v1, v2) },
 		func(found1, found2 bool) bool { return found1 && found2 }, true, true)
 }
@@ -144,6 +147,7 @@ func TableJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], joiner func(ke
 // key neither side has emits nothing. Times and co-partitioning are as in
 // TableJoin.
 func TableLeftJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], joiner func(key K, v1 V1, v2 V2, found2 bool) VR) Table[K, VR] {
+	l.t.nilFuncs("TableLeftJoin", "joiner", joiner)
 	return tableJoin(l, r, "KTABLE-LEFT", func(k K, v1 V1, _ bool, v2 V2, found2 bool) VR { return joiner(k, v1, v2, found2) },
 		func(found1, _ bool) bool { return found1 }, false, true)
 }
@@ -157,6 +161,7 @@ func TableLeftJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], joiner fun
 // and the deleting side had the key, and not at all when neither side had
 // it. Times and co-partitioning are as in TableJoin.
 func TableOuterJoin[K, V1, V2, VR any](l Table[K, V1], r Table[K, V2], joiner func(key K, v1 V1, v2 V2, found1, found2 bool) VR) Table[K, VR] {
+	l.t.nilFuncs("TableOuterJoin", "joiner", joiner)
 	return tableJoin(l, r, "KTABLE-OUTER", func(k K, v1 V1, found1 bool, v2 V2, found2 bool) VR { return joiner(k, v1, v2, found1, found2) },
 		func(found1, found2 bool) bool { return found1 || found2 }, false, false)
 }

@@ -200,3 +200,37 @@ func TestJoinRepartitionsARekeyedStream(t *testing.T) {
 		t.Fatalf("no repartition before the join:\n%s", desc)
 	}
 }
+
+// TestNilFunctionsAreValidationErrors: a nil function given to the DSL
+// fails Validate with the operator and the parameter, instead of panicking
+// on the first record.
+func TestNilFunctionsAreValidationErrors(t *testing.T) {
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.String, "in")
+	topology.Map[string, string, string, string](in, nil)
+	in.Filter(nil)
+	topology.Aggregate(in, "agg", func() int64 { return 0 }, nil, serde.String, serde.Int64)
+	topology.Reduce(in, "red", nil, serde.String, serde.String)
+	in.Branch(func(_, _ string) bool { return true }, nil)
+	customers := topology.TableOf(top, "customers", "customers", serde.String, serde.String)
+	topology.Join[string, string, string, string](in, customers, nil)
+	err := top.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted nil functions")
+	}
+	for _, want := range []string{
+		"topology: Map: fn is nil",
+		"topology: Filter: keep is nil",
+		`topology: Aggregate "agg": add is nil`,
+		`topology: Reduce "red": reducer is nil`,
+		"topology: Branch: predicate 1 is nil",
+		"topology: Join: joiner is nil",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := testkit.NewDriver(top, testkit.DriverConfig{}); err == nil {
+		t.Error("NewDriver accepted nil functions")
+	}
+}

@@ -3,6 +3,7 @@ package topology
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/stores"
@@ -114,6 +115,7 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // without advancing the stream time; a tombstone is aggregated (add
 // receives the zero value).
 func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store string, initial func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	s.t.nilFuncs("SessionAggregate "+strconv.Quote(store), "initial", initial, "add", add, "merge", merge)
 	s = byKey(s, fmt.Sprintf("SessionAggregate %q", store), store, key, nil)
 	name := s.t.name("KSTREAM-AGGREGATE")
 	if err := sessions.check(); err != nil {

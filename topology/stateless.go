@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -15,6 +16,7 @@ import (
 // Aggregate, Reduce, Join) reads the stream through a repartition topic,
 // as after Map; the value serde known for s is kept for it.
 func SelectKey[K, V, K2 any](s Stream[K, V], fn func(key K, value V) K2) Stream[K2, V] {
+	s.t.nilFuncs("SelectKey", "fn", fn)
 	return rekeyed(stateless(s, "KSTREAM-KEY-SELECT", func(ctx processor.Context[K2, V], r processor.Record[K, V]) error {
 		out := processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value)
 		if r.IsTombstone() {
@@ -32,6 +34,7 @@ func SelectKey[K, V, K2 any](s Stream[K, V], fn func(key K, value V) K2) Stream[
 // adds no repartition. For a tombstone fn sees the zero value, and the
 // values it returns are values, not tombstones (as MapValues).
 func FlatMapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) []V2) Stream[K, V2] {
+	s.t.nilFuncs("FlatMapValues", "fn", fn)
 	return stateless(s, "KSTREAM-FLATMAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
 		for _, v := range fn(r.Key, r.Value) {
 			ctx.Forward(processor.WithValue(r, v))
@@ -49,6 +52,7 @@ func FlatMapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) []V2) S
 // that reads and changes record.headers(). For a tombstone fn sees the
 // zero value and what it returns is a value, as with MapValues.
 func MapValuesWithHeaders[K, V, V2 any](s Stream[K, V], fn func(key K, value V, headers []processor.Header) (V2, []processor.Header)) Stream[K, V2] {
+	s.t.nilFuncs("MapValuesWithHeaders", "fn", fn)
 	return stateless(s, "KSTREAM-MAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
 		v, hs := fn(r.Key, r.Value, slices.Clone(r.Headers))
 		out := processor.WithValue(r, v)
@@ -62,6 +66,7 @@ func MapValuesWithHeaders[K, V, V2 any](s Stream[K, V], fn func(key K, value V, 
 // forwarded, as Kafka Streams' foreach. For a tombstone or a null key fn
 // sees the zero value. Use Peek to go on with the stream.
 func (s Stream[K, V]) Foreach(fn func(key K, value V)) {
+	s.t.nilFuncs("Foreach", "fn", fn)
 	name := s.t.name("KSTREAM-FOREACH")
 	f := processor.Func[K, V, K, V](func(_ processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
@@ -76,6 +81,7 @@ func (s Stream[K, V]) Foreach(fn func(key K, value V)) {
 // record came from). The topics must exist; a record for which topic
 // returns "" goes to the processing-error policy.
 func (s Stream[K, V]) ToTopicFunc(topic func(r processor.Record[K, V]) string, key serde.Serde[K], value serde.Serde[V]) {
+	s.t.nilFuncs("ToTopicFunc", "topic", topic)
 	if topic == nil {
 		s.t.g.Errorf("topology: ToTopicFunc after %q needs a topic function", s.node)
 		return
@@ -140,6 +146,7 @@ func (s Stream[K, V]) Split(prefix string) *Splitter[K, V] {
 // Branch adds a branch of the records pred accepts (and no earlier
 // predicate did), named name (see Split).
 func (sp *Splitter[K, V]) Branch(pred func(key K, value V) bool, name string) *Splitter[K, V] {
+	sp.s.t.nilFuncs("Split branch "+strconv.Quote(name), "pred", pred)
 	if sp.done {
 		sp.s.t.g.Errorf("topology: split %q: Branch after DefaultBranch or NoDefaultBranch", sp.name)
 		return sp

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -159,6 +160,7 @@ func (ignoredValue[V]) Deserialize(string, []byte) (V, error) { var v V; return 
 // Map changes key and value of every record. For a tombstone or a null key
 // fn receives the zero value; the key and value it returns are not null.
 func Map[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2)) Stream[K2, V2] {
+	s.t.nilFuncs("Map", "fn", fn)
 	return rekeyed(stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		k, v := fn(r.Key, r.Value)
 		ctx.Forward(processor.WithKeyValue(r, k, v))
@@ -178,6 +180,7 @@ func Map[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2)) Str
 // tombstone of a type without nil (a string), is a processor.Func given to
 // Process that tests r.IsTombstone() and forwards r.AsTombstone().
 func MapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) V2) Stream[K, V2] {
+	s.t.nilFuncs("MapValues", "fn", fn)
 	return stateless(s, "KSTREAM-MAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
 		ctx.Forward(processor.WithValue(r, fn(r.Key, r.Value)))
 		return nil
@@ -186,6 +189,7 @@ func MapValues[K, V, V2 any](s Stream[K, V], fn func(key K, value V) V2) Stream[
 
 // FlatMap turns every record into zero or more records.
 func FlatMap[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) []processor.KeyValue[K2, V2]) Stream[K2, V2] {
+	s.t.nilFuncs("FlatMap", "fn", fn)
 	return rekeyed(stateless(s, "KSTREAM-FLATMAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		for _, kv := range fn(r.Key, r.Value) {
 			ctx.Forward(processor.WithKeyValue(r, kv.Key, kv.Value))
@@ -198,6 +202,7 @@ func FlatMap[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) []process
 // the processing-error policy (samsa.Config.Errors.Processing) for the
 // record, which fails the app, skips the record or dead-letters it.
 func MapValuesErr[K, V, V2 any](s Stream[K, V], fn func(key K, value V) (V2, error)) Stream[K, V2] {
+	s.t.nilFuncs("MapValuesErr", "fn", fn)
 	return stateless(s, "KSTREAM-MAPVALUES", func(ctx processor.Context[K, V2], r processor.Record[K, V]) error {
 		v, err := fn(r.Key, r.Value)
 		if err != nil {
@@ -211,6 +216,7 @@ func MapValuesErr[K, V, V2 any](s Stream[K, V], fn func(key K, value V) (V2, err
 // MapErr is Map with a function that can fail: an error goes to the
 // processing-error policy for the record, as in MapValuesErr.
 func MapErr[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2, error)) Stream[K2, V2] {
+	s.t.nilFuncs("MapErr", "fn", fn)
 	return rekeyed(stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V2], r processor.Record[K, V]) error {
 		k, v, err := fn(r.Key, r.Value)
 		if err != nil {
@@ -224,6 +230,7 @@ func MapErr[K, V, K2, V2 any](s Stream[K, V], fn func(key K, value V) (K2, V2, e
 // FilterErr is Filter with a predicate that can fail: an error goes to the
 // processing-error policy for the record, as in MapValuesErr.
 func (s Stream[K, V]) FilterErr(keep func(key K, value V) (bool, error)) Stream[K, V] {
+	s.t.nilFuncs("FilterErr", "keep", keep)
 	return stateless(s, "KSTREAM-FILTER", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		ok, err := keep(r.Key, r.Value)
 		if err != nil {
@@ -239,6 +246,7 @@ func (s Stream[K, V]) FilterErr(keep func(key K, value V) (bool, error)) Stream[
 // Filter keeps the records for which keep returns true. A record passes
 // unchanged: a tombstone stays one (keep sees the zero value).
 func (s Stream[K, V]) Filter(keep func(key K, value V) bool) Stream[K, V] {
+	s.t.nilFuncs("Filter", "keep", keep)
 	return stateless(s, "KSTREAM-FILTER", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if keep(r.Key, r.Value) {
 			ctx.Forward(r)
@@ -249,11 +257,13 @@ func (s Stream[K, V]) Filter(keep func(key K, value V) bool) Stream[K, V] {
 
 // FilterNot drops the records for which drop returns true.
 func (s Stream[K, V]) FilterNot(drop func(key K, value V) bool) Stream[K, V] {
+	s.t.nilFuncs("FilterNot", "drop", drop)
 	return s.Filter(func(k K, v V) bool { return !drop(k, v) })
 }
 
 // Peek calls fn for every record and passes it on unchanged.
 func (s Stream[K, V]) Peek(fn func(key K, value V)) Stream[K, V] {
+	s.t.nilFuncs("Peek", "fn", fn)
 	return stateless(s, "KSTREAM-PEEK", func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
 		ctx.Forward(r)
@@ -289,6 +299,9 @@ func (s Stream[K, V]) Merge(others ...Stream[K, V]) Stream[K, V] {
 // Branch splits the stream: a record goes to the first branch whose
 // predicate accepts it, and is dropped when none does.
 func (s Stream[K, V]) Branch(preds ...func(key K, value V) bool) []Stream[K, V] {
+	for i, p := range preds {
+		s.t.nilFuncs("Branch", fmt.Sprintf("predicate %d", i), p)
+	}
 	out := make([]Stream[K, V], len(preds))
 	for i, p := range preds {
 		prev := preds[:i]
@@ -345,6 +358,7 @@ func Repartition[K, V any](s Stream[K, V], name string, key serde.Serde[K], valu
 // a tombstone stays one, so that the aggregation after it drops it, as
 // Kafka Streams' groupBy does.
 func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) K2, key serde.Serde[K2], value serde.Serde[V]) Stream[K2, V] {
+	s.t.nilFuncs("GroupBy "+strconv.Quote(name), "fn", fn)
 	rekeyed := stateless(s, "KSTREAM-MAP", func(ctx processor.Context[K2, V], r processor.Record[K, V]) error {
 		out := processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value)
 		if r.IsTombstone() {
@@ -386,6 +400,7 @@ func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) 
 // the aggregate's bytes; looked up with processor.GetKeyValueStore[K, A] it
 // shows the aggregates only.
 func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+	s.t.nilFuncs("Aggregate "+strconv.Quote(store), "add", add)
 	return AggregateErr(s, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
 }
 
@@ -394,6 +409,7 @@ func Aggregate[K, V, A any](s Stream[K, V], store string, initial func() A, add 
 // processing-error policy (samsa.Config.Errors.Processing), which fails
 // the app, skips the record or dead-letters it.
 func AggregateErr[K, V, A any](s Stream[K, V], store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
+	s.t.nilFuncs("AggregateErr "+strconv.Quote(store), "initial", initial, "add", add)
 	first := func(k K, v V) (A, error) { return add(k, v, initial()) }
 	return aggregate(byKey(s, fmt.Sprintf("Aggregate %q", store), store, key, nil), "KSTREAM-AGGREGATE", store, first, add, key, agg)
 }
@@ -421,6 +437,7 @@ func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K,
 // After a key change the records are repartitioned by key first, as in
 // Aggregate, with the serdes given.
 func Reduce[K, V any](s Stream[K, V], store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[K, V] {
+	s.t.nilFuncs("Reduce "+strconv.Quote(store), "reducer", reducer)
 	return aggregate(byKey(s, fmt.Sprintf("Reduce %q", store), store, key, value), "KSTREAM-REDUCE", store,
 		func(_ K, v V) (V, error) { return v, nil },
 		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },

@@ -209,6 +209,7 @@ func (tb Table[K, V]) ToStream() Stream[K, V] {
 // result is not materialized: a join looks it up through the table it
 // derives from, filtering as it reads.
 func (tb Table[K, V]) Filter(keep func(key K, value V) bool) Table[K, V] {
+	tb.t.nilFuncs("Table.Filter", "keep", keep)
 	name := tb.t.name("KTABLE-FILTER")
 	tb.old.enable()
 	old := derived(tb.old)
@@ -262,6 +263,7 @@ func (tb Table[K, V]) FilterNot(drop func(key K, value V) bool) Table[K, V] {
 // materialized: a join looks it up through the table it derives from,
 // mapping as it reads.
 func TableMapValues[K, V, V2 any](tb Table[K, V], fn func(key K, value V) V2) Table[K, V2] {
+	tb.t.nilFuncs("TableMapValues", "fn", fn)
 	name := tb.t.name("KTABLE-MAPVALUES")
 	old := derived(tb.old)
 	p := processor.Func[K, change[V], K, change[V2]](func(ctx processor.Context[K, change[V2]], r processor.Record[K, change[V]]) error {

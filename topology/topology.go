@@ -9,6 +9,7 @@
 package topology
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -127,6 +128,21 @@ func AddSource[K, V any](t *Topology, name string, src Source[K, V]) {
 		Topics: append([]string(nil), src.Topics...),
 		Make:   engine.NewSource(src.Key, src.Value, ts),
 	})
+}
+
+// nilFuncs records a validation error naming op and the parameter for each
+// nil function among the name, function pairs given: a topology with one
+// fails Validate (and so samsa.New and testkit.NewDriver) instead of
+// panicking on the first record. It reports whether one was nil.
+func (t *Topology) nilFuncs(op string, pairs ...any) bool {
+	found := false
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if v := reflect.ValueOf(pairs[i+1]); !v.IsValid() || (v.Kind() == reflect.Func && v.IsNil()) {
+			t.g.Errorf("topology: %s: %s is nil", op, pairs[i])
+			found = true
+		}
+	}
+	return found
 }
 
 // AddProcessor adds a processor node fed by the named parents. supplier is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/stores"
@@ -227,6 +228,7 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // expires before they are emitted when the stream time jumps (see
 // conformance/README.md); samsa emits those too.
 func WindowedAggregate[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	s.t.nilFuncs("WindowedAggregate "+strconv.Quote(store), "add", add)
 	return WindowedAggregateErr(s, windows, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
 }
 
@@ -235,6 +237,7 @@ func WindowedAggregate[K, V, A any](s Stream[K, V], windows Windows, store strin
 // goes to the processing-error policy (samsa.Config.Errors.Processing),
 // which fails the app, skips the record or dead-letters it.
 func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	s.t.nilFuncs("WindowedAggregateErr "+strconv.Quote(store), "initial", initial, "add", add)
 	first := func(k K, v V, _ bool) (A, bool, error) {
 		a, err := add(k, v, initial())
 		return a, false, err
@@ -270,6 +273,7 @@ func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key 
 // result), and a tombstone after a value is reduced with the zero value in
 // its place (where Kafka Streams' reducer receives null).
 func WindowedReduce[K, V any](s Stream[K, V], windows Windows, store string, reducer func(agg, value V) V, key serde.Serde[K], value serde.Serde[V]) Stream[Windowed[K], V] {
+	s.t.nilFuncs("WindowedReduce "+strconv.Quote(store), "reducer", reducer)
 	s = byKey(s, fmt.Sprintf("WindowedReduce %q", store), store, key, value)
 	return windowedAggregate(s, windows, "KSTREAM-REDUCE", store,
 		func(_ K, v V, tombstone bool) (V, bool, error) { return v, tombstone, nil },
