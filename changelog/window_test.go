@@ -45,7 +45,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 		k  string
 		at int64
 		v  int64
-	}{{"a", 100, 1}, {"b", 100, 2}, {"a", 600, 3}, {"a", 300, 4}, {"ab", 300, 5}} {
+	}{{"a", 100, 1}, {"b", 100, 2}, {"a", 600, 3}, {"a", 300, 4}, {"ab", 300, 5}, {"b", 250, 6}} {
 		if err := ws.Put(p.k, p.v, ms(p.at)); err != nil {
 			t.Fatal(err)
 		}
@@ -68,13 +68,39 @@ func testWindowStore(t *testing.T, mk newEngine) {
 			}
 			all = append(all, fmt.Sprintf("%s@%d", kv.Key, kv.Start.UnixMilli()))
 		}
-		if strings.Join(all, ",") != "a@300,ab@300,a@600" {
-			t.Fatalf("%s: FetchAll(200, 700) = %v", when, all)
+		// In time order (by start, then key), not in the store's order
+		// (by key, then start, within a segment).
+		if strings.Join(all, ",") != "b@250,a@300,ab@300,a@600" {
+			t.Fatalf("%s: FetchAll(200, 700) = %v, want time order", when, all)
+		}
+		// Bounds before the epoch (a zero time.Time) select from the start.
+		if got := fetch(t, ws, "a", -1000, 300); got != "100=1,300=4" {
+			t.Fatalf("%s: Fetch(a, before the epoch, 300) = %s", when, got)
+		}
+		var fromZero int
+		for _, err := range ws.FetchAll(time.Time{}, ms(1<<50)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromZero++
+		}
+		if fromZero != 6 {
+			t.Fatalf("%s: FetchAll(zero time, far future) gave %d windows, want 6", when, fromZero)
 		}
 	}
 	check("buffered")
 	commit(t, raw)
 	check("committed")
+	// Delete removes one window.
+	if err := ws.Put("c", 7, ms(400)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.Delete("c", ms(400)); err != nil {
+		t.Fatal(err)
+	}
+	if got := fetch(t, ws, "c", 0, 1000); got != "" {
+		t.Fatalf("after Delete: Fetch(c) = %s", got)
+	}
 
 	// Time moves on: the segments behind the retention are dropped.
 	if err := ws.Put("a", 9, ms(2500)); err != nil {

@@ -84,10 +84,14 @@ type WindowStore[K, V any] interface {
 	// older than the retention is ignored.
 	Put(key K, value V, start time.Time) error
 	// Fetch yields the windows of key with from <= start <= to, by start.
+	// Bounds before the epoch or far in the future are fine: they select
+	// every window on that side.
 	Fetch(key K, from, to time.Time) iter.Seq2[Windowed[V], error]
 	// FetchAll yields the windows of every key with from <= start <= to,
-	// by segment, then by serialized key, then by start.
+	// in time order: by start, then by serialized key.
 	FetchAll(from, to time.Time) iter.Seq2[WindowedKeyValue[K, V], error]
+	// Delete removes key's window starting at start, if there is one.
+	Delete(key K, start time.Time) error
 }
 
 // Session is a session window of a key: the first and last event times.

@@ -550,6 +550,11 @@ func (s *timestampedWindowStore[K, A]) Put(k K, a A, start time.Time) error {
 	return s.putTimed(k, timestamped[A]{agg: a, ms: -1}, start.UnixMilli())
 }
 
+// Delete removes key's window starting at start.
+func (s *timestampedWindowStore[K, A]) Delete(k K, start time.Time) error {
+	return s.deleteWindow(k, start.UnixMilli())
+}
+
 // Fetch yields key's aggregates with from <= window start <= to.
 func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[processor.Windowed[A], error] {
 	return func(yield func(processor.Windowed[A], error) bool) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/samsa-streams/samsa/processor"
@@ -394,6 +395,10 @@ func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[processor.Wind
 				yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
 				return
 			}
+			// A segment is stored by key, then start; it is yielded by start,
+			// then key, so that the whole scan is in time order (segments
+			// are time ranges, scanned oldest first).
+			var inSeg []processor.WindowedKeyValue[[]byte, []byte]
 			for kv, err := range w.raw.PrefixScan(appendU64(nil, seg)) {
 				if err != nil {
 					yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
@@ -407,7 +412,16 @@ func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[processor.Wind
 				if ms < lo || ms > hi {
 					continue
 				}
-				if !yield(processor.WindowedKeyValue[[]byte, []byte]{Key: k, Start: time.UnixMilli(ms), Value: kv.Value}, nil) {
+				inSeg = append(inSeg, processor.WindowedKeyValue[[]byte, []byte]{Key: bytes.Clone(k), Start: time.UnixMilli(ms), Value: bytes.Clone(kv.Value)})
+			}
+			slices.SortStableFunc(inSeg, func(a, b processor.WindowedKeyValue[[]byte, []byte]) int {
+				if c := a.Start.Compare(b.Start); c != 0 {
+					return c
+				}
+				return bytes.Compare(a.Key, b.Key)
+			})
+			for _, e := range inSeg {
+				if !yield(e, nil) {
 					return
 				}
 			}
@@ -556,6 +570,15 @@ func (w *windowStore[K, V]) Put(key K, value V, start time.Time) error {
 		vb = []byte{} // a value, not a delete
 	}
 	return w.b.Put(kb, vb, start)
+}
+
+// Delete removes key's window starting at start, if there is one.
+func (w *windowStore[K, V]) Delete(key K, start time.Time) error {
+	kb, err := w.key.Serialize(w.b.Name(), key)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize key: %w", w.b.Name(), err)
+	}
+	return w.b.Put(kb, nil, start)
 }
 
 func (w *windowStore[K, V]) Fetch(key K, from, to time.Time) iter.Seq2[processor.Windowed[V], error] {
