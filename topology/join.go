@@ -27,12 +27,12 @@ import (
 // one sub-topology and a partition count mismatch fails the App at
 // startup (samsa.ErrCopartition, naming the topics and their counts). When
 // s's key was changed upstream (Map, FlatMap, Process), the join reads s
-// through the repartition topic <application id>-<join node>-repartition,
+// through the repartition topic <application id>-<table store>-join-repartition
+// (-join-2-, -join-3-… for further joins with the same table),
 // inserted here as Kafka Streams does, with the stream's serdes (or the
 // table's key serde and a standard value serde; Validate names the join
 // when none is known). A repartition topic read together with the table's
-// topic gets the table topic's partition count, as in Kafka Streams. Call
-// Repartition yourself to give that topic a stable name.
+// topic gets the table topic's partition count, as in Kafka Streams.
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v V, vt VT) VR) Stream[K, VR] {
 	s.t.nilFuncs("Join", "joiner", joiner)
 	return streamTableJoin(s, t, false, func(k K, v V, vt VT, _ bool) VR { return joiner(k, v, vt) })
@@ -66,7 +66,7 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], left bool
 	if key == nil {
 		key = t.key
 	}
-	s = byKey(s, fmt.Sprintf("join %q", name), name, key, nil)
+	s = byKey(s, fmt.Sprintf("join %q", name), s.t.joinRepartitionName(t.stores), key, nil)
 	AddProcessor(s.t, name, func() processor.Processor[K, V, K, VR] {
 		return &streamTableJoiner[K, V, VT, VR]{left: left, lookup: t.lookup, joiner: joiner}
 	}, s.node)
@@ -290,3 +290,21 @@ func (j *tableJoiner[K, T, O, VR]) Process(r processor.Record[K, change[T]]) err
 }
 
 func (j *tableJoiner[K, T, O, VR]) Close() error { return nil }
+
+// joinRepartitionName names the repartition topic a join with the table
+// of the given stores inserts before a re-keyed stream: after the table's
+// store, so that adding operators elsewhere never renames it (a generated
+// node name would move).
+func (t *Topology) joinRepartitionName(tableStores []string) string {
+	base := "join"
+	if len(tableStores) > 0 {
+		base = tableStores[0] + "-join"
+	}
+	name := base
+	for i := 2; ; i++ {
+		if _, taken := t.g.Node(name + "-repartition-sink"); !taken {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+}

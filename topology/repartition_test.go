@@ -196,8 +196,8 @@ func TestJoinRepartitionsARekeyedStream(t *testing.T) {
 		t.Fatalf("%d of 40 orders joined: %v", len(got), got)
 	}
 	desc, _ := top.Describe()
-	if !strings.Contains(desc.String(), "KSTREAM-JOIN-") || !strings.Contains(desc.String(), "-repartition") {
-		t.Fatalf("no repartition before the join:\n%s", desc)
+	if !strings.Contains(desc.String(), "customers-store-join-repartition") {
+		t.Fatalf("no repartition named after the table's store before the join:\n%s", desc)
 	}
 }
 
@@ -232,5 +232,46 @@ func TestNilFunctionsAreValidationErrors(t *testing.T) {
 	}
 	if _, err := testkit.NewDriver(top, testkit.DriverConfig{}); err == nil {
 		t.Error("NewDriver accepted nil functions")
+	}
+}
+
+// TestAddingOperatorsRenamesNoTopic: the same application with stateless
+// operators added upstream (which shifts every generated node name) keeps
+// the names of its changelogs and repartition topics, so an upgraded
+// application finds its state again.
+func TestAddingOperatorsRenamesNoTopic(t *testing.T) {
+	build := func(extra bool) *topology.Topology {
+		top := topology.New()
+		in := topology.StreamOf(top, serde.String, serde.String, "orders")
+		if extra {
+			in = topology.MapValues(in.Filter(func(_, v string) bool { return v != "" }).Peek(func(string, string) {}),
+				func(_, v string) string { return v })
+		}
+		customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
+		byCustomer := topology.Map(in, func(k, v string) (string, string) { return v, k })
+		topology.Join(byCustomer, customers, func(_, o, c string) string { return o + c }).To("enriched", serde.String, serde.String)
+		topology.Count(topology.Map(in, func(_, v string) (string, string) { return v, v }), "per-value", serde.String).
+			To("counts", serde.String, serde.Int64)
+		topology.WindowedCount(topology.GroupBy(in, "by-key", func(k, _ string) string { return k }, serde.String, serde.String),
+			topology.TumblingWindows(time.Minute), "per-minute", serde.String).
+			To("per-minute", topology.TimeWindowedSerde(serde.String, time.Minute), serde.Int64)
+		return top
+	}
+	topics := func(top *topology.Topology) string {
+		c, err := top.Compile("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(c.InternalTopics(), " ")
+	}
+	before, after := topics(build(false)), topics(build(true))
+	if before != after {
+		t.Fatalf("internal topics changed when operators were added:\nbefore %s\nafter  %s", before, after)
+	}
+	for _, want := range []string{"app-customers-store-changelog", "app-customers-store-join-repartition", "app-per-value-repartition",
+		"app-per-value-changelog", "app-by-key-repartition", "app-per-minute-changelog"} {
+		if !strings.Contains(before, want) {
+			t.Errorf("internal topics %s lack %s", before, want)
+		}
 	}
 }

@@ -6,6 +6,26 @@
 // (Stream, Map, Filter, To, …) builds on it and names nodes for you. Both
 // record mistakes as they go; Validate (and App at startup) reports all of
 // them, each naming the node, store or topic at fault.
+//
+// # Names
+//
+// What an application keeps in Kafka is named by what you name, so that a
+// topology can grow without losing its state:
+//   - every store is named by you (Count, Aggregate, TableOf, the windowed
+//     aggregations take its name), and its changelog is
+//     <application id>-<store>-changelog;
+//   - a repartition topic is <application id>-<name>-repartition, with the
+//     name you give GroupBy or Repartition, or, when the DSL inserts one
+//     after a key change, the name of the store of the aggregation that
+//     needs it (<store>-repartition) or, for a join, of the table's store
+//     (<table store>-join-repartition);
+//   - processor and sink nodes get generated names (KSTREAM-MAP-0000000003,
+//     as Kafka Streams names them) that shift when an operator is added
+//     upstream; they name no topic and no store, so nothing in Kafka moves
+//     with them.
+//
+// Adding, removing or reordering stateless operators therefore renames no
+// changelog and no repartition topic (TestAddingOperatorsRenamesNoTopic).
 package topology
 
 import (
