@@ -23,6 +23,17 @@ final class TableTopologies {
     StreamsBuilder b = new StreamsBuilder();
     switch (name) {
       case "table" -> table(b, "in", "table-store").toStream().to("out");
+      case "tableGroupCount" -> table(b, "in", "table-store")
+          .groupBy((k, v) -> org.apache.kafka.streams.KeyValue.pair(Topologies.firstLetter(v), v),
+              org.apache.kafka.streams.kstream.Grouped.as("g"))
+          .count().toStream()
+          .to("counts", org.apache.kafka.streams.kstream.Produced.with(
+              org.apache.kafka.common.serialization.Serdes.String(), org.apache.kafka.common.serialization.Serdes.Long()));
+      case "tableGroupAggregate" -> table(b, "in", "table-store")
+          .groupBy((k, v) -> org.apache.kafka.streams.KeyValue.pair(Topologies.firstLetter(v), k),
+              org.apache.kafka.streams.kstream.Grouped.as("g"))
+          .aggregate(() -> "", (k, v, agg) -> agg + "+" + v, (k, v, agg) -> agg + "-" + v)
+          .toStream().to("out");
       case "tableFilter" -> table(b, "in", "table-store")
           .filter((k, v) -> !v.startsWith("x")).toStream().to("out");
       case "tableMapValues" -> table(b, "in", "table-store")

@@ -121,7 +121,7 @@ final class Topologies {
     return b.stream("in");
   }
 
-  private static String firstLetter(String v) {
+  static String firstLetter(String v) {
     return v.isEmpty() ? "" : v.substring(0, 1);
   }
 }
