@@ -275,3 +275,48 @@ func TestAddingOperatorsRenamesNoTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestJoinStreamsRepartitionsARekeyedSide: a click stream re-keyed by user
+// is joined with a stream keyed by user on four partitions: every click
+// meets its user's view within the window.
+func TestJoinStreamsRepartitionsARekeyedSide(t *testing.T) {
+	top := topology.New()
+	clicks := topology.StreamOf(top, serde.String, serde.String, "clicks") // key: click id, value: user
+	views := topology.StreamOf(top, serde.String, serde.String, "views")   // key: user
+	byUser := topology.Map(clicks, func(id, user string) (string, string) { return user, id })
+	topology.JoinStreams(byUser, views, "click-view", topology.JoinTimeDifference(time.Minute),
+		func(user, click, view string) string { return click + "@" + view }, serde.String, serde.String, serde.String).
+		To("joined", serde.String, serde.String)
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{DefaultPartitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	vin := testkit.InputTopic(d, "views", serde.String, serde.String)
+	cin := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	at := time.Unix(1000, 0)
+	for i := range 10 {
+		if err := vin.PipeAt(fmt.Sprintf("u%d", i), fmt.Sprintf("view%d", i), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 40 {
+		if err := cin.PipeAt(fmt.Sprintf("c%d", i), fmt.Sprintf("u%d", i%10), at.Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := testkit.OutputTopic(d, "joined", serde.String, serde.String).ReadValues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 40 {
+		t.Fatalf("%d of 40 clicks joined", len(got))
+	}
+	c, err := top.Compile("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(c.InternalTopics(), " "), "app-click-view-left-repartition") {
+		t.Fatalf("internal topics %v", c.InternalTopics())
+	}
+}

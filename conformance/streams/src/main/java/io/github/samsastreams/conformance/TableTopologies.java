@@ -23,6 +23,14 @@ final class TableTopologies {
     StreamsBuilder b = new StreamsBuilder();
     switch (name) {
       case "table" -> table(b, "in", "table-store").toStream().to("out");
+      case "streamStreamJoin" -> {
+        KStream<String, String> l = b.stream("in-a");
+        KStream<String, String> r = b.stream("in-b");
+        l.join(r, (v1, v2) -> v1 + "|" + v2,
+            org.apache.kafka.streams.kstream.JoinWindows.ofTimeDifferenceAndGrace(
+                java.time.Duration.ofMillis(10), java.time.Duration.ofMillis(5)),
+            org.apache.kafka.streams.kstream.StreamJoined.as("j")).to("out");
+      }
       case "tableGroupCount" -> table(b, "in", "table-store")
           .groupBy((k, v) -> org.apache.kafka.streams.KeyValue.pair(Topologies.firstLetter(v), v),
               org.apache.kafka.streams.kstream.Grouped.as("g"))

@@ -1,0 +1,22 @@
+package conformance
+
+import (
+	"time"
+
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+func init() {
+	// a.join(b, v1|v2, JoinWindows.ofTimeDifferenceAndGrace(10ms, 5ms),
+	// StreamJoined.as("j")).
+	topologies["streamStreamJoin"] = func() *topology.Topology {
+		top := topology.New()
+		a := topology.StreamOf(top, serde.String, serde.String, "in-a")
+		b := topology.StreamOf(top, serde.String, serde.String, "in-b")
+		topology.JoinStreams(a, b, "j", topology.JoinTimeDifference(10*time.Millisecond).WithGrace(5*time.Millisecond),
+			func(_, v1, v2 string) string { return v1 + "|" + v2 }, serde.String, serde.String, serde.String).
+			To("out", serde.String, serde.String)
+		return top
+	}
+}
