@@ -20,3 +20,17 @@ func init() {
 		return top
 	}
 }
+
+func init() {
+	// a.groupByKey().cogroup(agg+"a:"+v).cogroup(b.groupByKey(),
+	// agg+"b:"+v).aggregate("").
+	topologies["cogroup"] = func() *topology.Topology {
+		top := topology.New()
+		a := topology.StreamOf(top, serde.String, serde.String, "in-a")
+		b := topology.StreamOf(top, serde.String, serde.String, "in-b")
+		c := topology.Cogroup(a, func(_, v, agg string) string { return agg + "a:" + v + ";" })
+		c = topology.CogroupWith(c, b, func(_, v, agg string) string { return agg + "b:" + v + ";" })
+		c.Aggregate("cogroup-store", func() string { return "" }, serde.String, serde.String).To("out", serde.String, serde.String)
+		return top
+	}
+}

@@ -320,3 +320,40 @@ func TestJoinStreamsRepartitionsARekeyedSide(t *testing.T) {
 		t.Fatalf("internal topics %v", c.InternalTopics())
 	}
 }
+
+// TestCogroupOnFourPartitions: two streams cogrouped by user, one of them
+// re-keyed first (repartitioned by itself), give one aggregate per user
+// with every record of both.
+func TestCogroupOnFourPartitions(t *testing.T) {
+	top := topology.New()
+	logins := topology.StreamOf(top, serde.String, serde.String, "logins") // key: user
+	orders := topology.StreamOf(top, serde.String, serde.String, "orders") // key: order id, value: user
+	byUser := topology.Map(orders, func(id, user string) (string, string) { return user, id })
+	c := topology.Cogroup(logins, func(_, _ string, n int64) int64 { return n + 1 })
+	c = topology.CogroupWith(c, byUser, func(_, _ string, n int64) int64 { return n + 100 })
+	c.Aggregate("activity", func() int64 { return 0 }, serde.String, serde.Int64).To("activity", serde.String, serde.Int64)
+	d, err := testkit.NewDriver(top, testkit.DriverConfig{DefaultPartitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	lin := testkit.InputTopic(d, "logins", serde.String, serde.String)
+	oin := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	for i := range 20 {
+		if err := lin.Pipe(fmt.Sprintf("u%d", i%5), "x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := oin.Pipe(fmt.Sprintf("o%d", i), fmt.Sprintf("u%d", i%5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := testkit.ReadKeyValuesToMap(testkit.OutputTopic(d, "activity", serde.String, serde.Int64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if u := fmt.Sprintf("u%d", i); got[u] != 404 {
+			t.Errorf("%s: %d, want 404 (4 logins, 4 orders)", u, got[u])
+		}
+	}
+}

@@ -23,6 +23,13 @@ final class TableTopologies {
     StreamsBuilder b = new StreamsBuilder();
     switch (name) {
       case "table" -> table(b, "in", "table-store").toStream().to("out");
+      case "cogroup" -> {
+        org.apache.kafka.streams.kstream.KGroupedStream<String, String> ga = b.<String, String>stream("in-a").groupByKey();
+        org.apache.kafka.streams.kstream.KGroupedStream<String, String> gb = b.<String, String>stream("in-b").groupByKey();
+        ga.<String>cogroup((k, v, agg) -> agg + "a:" + v + ";")
+            .cogroup(gb, (k, v, agg) -> agg + "b:" + v + ";")
+            .aggregate(() -> "").toStream().to("out");
+      }
       case "streamStreamJoin" -> {
         KStream<String, String> l = b.stream("in-a");
         KStream<String, String> r = b.stream("in-b");
