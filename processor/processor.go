@@ -95,6 +95,10 @@ type TaskContext interface {
 	// StreamTime returns the task's stream time: the highest event time
 	// seen on its input partitions, or the zero time before any input.
 	StreamTime() time.Time
+	// WallClock returns the wall-clock time (Kafka Streams'
+	// currentSystemTimeMs): time.Now in an App, the driver's clock in
+	// testkit.Driver.
+	WallClock() time.Time
 	// Schedule registers fn to be called every interval on the given clock.
 	// fn receives the time it fires at: the stream time or the wall clock.
 	Schedule(interval time.Duration, typ PunctuationType, fn func(t time.Time) error) Cancellable

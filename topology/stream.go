@@ -56,6 +56,15 @@ func StreamOf[K, V any](t *Topology, key serde.Serde[K], value serde.Serde[V], t
 	return Stream[K, V]{t: t, node: name, key: key, value: value}
 }
 
+// StreamFrom adds a source configured in full (topics, serdes, and how its
+// records get their event time: Source.EventTime, Timestamp or WallClock)
+// and returns its stream.
+func StreamFrom[K, V any](t *Topology, src Source[K, V]) Stream[K, V] {
+	name := t.name("KSTREAM-SOURCE")
+	AddSource(t, name, src)
+	return Stream[K, V]{t: t, node: name, key: src.Key, value: src.Value}
+}
+
 // Process adds a processor fed by the stream and returns its output stream.
 // The processor may change keys, so a stateful DSL operator after it reads
 // through a repartition topic, as after Map (Kafka Streams' process() does

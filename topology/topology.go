@@ -128,8 +128,20 @@ type Source[K, V any] struct {
 	// Key and Value deserialize the records. Both are required.
 	Key   serde.Serde[K]
 	Value serde.Serde[V]
-	// Timestamp extracts the event time; nil means the record timestamp.
+	// Timestamp extracts the event time from the raw record; nil means the
+	// record's own timestamp.
 	Timestamp TimestampExtractor
+	// EventTime, when set, extracts the event time from the deserialized
+	// record (a field of the value: no second decode), given the current
+	// time of the record's partition (the highest event time this source
+	// stamped on it; zero before any), as Kafka Streams' extractors get
+	// partitionTime. It takes precedence over Timestamp. An error hands the
+	// record to the processing-error policy.
+	EventTime func(r processor.Record[K, V], partitionTime time.Time) (time.Time, error)
+	// WallClock stamps every record with the wall clock when it is
+	// processed (Kafka Streams' WallclockTimestampExtractor), for
+	// processing-time windows; testkit.Driver's clock in tests.
+	WallClock bool
 }
 
 // AddSource adds a source node reading the given topics.
@@ -138,15 +150,16 @@ func AddSource[K, V any](t *Topology, name string, src Source[K, V]) {
 		t.g.Errorf("topology: source %q needs both a key and a value serde", name)
 		return
 	}
-	var ts func(*kgo.Record) time.Time
-	if src.Timestamp != nil {
-		ts = src.Timestamp
-	}
+	// A timestamp before the Unix epoch, whichever way it was found, is
+	// handed to the processing-error policy, as Kafka Streams' default
+	// extractor refuses it.
 	t.g.Add(&engine.Node{
 		Name:   name,
 		Kind:   engine.KindSource,
 		Topics: append([]string(nil), src.Topics...),
-		Make:   engine.NewSource(src.Key, src.Value, ts),
+		Make: engine.NewTimedSource(src.Key, src.Value, engine.SourceTime[K, V]{
+			Raw: src.Timestamp, Typed: src.EventTime, WallClock: src.WallClock,
+		}),
 	})
 }
 

@@ -171,7 +171,7 @@ func TestForwardToUnknownChildFailsTheTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task.Add(&kgo.Record{Topic: "in", Key: []byte("nope"), Offset: 7})
+	task.Add(&kgo.Record{Topic: "in", Key: []byte("nope"), Offset: 7, Timestamp: time.UnixMilli(7)})
 	task.Process(1)
 	if err := task.Err(); err == nil || !strings.Contains(err.Error(), `"nope" is not a child of "route"`) || !strings.Contains(err.Error(), "offset 7") {
 		t.Fatalf("err = %v", err)

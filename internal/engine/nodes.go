@@ -61,15 +61,39 @@ func (c *children[K, V]) forward(r processor.Record[K, V]) {
 
 // NewSource returns the factory of a typed source instance.
 func NewSource[K, V any](key serde.Serde[K], value serde.Serde[V], ts func(*kgo.Record) time.Time) func() Instance {
-	return func() Instance { return &source[K, V]{key: key, value: value, ts: ts} }
+	return NewTimedSource(key, value, SourceTime[K, V]{Raw: ts})
+}
+
+// SourceTime says how a source stamps its records with their event time:
+// by default the record's own timestamp.
+type SourceTime[K, V any] struct {
+	// Raw extracts the time from the raw record.
+	Raw func(*kgo.Record) time.Time
+	// Typed extracts it from the deserialized record, given the current
+	// time of its partition (the highest event time the source stamped on
+	// it, zero before any); an error hands the record to the processing
+	// error policy.
+	Typed func(r processor.Record[K, V], partitionTime time.Time) (time.Time, error)
+	// WallClock stamps every record with the task's wall clock.
+	WallClock bool
+}
+
+// NewTimedSource is NewSource with a choice of event time.
+func NewTimedSource[K, V any](key serde.Serde[K], value serde.Serde[V], st SourceTime[K, V]) func() Instance {
+	return func() Instance { return &source[K, V]{key: key, value: value, ts: st.Raw, typed: st.Typed, wall: st.WallClock} }
 }
 
 type source[K, V any] struct {
 	key   serde.Serde[K]
 	value serde.Serde[V]
 	ts    func(*kgo.Record) time.Time
-	t     *Task
-	out   children[K, V]
+	typed func(processor.Record[K, V], time.Time) (time.Time, error)
+	wall  bool
+	// partTime is the highest event time stamped per input topic (a task
+	// reads one partition of each).
+	partTime map[string]time.Time
+	t        *Task
+	out      children[K, V]
 }
 
 func (s *source[K, V]) Init(t *Task, n *Node) error { s.t = t; s.out.node = n.Name; return nil }
@@ -132,11 +156,13 @@ func (s *source[K, V]) consume(r *kgo.Record) {
 		}
 	}
 	ts := r.Timestamp
-	if s.ts != nil {
+	switch {
+	case s.wall:
+		ts = s.t.Now()
+	case s.ts != nil:
 		ts = s.ts(r)
 	}
 	hs := FromKafkaHeaders(r.Headers)
-	s.t.observe(ts)
 	rec := processor.SourceRecord(k, v, ts, hs, processor.Origin{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
 	if r.Key == nil {
 		rec = rec.WithNullKey()
@@ -144,6 +170,24 @@ func (s *source[K, V]) consume(r *kgo.Record) {
 	if r.Value == nil {
 		rec = rec.AsTombstone()
 	}
+	if s.typed != nil {
+		if s.partTime == nil {
+			s.partTime = map[string]time.Time{}
+		}
+		if ts, err = s.typed(rec, s.partTime[r.Topic]); err != nil {
+			s.t.processingError(s.out.node, fmt.Errorf("timestamp of the record at topic %q partition %d offset %d: %w", r.Topic, r.Partition, r.Offset, err))
+			return
+		}
+		rec.Timestamp = ts
+	}
+	if ts.UnixMilli() < 0 {
+		s.t.processingError(s.out.node, fmt.Errorf("invalid timestamp %d ms (before the Unix epoch) of the record at topic %q partition %d offset %d", ts.UnixMilli(), r.Topic, r.Partition, r.Offset))
+		return
+	}
+	if s.typed != nil && ts.After(s.partTime[r.Topic]) {
+		s.partTime[r.Topic] = ts
+	}
+	s.t.observe(ts)
 	s.out.forward(rec)
 }
 
@@ -221,6 +265,9 @@ func (p *proc[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return p.t.ID }
 
 // StreamTime implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) StreamTime() time.Time { return p.t.StreamTime() }
+
+// WallClock implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) WallClock() time.Time { return p.t.Now() }
 
 // Schedule implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) Schedule(interval time.Duration, typ processor.PunctuationType, fn func(time.Time) error) processor.Cancellable {

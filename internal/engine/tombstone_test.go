@@ -57,7 +57,7 @@ func TestSourceAndSinkKeepNulls(t *testing.T) {
 	defer func() { _ = task.Close() }()
 	in := [][2][]byte{{[]byte("a"), nil}, {nil, []byte("v")}, {nil, nil}, {[]byte{}, []byte{}}}
 	for i, kv := range in {
-		task.Add(&kgo.Record{Topic: "in", Key: kv[0], Value: kv[1], Offset: int64(i)})
+		task.Add(&kgo.Record{Topic: "in", Key: kv[0], Value: kv[1], Offset: int64(i), Timestamp: time.UnixMilli(int64(i))})
 	}
 	if n := task.Process(10); n != len(in) || task.Err() != nil {
 		t.Fatalf("processed %d, err %v", n, task.Err())
@@ -98,9 +98,9 @@ func TestDropIsCountedNotAnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = task.Close() }()
-	task.Add(&kgo.Record{Topic: "in", Key: []byte("a"), Value: nil, Offset: 0})
-	task.Add(&kgo.Record{Topic: "in", Key: []byte("a"), Value: []byte("x"), Offset: 1})
-	task.Add(&kgo.Record{Topic: "in", Key: []byte("b"), Value: nil, Offset: 2})
+	task.Add(&kgo.Record{Topic: "in", Key: []byte("a"), Value: nil, Offset: 0, Timestamp: time.UnixMilli(1)})
+	task.Add(&kgo.Record{Topic: "in", Key: []byte("a"), Value: []byte("x"), Offset: 1, Timestamp: time.UnixMilli(1)})
+	task.Add(&kgo.Record{Topic: "in", Key: []byte("b"), Value: nil, Offset: 2, Timestamp: time.UnixMilli(1)})
 	task.Process(10)
 	if task.Dropped() != 2 || task.Skipped() != 0 || handled != 0 || task.Err() != nil {
 		t.Fatalf("dropped %d, skipped %d, policy called %d times, err %v; want 2 dropped and nothing else", task.Dropped(), task.Skipped(), handled, task.Err())
