@@ -80,7 +80,9 @@ type SourceTime[K, V any] struct {
 
 // NewTimedSource is NewSource with a choice of event time.
 func NewTimedSource[K, V any](key serde.Serde[K], value serde.Serde[V], st SourceTime[K, V]) func() Instance {
-	return func() Instance { return &source[K, V]{key: key, value: value, ts: st.Raw, typed: st.Typed, wall: st.WallClock} }
+	return func() Instance {
+		return &source[K, V]{key: key, value: value, ts: st.Raw, typed: st.Typed, wall: st.WallClock}
+	}
 }
 
 type source[K, V any] struct {
