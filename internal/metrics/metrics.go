@@ -8,8 +8,9 @@
 // time it runs (Register, Unregister).
 //
 // The hot path (one record) costs no allocation: the runtime adds a task's
-// processed records once per batch, and the process latency is sampled
-// (one record in SampleEvery) through a Task's cached histogram.
+// processed records once per batch, and the engine samples the process
+// latency (one record in engine.LatencySampleEvery, 64) into a Task's
+// cached histogram.
 package metrics
 
 import (
@@ -25,10 +26,6 @@ import (
 
 // Namespace prefixes every metric name.
 const Namespace = "samsa"
-
-// SampleEvery is the process-latency sampling period: one record in
-// SampleEvery (a power of two) is timed.
-const SampleEvery = 64
 
 // States are the App states, in the order of their numeric values, as the
 // state label carries them.
