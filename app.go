@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/runtime"
 	"github.com/samsa-streams/samsa/processor"
@@ -55,7 +57,15 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		// run joins against empty global stores.
 		return nil, fmt.Errorf("%w: the topology has global tables (%s), which only testkit.Driver runs so far", ErrConfig, strings.Join(slices.Sorted(maps.Keys(plan.Graph.Globals)), ", "))
 	}
-	return &App{r: runtime.New(plan, c.runtime()), plan: plan}, nil
+	rc := c.runtime()
+	if c.HTTPAddr != "" {
+		d, err := top.Describe()
+		if err != nil {
+			return nil, err
+		}
+		rc.Topology = d.String()
+	}
+	return &App{r: runtime.New(plan, rc), plan: plan}, nil
 }
 
 // runtime translates a validated configuration for the runtime.
@@ -78,6 +88,7 @@ func (c Config) runtime() runtime.Config {
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
 		InternalTopicConfigs:     maps.Clone(c.InternalTopicConfigs),
+		MetricsRegisterer:        c.MetricsRegisterer, HTTPAddr: c.HTTPAddr,
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }
@@ -99,6 +110,17 @@ func (a *App) Close() error { return translate(a.r.Close()) }
 
 // State returns the current state.
 func (a *App) State() State { return State(a.r.State()) }
+
+// HTTPAddr returns the address the HTTP server (Config.HTTPAddr) listens
+// on, with the port it chose when the configured one was 0. It is "" until
+// Run has started the server, after Run returned, and without
+// Config.HTTPAddr.
+func (a *App) HTTPAddr() string { return a.r.HTTPAddr() }
+
+// Metrics returns the App's own Prometheus registry, which /metrics
+// serves: samsa's metrics (see README, Observability), the Go runtime's
+// and the process'. It is there whether or not Config.HTTPAddr is set.
+func (a *App) Metrics() prometheus.Gatherer { return a.r.Metrics() }
 
 // Skipped returns the number of records the error policies skipped.
 func (a *App) Skipped() int64 { return a.r.Skipped() }

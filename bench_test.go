@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/metrics"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 	"github.com/samsa-streams/samsa/topology"
@@ -31,14 +32,24 @@ func statelessTopology[T any](s serde.Serde[T], mapFn func(T) T, keep func(T) bo
 	return t
 }
 
-func benchTask(b *testing.B, top *topology.Topology) {
+func benchTask(b *testing.B, top *topology.Topology) { benchTaskWith(b, top, false) }
+
+// benchTaskWith runs the benchmark with or without the metrics hooks the
+// runtime gives every task.
+func benchTaskWith(b *testing.B, top *topology.Topology, withMetrics bool) {
 	compiled, err := top.Compile("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
 	plan := compiled.(*engine.Plan)
 	out := &discard{}
-	task, err := engine.NewTask(plan.Graph, plan.Subs[0], 0, engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()})
+	cfg := engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()}
+	var tm *metrics.Task
+	if withMetrics {
+		tm = metrics.New("bench", metrics.Sources{}).Task("0_0")
+		cfg.ProcessLatency, cfg.PunctuateLatency, cfg.OnDrop = tm.ProcessLatency, tm.PunctuateLatency, tm.Dropped
+	}
+	task, err := engine.NewTask(plan.Graph, plan.Subs[0], 0, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +67,10 @@ func benchTask(b *testing.B, top *topology.Topology) {
 			recs[j].Offset = int64(i + j)
 			task.Add(recs[j])
 		}
-		task.Process(n)
+		processed := task.Process(n)
+		if tm != nil {
+			tm.Processed(processed) // once per batch, as the runtime does
+		}
 	}
 	b.StopTimer()
 	if err := task.Err(); err != nil {
@@ -82,4 +96,17 @@ func BenchmarkStatelessString(b *testing.B) {
 // BenchmarkStatelessStringView is the same with the zero-copy string serde.
 func BenchmarkStatelessStringView(b *testing.B) {
 	benchTask(b, statelessTopology(serde.StringView, func(v string) string { return v }, func(v string) bool { return v != "" }))
+}
+
+// BenchmarkStatelessBytesMetrics is BenchmarkStatelessBytes with the
+// metrics hooks of a running App: processed records per batch, the process
+// latency sampled.
+func BenchmarkStatelessBytesMetrics(b *testing.B) {
+	benchTaskWith(b, statelessTopology(serde.Bytes, func(v []byte) []byte { return v }, func(v []byte) bool { return len(v) > 0 }), true)
+}
+
+// BenchmarkStatelessStringViewMetrics is BenchmarkStatelessStringView with
+// the metrics hooks.
+func BenchmarkStatelessStringViewMetrics(b *testing.B) {
+	benchTaskWith(b, statelessTopology(serde.StringView, func(v string) string { return v }, func(v string) bool { return v != "" }), true)
 }

@@ -23,9 +23,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/exactlyonce"
+	"github.com/samsa-streams/samsa/internal/metrics"
 )
 
 // Guarantee is the processing guarantee.
@@ -193,6 +195,24 @@ type Config struct {
 	// them; windowed changelogs keep the window retention plus a day).
 	// Keys and values must be non-empty.
 	InternalTopicConfigs map[string]string
+	// MetricsRegisterer, if set, also receives the App's Prometheus
+	// metrics (see README, Observability) while Run runs: they are
+	// registered when Run starts and unregistered when it returns. They
+	// are always on the App's own registry too (App.Metrics), never on
+	// Prometheus' global one, so that Apps in one process do not collide;
+	// every metric carries an application_id label. Two Apps with the
+	// same ApplicationID on one Registerer collide: Run fails, naming
+	// this field; give each its own labels with
+	// prometheus.WrapRegistererWith.
+	MetricsRegisterer prometheus.Registerer
+	// HTTPAddr, if set (host:port; port 0 picks a free one, see
+	// App.HTTPAddr), is where the App serves, while Run runs: /metrics
+	// (the App's own registry, in Prometheus' format), /healthz (200
+	// while Run runs and has not failed), /readyz (200 when RUNNING with
+	// every restore finished, 503 otherwise; the body says the state)
+	// and /topology (the topology's description). Empty (default): no
+	// server.
+	HTTPAddr string
 }
 
 // reservedTopicConfigs are the topic configs samsa sets on its internal
@@ -310,6 +330,11 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.RepartitionPurgeInterval == 0 {
 		out.RepartitionPurgeInterval = 30 * time.Second
+	}
+	if out.HTTPAddr != "" {
+		if err := metrics.CheckAddr(out.HTTPAddr); err != nil {
+			bad("field HTTPAddr %q is not host:port: %v", out.HTTPAddr, err)
+		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(out.InternalTopicConfigs)) {
 		switch v := out.InternalTopicConfigs[k]; {

@@ -97,6 +97,10 @@ func TestConfigMessages(t *testing.T) {
 			p + "field StateCacheSize is negative (-3)", p + "field StandbyReplicas is negative (-4)",
 			p + "field FetchMaxBytes is negative (-5)", p + "field FetchMaxPartitionBytes is negative (-6)",
 		}},
+		{"http addr", with(func(c *samsa.Config) { c.HTTPAddr = "9090" }),
+			[]string{p + `field HTTPAddr "9090" is not host:port: address 9090: missing port in address`}},
+		{"http addr no port", with(func(c *samsa.Config) { c.HTTPAddr = "localhost:" }),
+			[]string{p + `field HTTPAddr "localhost:" is not host:port: missing port`}},
 		{"all at once", samsa.Config{ApplicationID: "a b", Guarantee: 9, HeartbeatInterval: time.Minute, GroupInstanceID: ".."}, []string{
 			p + `field ApplicationID "a b" has characters other than the allowed [a-zA-Z0-9._-]: ' ' (it prefixes topic names and ids)`,
 			p + "field Bootstrap is empty",
@@ -123,6 +127,7 @@ func TestConfigAcceptsLegalIDs(t *testing.T) {
 		{ApplicationID: strings.Repeat("a", 200), InstanceID: strings.Repeat("i", 48), GroupInstanceID: strings.Repeat("g", 48)},
 		{ApplicationID: "app", SessionTimeout: 6 * time.Second, HeartbeatInterval: 5999 * time.Millisecond,
 			RebalanceTimeout: time.Second, FetchMaxBytes: 1 << 30, FetchMaxPartitionBytes: 1},
+		{ApplicationID: "app", HTTPAddr: "127.0.0.1:0"}, {ApplicationID: "app", HTTPAddr: ":9090"},
 	} {
 		cfg.Bootstrap = []string{"x:1"}
 		if _, err := samsa.New(passTopology("a", "b"), cfg); err != nil {

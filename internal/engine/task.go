@@ -75,7 +75,16 @@ type Task struct {
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
+
+	// The metrics hooks (nil: none), from TaskConfig.
+	processLatency   func(time.Duration)
+	punctuateLatency func(time.Duration)
+	onDrop           func(reason string)
 }
+
+// LatencySampleEvery is the process-latency sampling period: one record in
+// LatencySampleEvery (a power of two) is timed for TaskConfig.ProcessLatency.
+const LatencySampleEvery = 64
 
 type queue struct {
 	topic string
@@ -113,6 +122,15 @@ type TaskConfig struct {
 	// that was rolled back is not processed again, but handed to the
 	// production error policy with the rejection.
 	Poisoned func(r *kgo.Record) (error, bool)
+	// ProcessLatency, if set, receives the time one record took through
+	// the topology, for one record in LatencySampleEvery: timing every
+	// record would cost more than the metric is worth.
+	ProcessLatency func(time.Duration)
+	// PunctuateLatency, if set, receives the time each punctuation took.
+	PunctuateLatency func(time.Duration)
+	// OnDrop, if set, is told the reason of every record an operator
+	// dropped by design (see Dropped).
+	OnDrop func(reason string)
 }
 
 // ErrorKind says where an error happened.
@@ -176,14 +194,18 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 		dlq:       cfg.DeadLetterTopic,
 		poisoned:  cfg.Poisoned,
 		onHandled: cfg.OnHandled,
-		inst:      make(map[string]Instance, len(sub.Nodes)),
-		order:     sub.Nodes,
-		sources:   map[string]sourceInstance{},
-		byTopic:   map[string]*queue{},
-		stores:    map[string]RawStore{},
-		typed:     map[string]processor.StateStore{},
-		globals:   map[string]processor.StateStore{},
-		g:         g,
+
+		processLatency:   cfg.ProcessLatency,
+		punctuateLatency: cfg.PunctuateLatency,
+		onDrop:           cfg.OnDrop,
+		inst:             make(map[string]Instance, len(sub.Nodes)),
+		order:            sub.Nodes,
+		sources:          map[string]sourceInstance{},
+		byTopic:          map[string]*queue{},
+		stores:           map[string]RawStore{},
+		typed:            map[string]processor.StateStore{},
+		globals:          map[string]processor.StateStore{},
+		g:                g,
 	}
 	for _, n := range sub.Nodes {
 		t.inst[n.Name] = n.Make()
@@ -275,10 +297,18 @@ func (t *Task) Process(max int) int {
 			q.recs, q.head = q.recs[:0], 0
 		}
 		t.current, t.handled = r, false
+		var began time.Time
+		sample := t.processLatency != nil && t.processed&(LatencySampleEvery-1) == 0
+		if sample {
+			began = time.Now()
+		}
 		if err, bad := t.isPoisoned(r); bad {
 			t.handle(ErrorProduction, err)
 		} else {
 			t.sources[r.Topic].consume(r)
+		}
+		if sample {
+			t.processLatency(time.Since(began))
 		}
 		t.current = nil
 		if t.err != nil {
@@ -518,6 +548,9 @@ func (t *Task) Dropped() int64 { return t.dropped }
 // level with where it came from.
 func (t *Task) drop(node, reason string) {
 	t.dropped++
+	if t.onDrop != nil {
+		t.onDrop(reason)
+	}
 	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
@@ -660,8 +693,15 @@ func (t *Task) fire(typ processor.PunctuationType, now time.Time) {
 		// punctuation that the error policy skips keeps its schedule.
 		p.advance(now)
 		t.punct, t.handled = p, false
+		var began time.Time
+		if t.punctuateLatency != nil {
+			began = time.Now()
+		}
 		if err := p.fn(now); err != nil {
 			t.processingError(p.node, err)
+		}
+		if t.punctuateLatency != nil {
+			t.punctuateLatency(time.Since(began))
 		}
 		t.punct = nil
 	}

@@ -373,3 +373,49 @@ func TestOneDecisionPerRecordAndPunctuation(t *testing.T) {
 		t.Errorf("a record, then a punctuation failing twice: onError called %d times in all (%q), Skipped() = %d; want 3 and 3", len(pol.calls), pol.calls, task.Skipped())
 	}
 }
+
+// TestMetricsHooks: the process latency is sampled one record in
+// LatencySampleEvery, every punctuation is timed, every drop reported with
+// its reason.
+func TestMetricsHooks(t *testing.T) {
+	var latencies, punctuations int
+	task, out := punctTask(t, 10*time.Millisecond, nil, TaskConfig{
+		ProcessLatency:   func(d time.Duration) { latencies++ },
+		PunctuateLatency: func(d time.Duration) { punctuations++ },
+	})
+	const n = 2*LatencySampleEvery + 2
+	for i := range n {
+		task.Add(rec("v", int64(i)*5, int64(i)))
+	}
+	if got := task.Process(n); got != n {
+		t.Fatalf("processed %d", got)
+	}
+	if latencies != 3 {
+		t.Errorf("%d latencies sampled of %d records, want 3", latencies, n)
+	}
+	if want := len(puncts(out, 0)); punctuations != want || want == 0 {
+		t.Errorf("%d punctuations timed, %d fired", punctuations, want)
+	}
+
+	var reasons []string
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "p", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &fnProc{process: func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+				ctx.(Dropper).Drop("because " + r.Value)
+				return nil
+			}}
+		})})
+	})
+	dt, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &recorder{}, Stores: NewMemoryStores(), OnDrop: func(r string) { reasons = append(reasons, r) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dt.Close()
+	dt.Add(rec("a", 1, 0))
+	dt.Add(rec("b", 2, 1))
+	dt.Process(2)
+	if !slices.Equal(reasons, []string{"because a", "because b"}) || dt.Dropped() != 2 {
+		t.Errorf("drops %q, Dropped() = %d", reasons, dt.Dropped())
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,6 +24,7 @@ import (
 	"github.com/samsa-streams/samsa/exactlyonce"
 	"github.com/samsa-streams/samsa/internal/assign"
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/metrics"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -40,6 +42,15 @@ type App struct {
 	state    atomic.Int32
 	procRecs atomic.Int64
 	restored atomic.Int64
+	// restoringN is len(restoring), for /readyz; running is set while Run
+	// runs, for /healthz; server is the HTTP server while Run runs.
+	restoringN atomic.Int32
+	running    atomic.Bool
+	server     atomic.Pointer[metrics.Server]
+	// metrics are the App's collectors (set by New); taskMetrics those of
+	// each task, active or restoring, guarded by mu.
+	metrics     *metrics.Metrics
+	taskMetrics map[processor.TaskID]*metrics.Task
 	// rebalanceWaiting is set (by a group callback) when the group wants
 	// to rebalance while the poll loop blocks it: the loop then commits
 	// before allowing it.
@@ -138,7 +149,7 @@ type App struct {
 // New returns an App that runs a compiled topology with a configuration
 // that package samsa validated. It does not contact the brokers: Run does.
 func New(plan *engine.Plan, c Config) *App {
-	return &App{
+	a := &App{
 		cfg: c, g: plan.Graph, subs: plan.Subs,
 		log:          c.Logger.With("app", c.ApplicationID),
 		topicSub:     plan.TopicSub,
@@ -149,8 +160,77 @@ func New(plan *engine.Plan, c Config) *App {
 		done:         make(chan struct{}),
 		standbys:     map[processor.TaskID]*standbyTask{},
 		changelogSub: plan.ChangelogSub,
+		taskMetrics:  map[processor.TaskID]*metrics.Task{},
+	}
+	a.metrics = metrics.New(c.ApplicationID, metrics.Sources{Restored: a.Restored})
+	return a
+}
+
+// Metrics returns the App's own metrics registry.
+func (a *App) Metrics() prometheus.Gatherer { return a.metrics.Gatherer() }
+
+// HTTPAddr returns the address the HTTP server listens on while Run runs,
+// or "" (no Config.HTTPAddr, Run not started yet or returned).
+func (a *App) HTTPAddr() string {
+	if s := a.server.Load(); s != nil {
+		return s.Addr()
+	}
+	return ""
+}
+
+// String returns the state's name, as samsa.State's.
+func (s State) String() string {
+	if s >= 0 && int(s) < len(metrics.States) {
+		return metrics.States[s]
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// status is what /healthz and /readyz report.
+func (a *App) status() metrics.Status {
+	s := a.State()
+	return metrics.Status{
+		State:   s.String(),
+		Healthy: a.running.Load() && s != StateError,
+		Ready:   a.running.Load() && s == StateRunning && a.restoringN.Load() == 0,
 	}
 }
+
+// serve starts the HTTP server and registers the metrics with the user's
+// registerer, as configured; stop undoes both.
+func (a *App) serve() (stop func(), err error) {
+	if r := a.cfg.MetricsRegisterer; r != nil {
+		if err := a.metrics.Register(r); err != nil {
+			return nil, fmt.Errorf("%w: field MetricsRegisterer: %w", ErrConfig, err)
+		}
+	}
+	unregister := func() {
+		if r := a.cfg.MetricsRegisterer; r != nil {
+			a.metrics.Unregister(r)
+		}
+	}
+	if a.cfg.HTTPAddr == "" {
+		return unregister, nil
+	}
+	srv, err := metrics.Serve(a.cfg.HTTPAddr, a.metrics.Gatherer(), a.status, a.cfg.Topology, a.log)
+	if err != nil {
+		unregister()
+		return nil, fmt.Errorf("%w: field HTTPAddr %q: %w", ErrConfig, a.cfg.HTTPAddr, err)
+	}
+	a.server.Store(srv)
+	a.log.Info("serving /metrics, /healthz, /readyz and /topology", "addr", srv.Addr())
+	return func() {
+		a.server.Store(nil)
+		if err := srv.Close(min(a.cfg.CloseTimeout, httpCloseTimeout)); err != nil {
+			a.log.Warn("stopping the HTTP server", "err", err)
+		}
+		unregister()
+	}, nil
+}
+
+// httpCloseTimeout bounds the wait for the HTTP requests in flight when
+// Run returns.
+const httpCloseTimeout = 5 * time.Second
 
 // State returns the current state.
 func (a *App) State() State { return State(a.state.Load()) }
@@ -160,6 +240,7 @@ func (a *App) setState(s State) {
 	if old == s {
 		return
 	}
+	a.metrics.State(int(s))
 	a.log.Debug("state change", "from", old, "to", s)
 	if a.cfg.StateListener != nil {
 		a.cfg.StateListener(old, s)
@@ -177,9 +258,11 @@ func (a *App) onHandled(kind engine.ErrorKind, d engine.Decision, err error) {
 	switch d {
 	case engine.Skip:
 		a.skipped.Add(1)
+		a.metrics.Skip(kind.String())
 		a.log.Warn("skipping a record", "kind", kind.String(), "err", err)
 	case engine.DeadLetter:
 		a.deadLettered.Add(1)
+		a.metrics.DeadLetter(kind.String())
 		a.log.Warn("dead-lettering a record", "kind", kind.String(), "topic", a.cfg.DeadLetterTopic, "err", err)
 	}
 }
@@ -237,6 +320,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return ErrClosed
 	}
 	defer close(a.done)
+	stopServing, err := a.serve()
+	if err != nil {
+		a.setState(StateError)
+		return err
+	}
+	defer stopServing() // last: /healthz answers until Run returns
+	a.running.Store(true)
+	defer a.running.Store(false)
 	defer a.purges.Wait() // after cancel, which ends a purge in flight
 	ctx, cancel := context.WithCancel(ctx)
 	a.closeMu.Lock()
@@ -269,7 +360,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		guarantee = exactlyonce.NameExactlyOnce
 	}
 	a.out = &output{parts: parts, guarantee: guarantee, bootstrap: a.cfg.Bootstrap, policy: a.cfg.Errors, dlq: a.cfg.DeadLetterTopic, appID: a.cfg.ApplicationID, log: a.log,
-		skipped: &a.skipped, deadLettered: &a.deadLettered}
+		skipped: &a.skipped, deadLettered: &a.deadLettered, metrics: a.metrics}
 	a.runCtx = ctx
 	a.updater = newStateUpdater(a, a.wakePoll)
 	updaterDone := make(chan struct{})
@@ -731,6 +822,7 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if err := a.activateRestored(); err != nil {
 		return err
 	}
+	a.observeLag(fetches)
 	eos := a.proto.Transactional()
 	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
@@ -764,6 +856,9 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	for _, t := range a.tasks {
 		n := t.Process(int(^uint(0) >> 1))
 		a.procRecs.Add(int64(n))
+		if tm := a.taskMetrics[t.ID]; tm != nil {
+			tm.Processed(n)
+		}
 		t.PunctuateWallClock()
 		if err := t.Err(); err != nil {
 			return err
@@ -797,6 +892,31 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		a.lastGood = time.Now()
 	}
 	return nil
+}
+
+// observeLag sets the consumer lag of every input partition in the
+// fetches: from the end of the partition (the last stable offset, as the
+// group reads committed records; the high watermark when the broker gives
+// none) to the offset after the last record fetched. A partition fetched
+// with no record is caught up. a.mu must be held.
+func (a *App) observeLag(fetches kgo.Fetches) {
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if p.Err != nil {
+			return
+		}
+		if _, ok := a.topicSub[p.Topic]; !ok {
+			return
+		}
+		end := p.LastStableOffset
+		if end < 0 {
+			end = p.HighWatermark
+		}
+		var lag int64
+		if n := len(p.Records); n > 0 {
+			lag = end - (p.Records[n-1].Offset + 1)
+		}
+		a.metrics.Lag(p.Topic, p.Partition, lag)
+	})
 }
 
 // dropQueued forgets the records polled and not processed, in the tasks
@@ -861,6 +981,7 @@ func (a *App) activateRestored() error {
 	ts, err := a.updater.take()
 	for _, t := range ts {
 		delete(a.restoring, t.ID)
+		a.restoringN.Store(int32(len(a.restoring)))
 		a.tasks[t.ID] = t
 		for _, r := range a.early[t.ID] {
 			t.Add(r)
@@ -910,6 +1031,7 @@ const commitTimeout = time.Minute
 
 // commitLocked commits every task's progress. a.mu must be held.
 func (a *App) commitLocked() error {
+	began := time.Now()
 	ctx, cancel := a.commitContext()
 	defer cancel()
 	offsets := exactlyonce.Offsets{}
@@ -945,6 +1067,7 @@ func (a *App) commitLocked() error {
 		return err
 	}
 	a.lastCmt = time.Now()
+	a.metrics.Commit(a.lastCmt.Sub(began))
 	if a.cfg.StandbyReplicas > 0 {
 		a.updateActivePositions()
 	}
@@ -960,6 +1083,7 @@ func (a *App) commitLocked() error {
 func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.metrics.Rebalance()
 	for topic, ps := range assigned {
 		sub, ok := a.topicSub[topic]
 		if !ok {
@@ -978,18 +1102,23 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 				a.closeStandby(id) // the active task takes over its warm stores
 			}
 			a.standbyMu.Unlock()
+			tm := a.metrics.Task(id.String())
 			t, err := engine.NewTask(a.g, a.subs[sub], p, engine.TaskConfig{
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
 				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
+				ProcessLatency: tm.ProcessLatency, PunctuateLatency: tm.PunctuateLatency, OnDrop: tm.Dropped,
 			})
 			if err != nil {
+				tm.Close()
 				a.setFatal(err)
 				return
 			}
+			a.taskMetrics[id] = tm
 			// The task processes once the state updater restored it;
 			// until then its partitions are not fetched.
 			cl.PauseFetchPartitions(a.taskPartitions(id))
 			a.restoring[id] = t
+			a.restoringN.Store(int32(len(a.restoring)))
 			a.updater.add(a.runCtx, t)
 			a.log.Info("task assigned: restoring", "task", id.String())
 		}
@@ -1090,6 +1219,7 @@ func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
 			// they come back.
 			a.updater.cancel(t.ID)
 			delete(a.restoring, t.ID)
+			a.restoringN.Store(int32(len(a.restoring)))
 			delete(a.early, t.ID)
 			if cl != nil {
 				cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
@@ -1099,6 +1229,13 @@ func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
 			a.log.Warn("close task", "task", t.ID.String(), "err", err)
 		}
 		delete(a.tasks, t.ID)
+		if tm := a.taskMetrics[t.ID]; tm != nil {
+			tm.Close()
+			delete(a.taskMetrics, t.ID)
+		}
+		for topic, ps := range a.taskPartitions(t.ID) {
+			a.metrics.ForgetLag(topic, ps)
+		}
 		a.log.Info("task closed", "task", t.ID.String(), "why", why)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/samsa-streams/samsa/exactlyonce"
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/metrics"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -40,6 +41,7 @@ type output struct {
 	log          *slog.Logger
 	skipped      *atomic.Int64 // the App's counters
 	deadLettered *atomic.Int64
+	metrics      *metrics.Metrics
 	rr           atomic.Int32
 
 	// Owned by the goroutine that holds App.mu (the poll loop, or a group
@@ -278,9 +280,11 @@ func (o *output) divert(p *poisoned, origin *kgo.Record) {
 	switch o.policy.Production {
 	case engine.Skip:
 		o.skipped.Add(1)
+		o.metrics.Skip(engine.ErrorProduction.String())
 		o.log.Warn("skipping an input record whose output the broker rejected", "err", p.err)
 	case engine.DeadLetter:
 		o.deadLettered.Add(1)
+		o.metrics.DeadLetter(engine.ErrorProduction.String())
 		o.log.Warn("dead-lettering an input record whose output the broker rejected", "topic", o.dlq, "err", p.err)
 		o.send(o.dlq, -1, origin.Key, origin.Value, origin.Timestamp,
 			engine.DeadLetterHeaders(origin, engine.ErrorProduction, p.err, o.appID, p.task, time.Now()), kindDeadLetter, origin)

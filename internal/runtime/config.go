@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -56,6 +57,15 @@ type Config struct {
 	// topic the App creates, after its own configs (validated: no
 	// cleanup.policy, retention.ms or retention.bytes).
 	InternalTopicConfigs map[string]string
+
+	// MetricsRegisterer, if set, also receives the App's metrics while
+	// Run runs (they are always on the App's own registry, which /metrics
+	// serves).
+	MetricsRegisterer prometheus.Registerer
+	// HTTPAddr, if set, is where Run serves /metrics, /healthz, /readyz
+	// and /topology; Topology is the text /topology returns.
+	HTTPAddr string
+	Topology string
 }
 
 // Policies is the decision for each kind of failure.

@@ -608,6 +608,9 @@ func (a *App) reportRestore(p RestoreProgress, log bool) {
 		a.log.Info("restoring", "task", p.Task.String(), "store", p.Store, "done", p.Done, "to_go", p.ToGo,
 			"rate_per_s", int64(p.Rate), "eta", p.ETA.Round(time.Millisecond), "finished", p.Finished)
 	}
+	if a.metrics != nil {
+		a.metrics.Restore(p.Task.String(), p.Store, p.Done, p.ToGo)
+	}
 	if a.cfg.RestoreListener != nil {
 		a.cfg.RestoreListener(p)
 	}
