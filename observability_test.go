@@ -126,6 +126,13 @@ func TestObservabilityEndpoints(t *testing.T) {
 	if v := metricValues(body, "samsa_rebalances_total"); len(v) != 1 || v[0] == 0 {
 		t.Errorf("samsa_rebalances_total = %v", v)
 	}
+	// Store sizes: one series per task and store (Pebble's estimate; its
+	// value may still be 0 while the data sits in the memtable).
+	for _, task := range []string{"0_0", "0_1"} {
+		if v := metricValues(body, "samsa_store_disk_bytes", `task="`+task+`"`, `store="counts"`); len(v) != 1 {
+			t.Errorf("samsa_store_disk_bytes for task %s store counts = %v, want one series", task, v)
+		}
+	}
 	run.WaitFor(t, 30*time.Second, "/readyz 200", func() bool {
 		code, _ := httpGet(t, addr, "/readyz")
 		return code == http.StatusOK

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -772,5 +773,43 @@ func TestPebbleCheckDir(t *testing.T) {
 	}
 	if err := mine.WipeAll(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPebbleDiskBytes: a store's estimated size on disk grows once its data
+// leaves the memtable, and is that store's only: another store of the same
+// database stays near zero; a store in memory says 0.
+func TestPebbleDiskBytes(t *testing.T) {
+	e := engineOf(false, "app")(t, t.TempDir()) // 1 MiB memtables
+	big, small := open(t, e, task0, "big"), open(t, e, task0, "small")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 8 {
+		for i := range 1000 {
+			val := make([]byte, 1000) // random: incompressible
+			for j := range val {
+				val[j] = byte(rng.UintN(256))
+			}
+			if err := big.Put([]byte(fmt.Sprintf("key-%d-%06d", round, i)), val); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commit(t, big)
+	}
+	_ = small.Put([]byte("k"), []byte("v"))
+	commit(t, small)
+	nb, err := big.DiskBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := small.DiskBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nb < 1<<20 || ns > 64<<10 {
+		t.Fatalf("DiskBytes: big %d (want at least 1 MiB of its 8 MB flushed), small %d (want near 0)", nb, ns)
+	}
+	m := engineOf(true, "app")(t, t.TempDir())
+	if n, err := open(t, m, task0, "mem").DiskBytes(); err != nil || n != 0 {
+		t.Fatalf("in memory: %d, %v", n, err)
 	}
 }

@@ -99,6 +99,8 @@ func (m memBackend) checkpoint() (int64, bool, error) {
 	return m.t.next, m.t.hasCk, nil
 }
 
+func (m memBackend) diskBytes() (uint64, error) { return 0, nil }
+
 func (m memBackend) count() (int64, error) {
 	m.t.mu.RLock()
 	defer m.t.mu.RUnlock()

@@ -156,6 +156,8 @@ func (p *pebbleBackend) checkpoint() (int64, bool, error) {
 	return int64(binary.BigEndian.Uint64(v)), true, nil
 }
 
+func (p *pebbleBackend) diskBytes() (uint64, error) { return p.db.EstimateDiskUsage(p.prefix, p.end) }
+
 func (p *pebbleBackend) count() (int64, error) {
 	n := int64(0)
 	err := p.scan(nil, nil, true, func(_, _ []byte) bool { n++; return true })

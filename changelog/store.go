@@ -94,6 +94,23 @@ type backend interface {
 	apply(ch *changes) error
 	checkpoint() (int64, bool, error)
 	count() (int64, error)
+	// diskBytes estimates the bytes the store's committed data takes on
+	// disk (0 in memory).
+	diskBytes() (uint64, error)
+}
+
+// DiskBytes estimates the bytes the store's committed data takes on disk,
+// from the database's file metadata (cheap: no scan); 0 for a store in
+// memory.
+func (s *Store) DiskBytes() (uint64, error) {
+	if s.closed {
+		return 0, ErrClosed
+	}
+	n, err := s.be.diskBytes()
+	if err != nil {
+		return 0, fmt.Errorf("store %q: disk usage: %w", s.name, err)
+	}
+	return n, nil
 }
 
 // Store is one store of one task: an engine's backend plus the write

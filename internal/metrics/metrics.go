@@ -49,6 +49,7 @@ type Metrics struct {
 	restoreDone    *prometheus.GaugeVec
 	restoreToGo    *prometheus.GaugeVec
 	rebalances     prometheus.Counter
+	storeBytes     *prometheus.GaugeVec
 	state          *prometheus.GaugeVec
 	stateValue     prometheus.Gauge
 
@@ -115,6 +116,8 @@ func New(applicationID string, src Sources) *Metrics {
 			"Changelog records applied by the current (or last) restore of a store of a task (Kafka Streams' restore-total).")), []string{"task", "store"}),
 		restoreToGo: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("restore_records_remaining",
 			"Changelog offsets left to restore of a store of a task; 0 once finished (Kafka Streams' restore-remaining-records-total).")), []string{"task", "store"}),
+		storeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("store_disk_bytes",
+			"Estimated bytes on disk of a store's committed data (Pebble's file metadata; 0 in memory), updated at most every 10 s after a commit.")), []string{"task", "store"}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts(opts("rebalances_total",
 			"Group rebalances this instance completed (an assignment received)."))),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("state",
@@ -129,7 +132,7 @@ func New(applicationID string, src Sources) *Metrics {
 	m.state.WithLabelValues(States[0]).Set(1)
 	m.collectors = []prometheus.Collector{
 		m.processed, m.processLatency, m.punctuate, m.dropped, m.commits, m.commitLatency, m.lag,
-		m.deadLetters, m.skipped, m.restoreDone, m.restoreToGo, m.rebalances, m.state, m.stateValue,
+		m.deadLetters, m.skipped, m.restoreDone, m.restoreToGo, m.rebalances, m.state, m.stateValue, m.storeBytes,
 	}
 	if src.Restored != nil {
 		m.collectors = append(m.collectors, prometheus.NewCounterFunc(prometheus.CounterOpts(opts("restored_records_total",
@@ -227,6 +230,12 @@ func (t *Task) Close() {
 	t.m.dropped.DeletePartialMatch(l)
 	t.m.restoreDone.DeletePartialMatch(l)
 	t.m.restoreToGo.DeletePartialMatch(l)
+	t.m.storeBytes.DeletePartialMatch(l)
+}
+
+// StoreBytes sets the estimated size on disk of one of the task's stores.
+func (t *Task) StoreBytes(store string, n uint64) {
+	t.m.storeBytes.WithLabelValues(t.id, store).Set(float64(n))
 }
 
 // Commit counts a successful commit that took d.

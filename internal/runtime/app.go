@@ -75,6 +75,8 @@ type App struct {
 	out     *output
 	fatal   error
 	lastCmt time.Time
+	// storesMeasured is when the stores' sizes were last measured.
+	storesMeasured time.Time
 	// stores opens a task's stores in stateEngine, which holds every
 	// store of the instance (set by Run before the first client starts,
 	// then read-only).
@@ -1068,6 +1070,7 @@ func (a *App) commitLocked() error {
 	}
 	a.lastCmt = time.Now()
 	a.metrics.Commit(a.lastCmt.Sub(began))
+	a.measureStores()
 	if a.cfg.StandbyReplicas > 0 {
 		a.updateActivePositions()
 	}
@@ -1279,4 +1282,26 @@ func (a *App) shutdown(runErr error) error {
 		a.out.close()
 	}
 	return err
+}
+
+// measureStores sets the store size gauges, at most every 10 s, after a
+// commit (Pebble's estimate from its file metadata: no scan).
+func (a *App) measureStores() {
+	if time.Since(a.storesMeasured) < 10*time.Second {
+		return
+	}
+	a.storesMeasured = time.Now()
+	for id, t := range a.tasks {
+		tm := a.taskMetrics[id]
+		if tm == nil {
+			continue
+		}
+		for _, rs := range t.RawStores() {
+			if cs, ok := rs.(*changelog.Store); ok {
+				if n, err := cs.DiskBytes(); err == nil {
+					tm.StoreBytes(cs.Name(), n)
+				}
+			}
+		}
+	}
 }
