@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +42,11 @@ type (
 // demoTopics names the demo's topics.
 type demoTopics struct {
 	Clicks, Users, Enriched, PerMinute, DeadLetters string
+}
+
+// newDemoTopicsOf returns the topics of the demo run cfg belongs to.
+func newDemoTopicsOf(cfg samsa.Config) demoTopics {
+	return newDemoTopics(strings.TrimPrefix(cfg.ApplicationID, "samsa-demo"))
 }
 
 func newDemoTopics(suffix string) demoTopics {
@@ -181,7 +187,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *verbose {
 		logLevel = slog.LevelInfo
 	}
-	app, err := samsa.New(demoTopology(tp), samsa.Config{
+	cfg := samsa.Config{
 		ApplicationID:   "samsa-demo" + suffix,
 		Bootstrap:       c.Bootstrap,
 		Guarantee:       samsa.ExactlyOnce,
@@ -189,7 +195,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Errors:          samsa.ErrorPolicies{Deserialization: samsa.DeadLetter},
 		DeadLetterTopic: tp.DeadLetters,
 		Logger:          slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel})),
-	})
+	}
+	app, err := samsa.New(demoTopology(tp), cfg)
 	if err != nil {
 		return err
 	}
@@ -227,7 +234,82 @@ wait:
 	if app.Processed() < want || app.DeadLettered() < int64(in.malformed) {
 		return fmt.Errorf("timed out after %s: processed %d of %d records", *timeout, app.Processed(), want)
 	}
-	return demoReport(c, tp, in, app, time.Since(start), stdout)
+	if err := demoReport(c, tp, in, app, time.Since(start), stdout); err != nil {
+		return err
+	}
+	return demoRestore(ctx, c, cfg, stdout)
+}
+
+// demoRestore starts the application again as a new instance with an empty
+// state directory: its stores (the users table, the per-minute counts) are
+// rebuilt from their changelog topics before it processes anything, with a
+// progress bar.
+func demoRestore(ctx context.Context, c *cluster.Cluster, cfg samsa.Config, stdout io.Writer) error {
+	dir, err := os.MkdirTemp("", "samsa-demo-restore-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg.StateDir = dir
+	var mu sync.Mutex
+	done, toGo := map[string]int64{}, map[string]int64{}
+	finished := map[string]bool{}
+	bar := newProgress(stdout)
+	cfg.RestoreListener = func(p samsa.RestoreProgress) {
+		mu.Lock()
+		defer mu.Unlock()
+		k := p.Task.String() + "/" + p.Store
+		done[k], toGo[k], finished[k] = p.Done, p.ToGo, p.Finished
+		var d, g int64
+		for k := range done {
+			d, g = d+done[k], g+toGo[k]
+		}
+		bar.show(fmt.Sprintf("restoring %s", progressBar(d, d+g, 30)))
+	}
+	app, err := samsa.New(demoTopology(newDemoTopicsOf(cfg)), cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nrestarting as a new instance with an empty state directory: the stores are restored from their changelogs")
+	began := time.Now()
+	runDone := make(chan error, 1)
+	go func() { runDone <- app.Run(ctx) }()
+	for app.State() != samsa.StateRunning {
+		select {
+		case err := <-runDone:
+			bar.end()
+			return fmt.Errorf("the restarted app stopped: %w", err)
+		case <-ctx.Done():
+			bar.end()
+			return fmt.Errorf("restore: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	bar.end()
+	if err := app.Close(); err != nil {
+		return err
+	}
+	if err := <-runDone; err != nil {
+		return err
+	}
+	mu.Lock()
+	stores := len(done)
+	mu.Unlock()
+	fmt.Fprintf(stdout, "restored %d changelog records into %d stores in %s\n", app.Restored(), stores, time.Since(began).Round(time.Millisecond))
+	if app.Restored() == 0 {
+		return fmt.Errorf("the restarted instance restored nothing")
+	}
+	fmt.Fprintln(stdout, "demo ok")
+	return nil
+}
+
+// progressBar draws done of total as a bar of width cells with the figures.
+func progressBar(done, total int64, width int) string {
+	filled := width
+	if total > 0 {
+		filled = int(int64(width) * done / total)
+	}
+	return fmt.Sprintf("[%s%s] %d/%d records", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total)
 }
 
 // demoReport reads the outputs back (read_committed), prints the final
@@ -331,7 +413,6 @@ func demoReport(c *cluster.Cluster, tp demoTopics, in demoInput, app *samsa.App,
 	if len(problems) > 0 {
 		return fmt.Errorf("output mismatch: %s", strings.Join(problems, "; "))
 	}
-	fmt.Fprintln(stdout, "demo ok")
 	return nil
 }
 

@@ -17,7 +17,7 @@ func TestDemoOnEmbeddedCluster(t *testing.T) {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
 	}
 	for _, want := range []string{"started an embedded Kafka cluster", "running under exactly-once", "clicks per minute of event time",
-		"2000 clicks in", "malformed dead-lettered", "late dropped", "demo ok"} {
+		"2000 clicks in", "malformed dead-lettered", "late dropped", "restarting as a new instance", "restoring [", "changelog records into 6 stores", "demo ok"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
