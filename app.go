@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -50,11 +48,6 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	plan := compiled.(*engine.Plan)
-	if len(plan.Graph.Globals) > 0 {
-		// The runtime does not read global topics yet: refuse rather than
-		// run joins against empty global stores.
-		return nil, fmt.Errorf("%w: the topology has global tables (%s), which only testkit.Driver runs so far", ErrConfig, strings.Join(slices.Sorted(maps.Keys(plan.Graph.Globals)), ", "))
-	}
 	return &App{r: runtime.New(plan, c.runtime()), plan: plan}, nil
 }
 
