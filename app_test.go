@@ -309,4 +309,3 @@ func TestCopartitionCheckedBeforeInternalTopics(t *testing.T) {
 		t.Fatalf("changelog topic %q was created for a topology that cannot run", changelog)
 	}
 }
-

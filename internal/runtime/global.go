@@ -174,7 +174,11 @@ func (a *App) restoreGlobals(ctx context.Context, gs *globalState) error {
 	var applied int64
 	a.log.Info("restoring global stores", "topics", topics, "offsets", left())
 	for failures := 0; left() > 0; {
-		fs := gs.cl.PollRecords(ctx, restoreBatch)
+		// Bounded polls: a restore that makes no progress fails after
+		// TaskTimeout instead of waiting forever.
+		pctx, cancel := context.WithTimeout(ctx, min(a.cfg.TaskTimeout, 5*time.Second))
+		fs := gs.cl.PollRecords(pctx, restoreBatch)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return err
 		}
