@@ -103,7 +103,8 @@ func (a *App) DeadLettered() int64 { return a.r.DeadLettered() }
 // tasks still restoring are not among them.
 func (a *App) ActiveTasks() []processor.TaskID { return a.r.ActiveTasks() }
 
-// Restored returns the number of changelog records this instance restored.
+// Restored returns the number of changelog records this instance restored,
+// the records read into global tables at startup included.
 func (a *App) Restored() int64 { return a.r.Restored() }
 
 // Processed returns the number of input records processed by this instance.

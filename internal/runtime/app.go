@@ -211,7 +211,8 @@ func (a *App) ActiveTasks() []processor.TaskID {
 	return ids
 }
 
-// Restored returns the number of changelog records this instance restored.
+// Restored returns the number of changelog records this instance restored,
+// the records read into global stores at startup included.
 func (a *App) Restored() int64 { return a.restored.Load() }
 
 // Processed returns the number of input records processed by this instance.
@@ -270,6 +271,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	// The global stores are filled before the group is joined: every
 	// task sees them whole from its first record.
 	if a.globals, err = a.startGlobals(ctx, parts); err != nil {
+		if ctx.Err() != nil {
+			return nil // closed while restoring: nothing to commit
+		}
 		return err
 	}
 	defer a.globals.close()
