@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,11 +50,6 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		return nil, err
 	}
 	plan := compiled.(*engine.Plan)
-	if len(plan.Graph.Globals) > 0 {
-		// The runtime does not read global topics yet: refuse rather than
-		// run joins against empty global stores.
-		return nil, fmt.Errorf("%w: the topology has global tables (%s), which only testkit.Driver runs so far", ErrConfig, strings.Join(slices.Sorted(maps.Keys(plan.Graph.Globals)), ", "))
-	}
 	rc := c.runtime()
 	if c.HTTPAddr != "" {
 		d, err := top.Describe()
@@ -132,7 +125,8 @@ func (a *App) DeadLettered() int64 { return a.r.DeadLettered() }
 // tasks still restoring are not among them.
 func (a *App) ActiveTasks() []processor.TaskID { return a.r.ActiveTasks() }
 
-// Restored returns the number of changelog records this instance restored.
+// Restored returns the number of changelog records this instance restored,
+// the records read into global tables at startup included.
 func (a *App) Restored() int64 { return a.r.Restored() }
 
 // Processed returns the number of input records processed by this instance.

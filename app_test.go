@@ -309,17 +309,3 @@ func TestCopartitionCheckedBeforeInternalTopics(t *testing.T) {
 		t.Fatalf("changelog topic %q was created for a topology that cannot run", changelog)
 	}
 }
-
-// The App does not read global topics yet: New refuses a topology with a
-// global table rather than join against an empty store.
-func TestNewRefusesGlobalTables(t *testing.T) {
-	top := topology.New()
-	in := topology.StreamOf(top, serde.String, serde.String, "in")
-	g := topology.GlobalTableOf(top, "products", "products-store", serde.String, serde.String)
-	topology.JoinGlobal(in, g, func(k, _ string) string { return k }, func(_, v, p string) string { return v + p }).
-		To("out", serde.String, serde.String)
-	_, err := samsa.New(top, samsa.Config{ApplicationID: "a", Bootstrap: []string{"x:1"}})
-	if !errors.Is(err, samsa.ErrConfig) || !strings.Contains(err.Error(), "products-store") {
-		t.Errorf("New = %v, want ErrConfig naming the global store", err)
-	}
-}

@@ -18,8 +18,11 @@ import (
 // LeftJoinGlobal on a key computed from each record, so the stream needs
 // no co-partitioning with the topic and no repartition.
 //
-// Runtime support: testkit.Driver runs global tables; samsa.New refuses a
-// topology with one (the App does not read global topics yet).
+// Runtime support: testkit.Driver and the App run global tables. The App
+// rebuilds each global store in memory from every partition of its topic
+// (read_committed, up to the last stable offset) at every start, before it
+// joins the group, and then applies the topic's new records before each
+// batch it processes.
 type GlobalTable[K, V any] struct {
 	t     *Topology
 	store string

@@ -82,6 +82,9 @@ type App struct {
 	// then read-only).
 	stores      engine.StoreProvider
 	stateEngine *changelog.Engine
+	// globals are the global stores (global.go), set by Run before the
+	// first client starts; nil without any.
+	globals *globalState
 	// updater restores new tasks off the poll loop; restoring holds the
 	// tasks it was given and has not handed back (guarded by mu), early
 	// the records polled for them before their partitions were paused.
@@ -293,7 +296,8 @@ func (a *App) ActiveTasks() []processor.TaskID {
 	return ids
 }
 
-// Restored returns the number of changelog records this instance restored.
+// Restored returns the number of changelog records this instance restored,
+// the records read into global stores at startup included.
 func (a *App) Restored() int64 { return a.restored.Load() }
 
 // Processed returns the number of input records processed by this instance.
@@ -357,6 +361,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// The global stores are filled before the group is joined: every
+	// task sees them whole from its first record.
+	if a.globals, err = a.startGlobals(ctx, parts); err != nil {
+		if ctx.Err() != nil {
+			return nil // closed while restoring: nothing to commit
+		}
+		return err
+	}
+	defer a.globals.close()
 	guarantee := exactlyonce.NameAtLeastOnce
 	if a.cfg.ExactlyOnce {
 		guarantee = exactlyonce.NameExactlyOnce
@@ -554,6 +567,7 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 	if a.cfg.DeadLetterTopic != "" {
 		want = append(want, a.cfg.DeadLetterTopic)
 	}
+	want = append(want, a.globalTopics()...)
 	slices.Sort(want)
 	want = slices.Compact(want)
 	parts, err := a.waitTopics(ctx, kadm.NewClient(adm), want)
@@ -682,16 +696,7 @@ func (a *App) startClient() error {
 	if id := a.cfg.GroupInstanceID; id != "" {
 		opts = append(opts, kgo.InstanceID(id)) // static membership
 	}
-	var fetch []kgo.Opt
-	if b := a.cfg.FetchMaxBytes; b > 0 {
-		fetch = append(fetch, kgo.FetchMaxBytes(b))
-		if b > 50<<20 {
-			fetch = append(fetch, kgo.BrokerMaxReadBytes(int32(min(2*int64(b), 1<<31-1))))
-		}
-	}
-	if b := a.cfg.FetchMaxPartitionBytes; b > 0 {
-		fetch = append(fetch, kgo.FetchMaxPartitionBytes(b))
-	}
+	fetch := a.fetchOpts()
 	opts = append(opts, fetch...)
 	if a.cfg.ExactlyOnce {
 		opts = append(opts,
@@ -730,6 +735,21 @@ func (a *App) startClient() error {
 	a.out.cl = a.cl
 	a.mu.Unlock()
 	return nil
+}
+
+// fetchOpts are the fetch bounds of every consuming client.
+func (a *App) fetchOpts() []kgo.Opt {
+	var fetch []kgo.Opt
+	if b := a.cfg.FetchMaxBytes; b > 0 {
+		fetch = append(fetch, kgo.FetchMaxBytes(b))
+		if b > 50<<20 {
+			fetch = append(fetch, kgo.BrokerMaxReadBytes(int32(min(2*int64(b), 1<<31-1))))
+		}
+	}
+	if b := a.cfg.FetchMaxPartitionBytes; b > 0 {
+		fetch = append(fetch, kgo.FetchMaxPartitionBytes(b))
+	}
+	return fetch
 }
 
 func (a *App) loop(ctx context.Context) error {
@@ -848,6 +868,9 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	if hold {
 		// Queued in their tasks; processed once the rebalance is over.
 		return nil
+	}
+	if err := a.updateGlobals(); err != nil {
+		return err
 	}
 	if err := a.proto.Begin(); err != nil {
 		return err
@@ -1110,6 +1133,7 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
 				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
 				ProcessLatency: tm.ProcessLatency, PunctuateLatency: tm.PunctuateLatency, OnDrop: tm.Dropped,
+				Globals: a.globals.stores(),
 			})
 			if err != nil {
 				tm.Close()

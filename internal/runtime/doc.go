@@ -36,7 +36,9 @@
 // App.mu, which the group callbacks (franz-go's goroutine, while the loop
 // is blocked) also take. The state updater goroutine owns the tasks it
 // restores until it hands them back, and tails the standby tasks under
-// App.standbyMu. The producer's promise goroutine only appends to the
+// App.standbyMu. With global tables (global.go), a reader goroutine polls
+// their topics and the poll loop applies its fetches to the global stores,
+// under App.mu, before each batch. The producer's promise goroutine only appends to the
 // collector's failure list, under output.mu. Each struct says which
 // goroutine owns which field.
 package runtime
