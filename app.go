@@ -78,6 +78,8 @@ func (c Config) runtime() runtime.Config {
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
 		InternalTopicConfigs:     maps.Clone(c.InternalTopicConfigs),
+		TLS:                      c.TLS.Clone(),
+		SASL:                     c.SASL.mechanism(),
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }

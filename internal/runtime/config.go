@@ -1,11 +1,13 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/samsa-streams/samsa/internal/engine"
 )
@@ -56,6 +58,12 @@ type Config struct {
 	// topic the App creates, after its own configs (validated: no
 	// cleanup.policy, retention.ms or retention.bytes).
 	InternalTopicConfigs map[string]string
+
+	// TLS, when not nil, encrypts the connections to the brokers; SASL,
+	// when not nil, authenticates them. Every client the App makes uses
+	// both (clientOpts).
+	TLS  *tls.Config
+	SASL sasl.Mechanism
 }
 
 // Policies is the decision for each kind of failure.

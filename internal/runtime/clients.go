@@ -1,0 +1,41 @@
+package runtime
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// clientOpts returns the options of a Kafka client of the App: first what
+// every client shares (the seed brokers, TLS and SASL, the logger), then
+// the role's own options, then Config.ClientOptions, which win. Every
+// client the App makes is built from it, so none connects without the
+// configured security.
+func (a *App) clientOpts(role ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(a.cfg.Bootstrap...),
+		kgo.WithLogger(kslog{a.log}),
+	}
+	if a.cfg.TLS != nil {
+		// franz-go sets ServerName per broker when the config has none.
+		opts = append(opts, kgo.DialTLSConfig(a.cfg.TLS.Clone()))
+	}
+	if a.cfg.SASL != nil {
+		opts = append(opts, kgo.SASL(a.cfg.SASL))
+	}
+	opts = append(opts, role...)
+	return append(opts, a.cfg.ClientOptions...)
+}
+
+// newClient returns a Kafka client built from clientOpts.
+func (a *App) newClient(role ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(a.clientOpts(role...)...)
+}
+
+// newChangelogClient returns the client that restores stores and tails
+// the standbys' changelogs: read_committed, keeping the control records
+// (their offsets count in the changelog positions).
+func (a *App) newChangelogClient(fetch []kgo.Opt) (*kgo.Client, error) {
+	return a.newClient(append([]kgo.Opt{
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	}, fetch...)...)
+}
