@@ -1,0 +1,205 @@
+package samsa_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samsa-streams/samsa"
+	"github.com/samsa-streams/samsa/testkit"
+)
+
+// saslBroker is the SASL_SSL listener of the real broker, as
+// `dev/kafka/run start --sasl-ssl` prints it.
+type saslBroker struct {
+	bootstrap      []string
+	ca             string
+	user, password string
+}
+
+// saslEnv returns the SASL_SSL listener from the SAMSA_SASL_* variables.
+// Without them the test fails when CI=true and is skipped elsewhere.
+func saslEnv(t *testing.T) saslBroker {
+	t.Helper()
+	bs := os.Getenv("SAMSA_SASL_BOOTSTRAP")
+	if bs == "" {
+		msg := "this test needs the broker's SASL_SSL listener: run ./dev/test, or `dev/kafka/run start --sasl-ssl` and export the SAMSA_BOOTSTRAP and SAMSA_SASL_* lines it prints"
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but SAMSA_SASL_BOOTSTRAP is not set: %s", msg)
+		}
+		t.Skipf("SKIPPED (no SASL_SSL listener): %s", msg)
+	}
+	b := saslBroker{bootstrap: strings.Split(bs, ","), ca: os.Getenv("SAMSA_SASL_CA"),
+		user: os.Getenv("SAMSA_SASL_USER"), password: os.Getenv("SAMSA_SASL_PASSWORD")}
+	if b.ca == "" || b.user == "" || b.password == "" {
+		t.Fatal("SAMSA_SASL_BOOTSTRAP is set but SAMSA_SASL_CA, SAMSA_SASL_USER or SAMSA_SASL_PASSWORD is not")
+	}
+	return b
+}
+
+// unsecuredJWT is a token Kafka's default (unsecured) OAUTHBEARER
+// validator accepts: alg none, a subject, an expiry.
+func unsecuredJWT(sub string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	now := time.Now().Unix()
+	return enc([]byte(`{"alg":"none"}`)) + "." +
+		enc(fmt.Appendf(nil, `{"sub":%q,"iat":%d,"exp":%d}`, sub, now, now+3600)) + "."
+}
+
+// TestSecurityExactlyOnceCountOverSASLSSL: an exactly-once Count over
+// SASL_SSL, with each mechanism, processes its input; a second instance
+// (in-memory state) restores the counts from the changelog over the same
+// listener and goes on from them. No log line holds the password.
+func TestSecurityExactlyOnceCountOverSASLSSL(t *testing.T) {
+	b := saslEnv(t)
+	c := testkit.RealCluster(t) // the PLAINTEXT listener of the same broker: setup and checks
+	tlsCfg, err := samsa.TLSConfig(b.ca, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		name string
+		sasl samsa.SASL
+	}{
+		{"scram-sha-512", samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: b.password}},
+		{"scram-sha-256", samsa.SASL{Mechanism: samsa.SASLScramSHA256, User: b.user, Password: b.password}},
+		{"plain", samsa.SASL{Mechanism: samsa.SASLPlain, User: b.user, Password: b.password}},
+		{"oauthbearer", samsa.SASL{Mechanism: samsa.SASLOAuthBearer, TokenSource: func(context.Context) (string, error) { return unsecuredJWT(b.user), nil }}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			const keys = 10
+			in, out := c.Topic(t, "sec-in", 2), c.Topic(t, "sec-out", 2)
+			appID := testkit.UniqueName("sec-app")
+			logs := &syncBuffer{}
+			defer func() {
+				if t.Failed() {
+					t.Log(logs.String())
+				}
+			}()
+			cfg := samsa.Config{ApplicationID: appID, Bootstrap: b.bootstrap, Guarantee: samsa.ExactlyOnce,
+				InMemoryState: true, TLS: tlsCfg, SASL: m.sasl,
+				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+			produceKeys(t, c, in, 100, keys)
+			first, err := samsa.New(countTopology(in, out), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runUntil(t, first, 100)
+			for k, n := range lastCounts(t, c, out) {
+				if n != 10 {
+					t.Errorf("key %s counted %d, want 10", k, n)
+				}
+			}
+
+			produceKeys(t, c, in, 100, keys)
+			second, err := samsa.New(countTopology(in, out), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runUntil(t, second, 100)
+			if second.Restored() < keys {
+				t.Errorf("second instance restored %d records, want at least %d (one per key)", second.Restored(), keys)
+			}
+			counts := lastCounts(t, c, out)
+			if len(counts) != keys {
+				t.Errorf("%d keys counted, want %d", len(counts), keys)
+			}
+			for k, n := range counts {
+				if n != 20 {
+					t.Errorf("key %s counted %d after the restore, want 20", k, n)
+				}
+			}
+			if logs.String() == "" {
+				t.Fatal("no log line captured: the password scan below would prove nothing")
+			}
+			if strings.Contains(logs.String(), b.password) {
+				t.Error("the password appears in the logs")
+			}
+		})
+	}
+}
+
+// runSecureStartup runs an App with cfg against the SASL_SSL listener and
+// returns Run's error and how long it took, failing the test if Run does
+// not return within a minute.
+func runSecureStartup(t *testing.T, cfg samsa.Config) (error, time.Duration) {
+	t.Helper()
+	c := testkit.RealCluster(t)
+	in, out := c.Topic(t, "sec-in", 1), c.Topic(t, "sec-out", 1)
+	cfg.ApplicationID = testkit.UniqueName("sec-app")
+	cfg.Guarantee = samsa.ExactlyOnce
+	cfg.InMemoryState = true
+	app, err := samsa.New(countTopology(in, out), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	began := time.Now()
+	err = app.Run(ctx)
+	took := time.Since(began)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("Run = %v after %s, want a startup error", err, took)
+	}
+	return err, took
+}
+
+// TestSecurityWrongPasswordFailsFast: a wrong password fails the start
+// within seconds with an error that says authentication failed and holds
+// neither password; neither do the logs.
+func TestSecurityWrongPasswordFailsFast(t *testing.T) {
+	b := saslEnv(t)
+	tlsCfg, err := samsa.TLSConfig(b.ca, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := "wrong-" + b.password
+	logs := &syncBuffer{}
+	err, took := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
+		SASL:   samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: wrong},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	t.Logf("Run after %s: %v", took.Round(time.Millisecond), err)
+	if took > 15*time.Second {
+		t.Errorf("Run failed after %s, want within seconds", took)
+	}
+	if !strings.Contains(strings.ToLower(err.Error()), "authentication failed") {
+		t.Errorf("Run = %v, want an error that says authentication failed", err)
+	}
+	for _, secret := range []string{wrong, b.password} {
+		if strings.Contains(err.Error(), secret) {
+			t.Error("the error holds a password")
+		}
+		if strings.Contains(logs.String(), secret) {
+			t.Error("the logs hold a password")
+		}
+	}
+}
+
+// TestSecurityUntrustedCAFailsFast: a broker certificate signed by a CA
+// the client does not trust fails the start within seconds with a
+// certificate error.
+func TestSecurityUntrustedCAFailsFast(t *testing.T) {
+	b := saslEnv(t)
+	tlsCfg, err := samsa.TLSConfig("", "", "") // the system's CAs, which do not hold the dev CA
+	if err != nil {
+		t.Fatal(err)
+	}
+	err, took := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
+		SASL:   samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: b.password},
+		Logger: testkit.Logger(t, slog.LevelInfo)})
+	t.Logf("Run after %s: %v", took.Round(time.Millisecond), err)
+	if took > 15*time.Second {
+		t.Errorf("Run failed after %s, want within seconds", took)
+	}
+	if !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("Run = %v, want a certificate error", err)
+	}
+	if strings.Contains(err.Error(), b.password) {
+		t.Error("the error holds the password")
+	}
+}
