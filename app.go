@@ -33,6 +33,7 @@ var ErrInternalTopic = errors.New("samsa: internal topic")
 type App struct {
 	r    *runtime.App
 	plan *engine.Plan
+	sec  security // to explain a refused connection; no password
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -55,7 +56,7 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		// run joins against empty global stores.
 		return nil, fmt.Errorf("%w: the topology has global tables (%s), which only testkit.Driver runs so far", ErrConfig, strings.Join(slices.Sorted(maps.Keys(plan.Graph.Globals)), ", "))
 	}
-	return &App{r: runtime.New(plan, c.runtime()), plan: plan}, nil
+	return &App{r: runtime.New(plan, c.runtime()), plan: plan, sec: c.security()}, nil
 }
 
 // runtime translates a validated configuration for the runtime.
@@ -93,7 +94,7 @@ func (c Config) runtime() runtime.Config {
 // Run joins the group and processes until ctx is cancelled (a graceful
 // shutdown that commits what was processed, returning nil) or a fatal error
 // occurs (returned). Run can be called once.
-func (a *App) Run(ctx context.Context) error { return translate(a.r.Run(ctx)) }
+func (a *App) Run(ctx context.Context) error { return a.sec.explain(translate(a.r.Run(ctx))) }
 
 // Close stops a running App gracefully, committing what was processed, and
 // waits for Run to return.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -176,4 +178,48 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("%w: TLS client certificate (%q) and key (%q) go together: give both or neither", ErrConfig, certFile, keyFile)
 	}
 	return cfg, nil
+}
+
+// ErrSecurity is wrapped by Run's error when the brokers refuse the
+// connection's SASL authentication or the TLS handshake fails on their
+// certificate. The error says which Config field to check.
+var ErrSecurity = errors.New("samsa: broker connection security")
+
+// security is what Run's errors say of Config.TLS and Config.SASL: never
+// the password.
+type security struct {
+	tls       bool
+	mechanism SASLMechanism
+	user      string
+}
+
+// security returns what Run's errors may say of the configuration.
+func (c Config) security() security {
+	return security{tls: c.TLS != nil, mechanism: c.SASL.Mechanism, user: c.SASL.User}
+}
+
+// explain wraps err with ErrSecurity and the Config field to check when it
+// is a failed SASL authentication or an untrusted broker certificate.
+func (s security) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed):
+		who := string(s.mechanism)
+		if s.user != "" {
+			who += fmt.Sprintf(" as user %q", s.user)
+		}
+		return fmt.Errorf("%w: SASL authentication failed (Config.SASL: %s): %w", ErrSecurity, who, err)
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("%w: the brokers' TLS certificate is signed by an authority Config.TLS does not trust (RootCAs): %w", ErrSecurity, err)
+	case errors.As(err, &host):
+		return fmt.Errorf("%w: the brokers' TLS certificate is not valid for the host dialed (Config.TLS ServerName, Config.Bootstrap): %w", ErrSecurity, err)
+	case errors.As(err, &invalid):
+		return fmt.Errorf("%w: the brokers' TLS certificate is invalid (Config.TLS): %w", ErrSecurity, err)
+	}
+	return err
 }

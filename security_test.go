@@ -3,6 +3,7 @@ package samsa_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -167,8 +168,9 @@ func TestSecurityWrongPasswordFailsFast(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("Run failed after %s, want within seconds", took)
 	}
-	if !strings.Contains(strings.ToLower(err.Error()), "authentication failed") {
-		t.Errorf("Run = %v, want an error that says authentication failed", err)
+	if !strings.Contains(strings.ToLower(err.Error()), "authentication failed") || !errors.Is(err, samsa.ErrSecurity) ||
+		!strings.Contains(err.Error(), "Config.SASL") {
+		t.Errorf("Run = %v, want ErrSecurity saying authentication failed, naming Config.SASL", err)
 	}
 	for _, secret := range []string{wrong, b.password} {
 		if strings.Contains(err.Error(), secret) {
@@ -196,8 +198,8 @@ func TestSecurityUntrustedCAFailsFast(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("Run failed after %s, want within seconds", took)
 	}
-	if !strings.Contains(err.Error(), "certificate") {
-		t.Errorf("Run = %v, want a certificate error", err)
+	if !strings.Contains(err.Error(), "certificate") || !errors.Is(err, samsa.ErrSecurity) || !strings.Contains(err.Error(), "Config.TLS") {
+		t.Errorf("Run = %v, want ErrSecurity, a certificate error naming Config.TLS", err)
 	}
 	if strings.Contains(err.Error(), b.password) {
 		t.Error("the error holds the password")
