@@ -83,7 +83,7 @@ func TestSASLRedactsThePassword(t *testing.T) {
 		"%v":         fmt.Sprintf("%v", cfg.SASL),
 		"%+v":        fmt.Sprintf("%+v", cfg.SASL),
 		"%#v":        fmt.Sprintf("%#v", cfg.SASL),
-		"%s":         fmt.Sprintf("%s", cfg.SASL),
+		"String":     cfg.SASL.String(),
 		"Config %v":  fmt.Sprintf("%v", cfg),
 		"Config %+v": fmt.Sprintf("%+v", cfg),
 		"Config %#v": fmt.Sprintf("%#v", cfg),

@@ -126,9 +126,9 @@ func TestSecurityExactlyOnceCountOverSASLSSL(t *testing.T) {
 }
 
 // runSecureStartup runs an App with cfg against the SASL_SSL listener and
-// returns Run's error and how long it took, failing the test if Run does
+// returns how long Run took and its error, failing the test if Run does
 // not return within a minute.
-func runSecureStartup(t *testing.T, cfg samsa.Config) (error, time.Duration) {
+func runSecureStartup(t *testing.T, cfg samsa.Config) (time.Duration, error) {
 	t.Helper()
 	c := testkit.RealCluster(t)
 	in, out := c.Topic(t, "sec-in", 1), c.Topic(t, "sec-out", 1)
@@ -147,7 +147,7 @@ func runSecureStartup(t *testing.T, cfg samsa.Config) (error, time.Duration) {
 	if err == nil || ctx.Err() != nil {
 		t.Fatalf("Run = %v after %s, want a startup error", err, took)
 	}
-	return err, took
+	return took, err
 }
 
 // TestSecurityWrongPasswordFailsFast: a wrong password fails the start
@@ -161,7 +161,7 @@ func TestSecurityWrongPasswordFailsFast(t *testing.T) {
 	}
 	wrong := "wrong-" + b.password
 	logs := &syncBuffer{}
-	err, took := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
+	took, err := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
 		SASL:   samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: wrong},
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	t.Logf("Run after %s: %v", took.Round(time.Millisecond), err)
@@ -191,7 +191,7 @@ func TestSecurityUntrustedCAFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err, took := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
+	took, err := runSecureStartup(t, samsa.Config{Bootstrap: b.bootstrap, TLS: tlsCfg,
 		SASL:   samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: b.password},
 		Logger: testkit.Logger(t, slog.LevelInfo)})
 	t.Logf("Run after %s: %v", took.Round(time.Millisecond), err)
