@@ -181,8 +181,9 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 }
 
 // ErrSecurity is wrapped by Run's error when the brokers refuse the
-// connection's SASL authentication or the TLS handshake fails on their
-// certificate. The error says which Config field to check.
+// connection's SASL authentication, the TLS handshake fails on their
+// certificate, or an ACL the application needs is missing. The error says
+// which Config field to check, or what was refused.
 var ErrSecurity = errors.New("samsa: broker connection security")
 
 // security is what Run's errors say of Config.TLS and Config.SASL: never
@@ -199,7 +200,8 @@ func (c Config) security() security {
 }
 
 // explain wraps err with ErrSecurity and the Config field to check when it
-// is a failed SASL authentication or an untrusted broker certificate.
+// is a failed SASL authentication, an authorization failure or an
+// untrusted broker certificate.
 func (s security) explain(err error) error {
 	if err == nil {
 		return nil
@@ -214,6 +216,9 @@ func (s security) explain(err error) error {
 			who += fmt.Sprintf(" as user %q", s.user)
 		}
 		return fmt.Errorf("%w: SASL authentication failed (Config.SASL: %s): %w", ErrSecurity, who, err)
+	case errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TopicAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return fmt.Errorf("%w: the brokers refused an operation to the application's principal: an ACL is missing (README.md, Security, lists them): %w", ErrSecurity, err)
 	case errors.As(err, &unknownCA):
 		return fmt.Errorf("%w: the brokers' TLS certificate is signed by an authority Config.TLS does not trust (RootCAs): %w", ErrSecurity, err)
 	case errors.As(err, &host):

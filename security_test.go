@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/testkit"
 )
@@ -203,5 +205,103 @@ func TestSecurityUntrustedCAFailsFast(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), b.password) {
 		t.Error("the error holds the password")
+	}
+}
+
+// TestSecurityACLsOfTheREADME: an application run by a user that holds
+// only the ACLs README.md lists (group <id>; topics and transactional ids
+// prefixed <id>-; read on the input, write on the output) counts exactly
+// once and restores; without the group ACL, the same start fails at once.
+func TestSecurityACLsOfTheREADME(t *testing.T) {
+	b := saslEnv(t)
+	user := os.Getenv("SAMSA_SASL_ACL_USER")
+	if user == "" {
+		t.Fatal("SAMSA_SASL_BOOTSTRAP is set but SAMSA_SASL_ACL_USER is not: restart the broker with the current dev/kafka/run start --sasl-ssl")
+	}
+	c := testkit.RealCluster(t) // PLAINTEXT: a super user, which creates the ACLs
+	tlsCfg, err := samsa.TLSConfig(b.ca, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const keys = 10
+	in, out := c.Topic(t, "acl-in", 2), c.Topic(t, "acl-out", 2)
+	appID := testkit.UniqueName("acl-app")
+	principal := "User:" + user
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	grant := func(acl *kadm.ACLBuilder) {
+		t.Helper()
+		res, err := c.Admin().CreateACLs(ctx, acl.Allow(principal).AllowHosts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("create ACL %s %s: %v", r.Type, r.Name, r.Err)
+			}
+		}
+	}
+	grant(kadm.NewACLs().Topics(appID + "-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpAll))
+	grant(kadm.NewACLs().TransactionalIDs(appID+"-").ResourcePatternType(kadm.ACLPatternPrefixed).Operations(kadm.OpWrite, kadm.OpDescribe))
+	grant(kadm.NewACLs().Topics(in).Operations(kadm.OpRead, kadm.OpDescribe))
+	grant(kadm.NewACLs().Topics(out).Operations(kadm.OpWrite, kadm.OpDescribe))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = c.Admin().DeleteACLs(ctx, kadm.NewACLs().Allow(principal).AllowHosts().AnyResource().
+			ResourcePatternType(kadm.ACLPatternMatch).Operations(kadm.OpAny))
+	})
+	logs := &syncBuffer{}
+	defer func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	}()
+	cfg := samsa.Config{ApplicationID: appID, Bootstrap: b.bootstrap, Guarantee: samsa.ExactlyOnce, InMemoryState: true,
+		StartupTimeout: 10 * time.Second, TLS: tlsCfg,
+		SASL:   samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: user, Password: b.password},
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	produceKeys(t, c, in, 100, keys)
+
+	// No group ACL yet: refused.
+	noGroup, err := samsa.New(countTopology(in, out), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+	began := time.Now()
+	err = noGroup.Run(rctx)
+	rcancel()
+	t.Logf("without the group ACL, Run after %s: %v", time.Since(began).Round(time.Millisecond), err)
+	if !errors.Is(err, samsa.ErrSecurity) || !strings.Contains(err.Error(), "GROUP_AUTHORIZATION_FAILED") || !strings.Contains(err.Error(), appID) {
+		t.Fatalf("without the group ACL, Run = %v, want ErrSecurity, GROUP_AUTHORIZATION_FAILED naming group %s", err, appID)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("without the group ACL, Run failed after %s, want within seconds", took)
+	}
+
+	grant(kadm.NewACLs().Groups(appID).Operations(kadm.OpRead, kadm.OpDescribe))
+	first, err := samsa.New(countTopology(in, out), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, first, 100)
+	produceKeys(t, c, in, 100, keys)
+	second, err := samsa.New(countTopology(in, out), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, second, 100)
+	if second.Restored() < keys {
+		t.Errorf("second instance restored %d records, want at least %d", second.Restored(), keys)
+	}
+	counts := lastCounts(t, c, out)
+	if len(counts) != keys {
+		t.Errorf("%d keys counted, want %d", len(counts), keys)
+	}
+	for k, n := range counts {
+		if n != 20 {
+			t.Errorf("key %s counted %d, want 20", k, n)
+		}
 	}
 }

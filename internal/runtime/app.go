@@ -655,6 +655,9 @@ func (a *App) loop(ctx context.Context) error {
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
 				continue
 			}
+			if err := refused(a.cfg.ApplicationID, fe); err != nil {
+				return err // retrying cannot help: the ACLs must change
+			}
 			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}
 		err := a.processBatch(fetches)

@@ -1,6 +1,10 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -38,4 +42,33 @@ func (a *App) newChangelogClient(fetch []kgo.Opt) (*kgo.Client, error) {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 	}, fetch...)...)
+}
+
+// ErrNotAuthorized is wrapped when the brokers refuse the application's
+// principal an operation (an ACL is missing) or its authentication:
+// retrying cannot help.
+var ErrNotAuthorized = errors.New("samsa: not authorized by the brokers")
+
+// notAuthorized are the errors that end Run when a fetch reports them.
+var notAuthorized = []error{
+	kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
+	kerr.TransactionalIDAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+	kerr.SaslAuthenticationFailed,
+}
+
+// refused returns the error that ends Run when the fetch error says the
+// brokers refused the principal (group, topic, transactional id, cluster
+// ACLs or authentication), naming what was refused; nil otherwise. The
+// consumer would otherwise retry it forever.
+func refused(group string, fe kgo.FetchError) error {
+	for _, e := range notAuthorized {
+		if !errors.Is(fe.Err, e) {
+			continue
+		}
+		if fe.Topic == "" {
+			return fmt.Errorf("%w: consumer group %q: %w", ErrNotAuthorized, group, fe.Err)
+		}
+		return fmt.Errorf("%w: topic %q partition %d: %w", ErrNotAuthorized, fe.Topic, fe.Partition, fe.Err)
+	}
+	return nil
 }

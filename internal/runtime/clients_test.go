@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -132,4 +135,27 @@ func isCall(e ast.Expr, name string) bool {
 		return f.Name == name
 	}
 	return false
+}
+
+// TestRefusedEndsRunOnAuthorizationErrors: a fetch error that says an ACL
+// is missing ends Run, naming the group or the topic; others are retried.
+func TestRefusedEndsRunOnAuthorizationErrors(t *testing.T) {
+	for _, tc := range []struct {
+		fe   kgo.FetchError
+		want string
+	}{
+		{kgo.FetchError{Err: kerr.GroupAuthorizationFailed}, `consumer group "app"`},
+		{kgo.FetchError{Topic: "in", Partition: 3, Err: kerr.TopicAuthorizationFailed}, `topic "in" partition 3`},
+		{kgo.FetchError{Err: fmt.Errorf("join: %w", kerr.TransactionalIDAuthorizationFailed)}, `consumer group "app"`},
+	} {
+		err := refused("app", tc.fe)
+		if !errors.Is(err, ErrNotAuthorized) || !errors.Is(err, tc.fe.Err) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("refused(%v) = %v, want ErrNotAuthorized naming %s", tc.fe.Err, err, tc.want)
+		}
+	}
+	for _, retriable := range []error{kerr.NotLeaderForPartition, kerr.UnknownTopicOrPartition, errors.New("dial tcp: connection refused")} {
+		if err := refused("app", kgo.FetchError{Topic: "in", Err: retriable}); err != nil {
+			t.Errorf("refused(%v) = %v, want nil (retried)", retriable, err)
+		}
+	}
 }
