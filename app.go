@@ -33,6 +33,7 @@ var ErrInternalTopic = errors.New("samsa: internal topic")
 type App struct {
 	r    *runtime.App
 	plan *engine.Plan
+	sec  security // to explain a refused connection; no password
 }
 
 // New validates the topology and the configuration and returns an App. It
@@ -58,7 +59,7 @@ func New(top *topology.Topology, cfg Config) (*App, error) {
 		}
 		rc.Topology = d.String()
 	}
-	return &App{r: runtime.New(plan, rc), plan: plan}, nil
+	return &App{r: runtime.New(plan, rc), plan: plan, sec: c.security()}, nil
 }
 
 // runtime translates a validated configuration for the runtime.
@@ -82,6 +83,8 @@ func (c Config) runtime() runtime.Config {
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
 		InternalTopicConfigs:     maps.Clone(c.InternalTopicConfigs),
 		MetricsRegisterer:        c.MetricsRegisterer, HTTPAddr: c.HTTPAddr,
+		TLS:  c.TLS.Clone(),
+		SASL: c.SASL.mechanism(),
 	}
 	if l := c.RestoreListener; l != nil {
 		rc.RestoreListener = func(p runtime.RestoreProgress) { l(RestoreProgress(p)) }
@@ -95,7 +98,7 @@ func (c Config) runtime() runtime.Config {
 // Run joins the group and processes until ctx is cancelled (a graceful
 // shutdown that commits what was processed, returning nil) or a fatal error
 // occurs (returned). Run can be called once.
-func (a *App) Run(ctx context.Context) error { return translate(a.r.Run(ctx)) }
+func (a *App) Run(ctx context.Context) error { return a.sec.explain(translate(a.r.Run(ctx))) }
 
 // Close stops a running App gracefully, committing what was processed, and
 // waits for Run to return.

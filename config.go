@@ -11,6 +11,7 @@ package samsa
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -141,6 +142,16 @@ type Config struct {
 	// override the group, balancer, isolation level or commit options:
 	// samsa's guarantees depend on them.
 	ClientOptions []kgo.Opt
+	// TLS, when not nil, encrypts every connection to the brokers (the
+	// group consumer, the producer, the changelog and admin clients) with
+	// this configuration; TLSConfig makes one from PEM files. An empty
+	// ServerName is set per broker to the host it is dialed at.
+	TLS *tls.Config
+	// SASL authenticates every connection to the brokers: PLAIN,
+	// SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER. The zero value turns it
+	// off. Pair it with TLS but for a trusted network: PLAIN sends the
+	// password as it is. Printing or logging it never shows the password.
+	SASL SASL
 	// Errors chooses what a failing record does: fail (default), skip or
 	// dead-letter, per kind of failure.
 	Errors ErrorPolicies
@@ -335,6 +346,9 @@ func (c *Config) withDefaults() (Config, error) {
 		if err := metrics.CheckAddr(out.HTTPAddr); err != nil {
 			bad("field HTTPAddr %q is not host:port: %v", out.HTTPAddr, err)
 		}
+	}
+	for _, msg := range out.SASL.validate() {
+		bad("%s", msg)
 	}
 	for _, k := range slices.Sorted(maps.Keys(out.InternalTopicConfigs)) {
 		switch v := out.InternalTopicConfigs[k]; {

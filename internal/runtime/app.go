@@ -549,7 +549,7 @@ func unreachable(err error) bool {
 // metadata), that co-partitioned topics agree on partition counts, and
 // then creates or checks the internal topics.
 func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
-	adm, err := kgo.NewClient(kgo.SeedBrokers(a.cfg.Bootstrap...))
+	adm, err := a.newClient()
 	if err != nil {
 		return nil, fmt.Errorf("%w: bootstrap %v: %w", ErrConfig, a.cfg.Bootstrap, err)
 	}
@@ -663,7 +663,6 @@ func (a *App) startClient() error {
 	}
 	sort.Strings(topics)
 	opts := []kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -679,7 +678,6 @@ func (a *App) startClient() error {
 		kgo.OnPartitionsRevoked(a.onRevoked),
 		kgo.OnPartitionsLost(a.onLost),
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { a.rebalanceWaiting.Store(true) }),
-		kgo.WithLogger(kslog{a.log}),
 	}
 	// The group timeouts and the fetch bounds; a zero value keeps
 	// franz-go's default. A fetch response may be as large as
@@ -703,23 +701,16 @@ func (a *App) startClient() error {
 			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.InstanceID),
 			kgo.TransactionTimeout(a.cfg.TransactionTimeout))
 	}
-	opts = append(opts, a.cfg.ClientOptions...)
 	// The changelog reader first: the group client may assign tasks,
 	// which the state updater restores with it, as soon as it exists.
-	ropts := append([]kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog{a.log}),
-	}, append(fetch, a.cfg.ClientOptions...)...)
-	rcl, err := kgo.NewClient(ropts...)
+	rcl, err := a.newChangelogClient(fetch)
 	if err != nil {
 		return fmt.Errorf("%w: kafka changelog client: %w", ErrConfig, err)
 	}
 	a.standbyMu.Lock()
 	a.restoreCl = rcl
 	a.standbyMu.Unlock()
-	proto, err := exactlyonce.Open(a.cfg.ExactlyOnce, opts...)
+	proto, err := exactlyonce.Open(a.cfg.ExactlyOnce, a.clientOpts(opts...)...)
 	if err != nil {
 		a.standbyMu.Lock()
 		a.restoreCl = nil
@@ -776,6 +767,9 @@ func (a *App) loop(ctx context.Context) error {
 		for _, fe := range fetches.Errors() {
 			if errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, context.DeadlineExceeded) {
 				continue
+			}
+			if err := refused(a.cfg.ApplicationID, fe); err != nil {
+				return err // retrying cannot help: the ACLs must change
 			}
 			a.log.Warn("fetch error", "topic", fe.Topic, "partition", fe.Partition, "err", fe.Err)
 		}

@@ -1,12 +1,14 @@
 package runtime
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/samsa-streams/samsa/internal/engine"
 )
@@ -66,6 +68,11 @@ type Config struct {
 	// and /topology; Topology is the text /topology returns.
 	HTTPAddr string
 	Topology string
+	// TLS, when not nil, encrypts the connections to the brokers; SASL,
+	// when not nil, authenticates them. Every client the App makes uses
+	// both (clientOpts).
+	TLS  *tls.Config
+	SASL sasl.Mechanism
 }
 
 // Policies is the decision for each kind of failure.

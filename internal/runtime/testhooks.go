@@ -22,13 +22,8 @@ type RestoreHarness struct{ a *App }
 // NewRestoreHarness returns a harness for the application id; opts are
 // added to the restore client's options, as Config.ClientOptions are.
 func NewRestoreHarness(appID string, bootstrap []string, log *slog.Logger, listener func(RestoreProgress), opts ...kgo.Opt) (*RestoreHarness, error) {
-	a := &App{cfg: Config{ApplicationID: appID, Bootstrap: bootstrap, RestoreListener: listener}, log: log}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(bootstrap...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog{log}),
-	}, opts...)...)
+	a := &App{cfg: Config{ApplicationID: appID, Bootstrap: bootstrap, RestoreListener: listener, ClientOptions: opts}, log: log}
+	cl, err := a.newChangelogClient(nil)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +49,7 @@ func (a *App) StartStandbyForTest(id processor.TaskID) error {
 	if err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.WithLogger(kslog{a.log}),
-	)
+	cl, err := a.newChangelogClient(nil)
 	if err != nil {
 		_ = e.Close()
 		return err
