@@ -132,3 +132,31 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// TestCloseWhileWaitingForTheCluster: Close (or the context's end) while
+// Run waits for an unreachable cluster at startup returns nil from Run, as
+// a close at any other time does: nothing was processed, nothing is lost.
+// Run returned "context canceled" before.
+func TestCloseWhileWaitingForTheCluster(t *testing.T) {
+	app, err := samsa.New(passTopology("in", "out"), samsa.Config{
+		ApplicationID: "closed-early", Bootstrap: []string{"127.0.0.1:1"}, StateDir: t.TempDir(),
+		Logger: testkit.Logger(t, slog.LevelInfo),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(context.Background()) }()
+	time.Sleep(700 * time.Millisecond) // a few connection attempts
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after Close while waiting for the cluster = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of Close")
+	}
+}

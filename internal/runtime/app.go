@@ -359,6 +359,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.stores = a.newStoreProvider()
 	parts, err := a.startup(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // closed while waiting for the cluster: nothing to commit
+		}
 		return err
 	}
 	// The global stores are filled before the group is joined: every
