@@ -305,3 +305,31 @@ func TestSecurityACLsOfTheREADME(t *testing.T) {
 		}
 	}
 }
+
+// TestSecuritySliceOverSASLSSL: the stateless vertical slice (a
+// pass-through, at-least-once) over SASL_SSL with SCRAM-SHA-512: every input
+// record reaches the output.
+func TestSecuritySliceOverSASLSSL(t *testing.T) {
+	b := saslEnv(t)
+	c := testkit.RealCluster(t)
+	tlsCfg, err := samsa.TLSConfig(b.ca, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := c.Topic(t, "sec-slice-in", 2), c.Topic(t, "sec-slice-out", 2)
+	app, err := samsa.New(passTopology(in, out), samsa.Config{
+		ApplicationID: testkit.UniqueName("sec-slice"), Bootstrap: b.bootstrap, StateDir: t.TempDir(),
+		TLS: tlsCfg, SASL: samsa.SASL{Mechanism: samsa.SASLScramSHA512, User: b.user, Password: b.password},
+		CommitInterval: 100 * time.Millisecond, Logger: testkit.Logger(t, slog.LevelInfo),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := testkit.Start(t, app)
+	produceValues(t, c, in, 0, 500)
+	run.WaitFor(t, 60*time.Second, "500 records through", func() bool { return len(echoCounts(t, c, out)) >= 500 })
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, echoCounts(t, c, out), 0, 500) // no restart: no duplicate either
+}
