@@ -91,15 +91,13 @@ func (a *App) startGlobals(ctx context.Context, parts map[string]int32) (*global
 	// Read committed records only, whatever the guarantee (as the poll
 	// loop reads its sources); transaction markers are kept so that a
 	// partition ending with one is seen as read to its end.
-	opts := append([]kgo.Opt{
-		kgo.SeedBrokers(a.cfg.Bootstrap...),
+	// Built by newClient like every client of the App: TLS and SASL too.
+	gs.cl, err = a.newClient(append([]kgo.Opt{
 		kgo.ConsumePartitions(consume),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(500 * time.Millisecond),
-		kgo.WithLogger(kslog{a.log}),
-	}, a.fetchOpts()...)
-	gs.cl, err = kgo.NewClient(append(opts, a.cfg.ClientOptions...)...)
+	}, a.fetchOpts()...)...)
 	if err != nil {
 		_ = eng.Close()
 		return nil, fmt.Errorf("%w: kafka client of the global stores: %w", ErrConfig, err)
