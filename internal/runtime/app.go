@@ -149,6 +149,10 @@ type App struct {
 	lastPurgeWarn time.Time
 	purgeMu       sync.Mutex
 	purged        map[string]map[int32]int64
+	// committedOffs is the highest offset this instance committed per
+	// topic and partition (guarded by mu): what the purge may delete
+	// below.
+	committedOffs map[string]map[int32]int64
 }
 
 // New returns an App that runs a compiled topology with a configuration
@@ -1096,6 +1100,7 @@ func (a *App) commitLocked() error {
 	}
 	// Kafka committed the offsets: the repartition records below them
 	// are not needed any more.
+	a.noteCommitted(offsets)
 	a.purgeCommitted()
 	if len(offsets) > 0 {
 		a.log.Debug("committed", "guarantee", a.proto.Name(), "partitions", len(offsets))
@@ -1323,6 +1328,22 @@ func (a *App) measureStores() {
 					tm.StoreBytes(cs.Name(), n)
 				}
 			}
+		}
+	}
+}
+
+// noteCommitted records the offsets of a commit Kafka confirmed. a.mu must
+// be held.
+func (a *App) noteCommitted(offsets exactlyonce.Offsets) {
+	if a.committedOffs == nil {
+		a.committedOffs = map[string]map[int32]int64{}
+	}
+	for topic, ps := range offsets {
+		if a.committedOffs[topic] == nil {
+			a.committedOffs[topic] = map[int32]int64{}
+		}
+		for p, eo := range ps {
+			a.committedOffs[topic][p] = max(a.committedOffs[topic][p], eo.Offset)
 		}
 	}
 }

@@ -636,9 +636,14 @@ func (a *App) repartitionSource(topic string) bool {
 // active tasks below the offsets the group committed for them, as Kafka
 // Streams does after a commit: a repartition topic then holds only the
 // records not processed yet (samsa creates it without retention). It
-// runs after a commit that Kafka confirmed and reads the offsets that
-// the client recorded as committed, never those processed: a record is
-// deleted only once no owner of its partition can need it again.
+// runs after a commit that Kafka confirmed, below the highest offsets this
+// instance's confirmed commits carried (noteCommitted; at or below what
+// Kafka holds: under exactly-once the transaction commits every record
+// polled, all processed by then): a record is deleted only once no owner
+// of its partition can need it again. It does not read the client's own
+// record of committed offsets, which under exactly-once could run ahead of
+// Kafka's (a repartition record was purged above the group's committed
+// offset in a CI run).
 //
 // At most one purge runs at a time and at most one starts per
 // RepartitionPurgeInterval; the DeleteRecords request (one for all the
@@ -652,7 +657,6 @@ func (a *App) purgeCommitted() {
 	if time.Since(a.lastPurge) < a.cfg.RepartitionPurgeInterval || a.purging.Load() {
 		return
 	}
-	var committed map[string]map[int32]kgo.EpochOffset
 	var del kadm.Offsets
 	a.purgeMu.Lock()
 	for id := range a.tasks {
@@ -660,14 +664,11 @@ func (a *App) purgeCommitted() {
 			if !a.repartitionSource(topic) {
 				continue
 			}
-			if committed == nil {
-				committed = a.cl.CommittedOffsets()
-			}
-			eo, ok := committed[topic][id.Partition]
-			if !ok || eo.Offset <= 0 || eo.Offset <= a.purged[topic][id.Partition] {
+			off, ok := a.committedOffs[topic][id.Partition]
+			if !ok || off <= 0 || off <= a.purged[topic][id.Partition] {
 				continue
 			}
-			del.Add(kadm.Offset{Topic: topic, Partition: id.Partition, At: eo.Offset, LeaderEpoch: -1})
+			del.Add(kadm.Offset{Topic: topic, Partition: id.Partition, At: off, LeaderEpoch: -1})
 		}
 	}
 	a.purgeMu.Unlock()
