@@ -82,26 +82,7 @@ func TestEnrichmentAndGroupByOnTwoInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// caughtUp waits until the group committed every record of topic.
-	caughtUp := func(topic string) {
-		t.Helper()
-		a.WaitFor(t, 90*time.Second, topic+" committed", func() bool {
-			ends, err := c.EndOffsets(ctx, topic)
-			if err != nil {
-				return false
-			}
-			committed, err := c.CommittedOffsets(ctx, appID)
-			if err != nil {
-				return false
-			}
-			for p, end := range ends {
-				if committed[topic][p] < end {
-					return false
-				}
-			}
-			return true
-		})
-	}
+	caughtUp := func(topic string) { waitCommitted(ctx, t, a, c, appID, topic) }
 	customer := func(id, name string) *kgo.Record {
 		v, _ := json.Marshal(shopCustomer{Name: name})
 		if name == "" {
@@ -208,4 +189,27 @@ func TestEnrichmentAndGroupByOnTwoInstances(t *testing.T) {
 	if err := b.Stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// waitCommitted waits until the group appID committed every record of
+// topic (its end offset on every partition; for a topic written without
+// transactions).
+func waitCommitted(ctx context.Context, t *testing.T, r *testkit.Running, c *testkit.Cluster, appID, topic string) {
+	t.Helper()
+	r.WaitFor(t, 90*time.Second, topic+" committed", func() bool {
+		ends, err := c.EndOffsets(ctx, topic)
+		if err != nil {
+			return false
+		}
+		committed, err := c.CommittedOffsets(ctx, appID)
+		if err != nil {
+			return false
+		}
+		for p, end := range ends {
+			if committed[topic][p] < end {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -165,25 +165,7 @@ func testGlobalTableJoin(t *testing.T, c *testkit.Cluster, g samsa.Guarantee) {
 
 	app := newApp("a")
 	run := testkit.Start(t, app)
-	caughtUp := func(r *testkit.Running) {
-		t.Helper()
-		r.WaitFor(t, 90*time.Second, "orders committed", func() bool {
-			ends, err := c.EndOffsets(ctx, orders)
-			if err != nil {
-				return false
-			}
-			committed, err := c.CommittedOffsets(ctx, appID)
-			if err != nil {
-				return false
-			}
-			for p, end := range ends {
-				if committed[orders][p] < end {
-					return false
-				}
-			}
-			return true
-		})
-	}
+	caughtUp := func(r *testkit.Running) { waitCommitted(ctx, t, r, c, appID, orders) }
 	caughtUp(run)
 	checkJoins(t, c, joined, leftJoined, want)
 
