@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -27,6 +28,9 @@ import (
 //
 // By default a windowed aggregation emits every update of a window; with
 // EmitFinal it emits each window's result once, when the window closes.
+// WithMaxOutOfOrder delays the watermark behind the stream time;
+// LateRecordsTo sends late records to a topic; ProcessingTime makes the
+// windows follow the wall clock.
 //
 // Times are whole milliseconds, as Kafka's timestamps: durations with a
 // fraction of a millisecond are an error, reported when the topology is
@@ -34,6 +38,9 @@ import (
 type Windows struct {
 	size, advance, grace time.Duration
 	final                bool // EmitFinal
+	maxOutOfOrder        time.Duration
+	lateTopic            string // LateRecordsTo
+	processingTime       bool   // ProcessingTime
 }
 
 // TumblingWindows returns windows of the given size that do not overlap:
@@ -50,8 +57,9 @@ func HoppingWindows(size, advance time.Duration) Windows {
 	return Windows{size: size, advance: advance}
 }
 
-// WithGrace returns w with the given grace period: a window accepts records
-// until its end + grace <= stream time.
+// WithGrace returns w with the given grace period (allowed lateness): a
+// window accepts records until its end + grace <= watermark, the watermark
+// being the stream time (less MaxOutOfOrder, when set).
 func (w Windows) WithGrace(grace time.Duration) Windows {
 	w.grace = grace
 	return w
@@ -69,6 +77,61 @@ func (w Windows) EmitFinal() Windows {
 	return w
 }
 
+// WithMaxOutOfOrder returns w with a watermark delay: the aggregation's
+// watermark trails its stream time (the highest event time it has seen)
+// by d, and a window closes once end + grace <= watermark. The two knobs
+// say different things: MaxOutOfOrder is how far behind the newest record
+// a record may be and still be on time; grace (the allowed lateness) is
+// how long after the watermark passes its end a window still accepts a
+// late record, which updates it and (unless EmitFinal) emits a corrected
+// result. A record for a closed window is not applied: it is counted as
+// dropped and, with LateRecordsTo, written to the late-records topic.
+// With EmitFinal, a window's one result is emitted when it closes. The
+// default is 0, Kafka Streams' model, where the watermark is the stream
+// time and grace is the only knob.
+func (w Windows) WithMaxOutOfOrder(d time.Duration) Windows {
+	w.maxOutOfOrder = d
+	return w
+}
+
+// MaxOutOfOrder returns the watermark delay (WithMaxOutOfOrder).
+func (w Windows) MaxOutOfOrder() time.Duration { return w.maxOutOfOrder }
+
+// LateRecordsTo returns w with a late-records topic: a record that a
+// windowed aggregation over w does not apply because every window it
+// belongs to has closed is written to topic as it was read by the
+// aggregation's sub-topology (key, value, timestamp and headers), with
+// these headers added: samsa.late.reason, samsa.late.window.start and
+// samsa.late.window.end (the most recent of its closed windows, Unix
+// milliseconds), samsa.late.watermark (the aggregation's watermark when
+// the record arrived), then the source headers of a dead letter
+// (samsa.source.topic, .partition, .offset, samsa.application.id,
+// samsa.task). The topic must exist when the App starts, as a sink
+// topic. Late records are counted as dropped with or without it.
+func (w Windows) LateRecordsTo(topic string) Windows {
+	w.lateTopic = topic
+	return w
+}
+
+// LateTopic returns the late-records topic (LateRecordsTo), or "".
+func (w Windows) LateTopic() string { return w.lateTopic }
+
+// ProcessingTime returns w as processing-time windows, for dashboards: a
+// record's time is the wall clock when the aggregation processes it
+// (processor.TaskContext.WallClock; the output carries it), not its event
+// time, and, with EmitFinal, windows are closed by a wall-clock punctuator
+// (every min(advance, 1s)) even when no record arrives, so that each
+// window's result is emitted within about a second of end + grace on the
+// wall clock. Processing-time results depend on when records are
+// processed: a restart or a rebalance moves records between windows.
+func (w Windows) ProcessingTime() Windows {
+	w.processingTime = true
+	return w
+}
+
+// IsProcessingTime reports whether w are processing-time windows.
+func (w Windows) IsProcessingTime() bool { return w.processingTime }
+
 // Final reports whether w emits final results only (EmitFinal).
 func (w Windows) Final() bool { return w.final }
 
@@ -84,9 +147,9 @@ func (w Windows) Advance() time.Duration { return w.advance }
 func (w Windows) Grace() time.Duration { return w.grace }
 
 // Retention returns how long a windowed aggregation keeps a window in its
-// store: size + grace, as Kafka Streams' default; older windows are closed
-// and no record can change them.
-func (w Windows) Retention() time.Duration { return w.size + w.grace }
+// store: size + grace (+ MaxOutOfOrder), as Kafka Streams' default; older
+// windows are closed and no record can change them.
+func (w Windows) Retention() time.Duration { return w.size + w.grace + w.maxOutOfOrder }
 
 // check reports what is wrong with w.
 func (w Windows) check() error {
@@ -98,8 +161,10 @@ func (w Windows) check() error {
 		return fmt.Errorf("window advance %v is not in (0, size %v]", w.advance, w.size)
 	case w.grace < 0:
 		return fmt.Errorf("window grace %v is negative", w.grace)
-	case !whole(w.size) || !whole(w.advance) || !whole(w.grace):
-		return fmt.Errorf("window size %v, advance %v and grace %v must be whole milliseconds", w.size, w.advance, w.grace)
+	case w.maxOutOfOrder < 0:
+		return fmt.Errorf("window max out-of-order %v is negative", w.maxOutOfOrder)
+	case !whole(w.size) || !whole(w.advance) || !whole(w.grace) || !whole(w.maxOutOfOrder):
+		return fmt.Errorf("window size %v, advance %v, grace %v and max out-of-order %v must be whole milliseconds", w.size, w.advance, w.grace, w.maxOutOfOrder)
 	}
 	return nil
 }
@@ -297,6 +362,9 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 	if windows.final {
 		addEmittedStore(s.t, store, name)
 	}
+	if n, ok := s.t.g.Node(name); ok && windows.lateTopic != "" {
+		n.SideTopics = append(n.SideTopics, windows.lateTopic)
+	}
 	_, exists := s.t.g.Stores[store]
 	ret, segs := windows.Retention(), 3
 	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
@@ -343,8 +411,43 @@ func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) 
 		if a.fin, ok = s.(*emitState); !ok {
 			return fmt.Errorf("topology: store %q is a %T, not a windowed aggregation's emitted store", name, s)
 		}
+		if a.windows.processingTime {
+			ctx.Schedule(min(a.windows.advance, time.Second), processor.WallClockTime, a.closeByWallClock)
+		}
 	}
 	return nil
+}
+
+// closeByWallClock emits the processing-time windows that closed on the
+// wall clock, with no input record.
+func (a *windowAggregator[K, V, A]) closeByWallClock(now time.Time) error {
+	closeTime, err := a.advance(now.UnixMilli())
+	if err != nil {
+		return err
+	}
+	return a.emitClosed(processor.Record[K, V]{}, closeTime)
+}
+
+// advance moves the aggregation's stream time to ts if it is later, and
+// returns the close time: windows that end at or before it are closed
+// (end + grace <= watermark, the watermark being the stream time minus
+// MaxOutOfOrder), and the watermark.
+func (a *windowAggregator[K, V, A]) advance(ts int64) (closeTime int64, err error) {
+	observed := &a.st.clock.now
+	if a.fin != nil {
+		if err := a.fin.load(); err != nil {
+			return 0, err
+		}
+		observed = &a.fin.observed
+	}
+	*observed = max(*observed, ts)
+	closeTime = *observed - a.windows.maxOutOfOrder.Milliseconds() - a.windows.grace.Milliseconds()
+	if a.fin != nil {
+		// After a restart the stream time starts again, but what was
+		// emitted stays closed.
+		closeTime = max(closeTime, a.fin.emitted)
+	}
+	return closeTime, nil
 }
 
 func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
@@ -352,34 +455,29 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "null key in a windowed aggregation")
 		return nil
 	}
+	if a.windows.processingTime {
+		r.Timestamp = a.ctx.WallClock()
+	}
 	ts := r.Timestamp.UnixMilli()
 	if ts < 0 {
 		dropped(a.ctx, "event time before the Unix epoch in a windowed aggregation")
 		return nil
 	}
-	observed := &a.st.clock.now
-	if a.fin != nil {
-		if err := a.fin.load(); err != nil {
-			return err
-		}
-		observed = &a.fin.observed
-	}
-	*observed = max(*observed, ts)
-	closeTime := *observed - a.windows.grace.Milliseconds()
-	if a.fin != nil {
-		// After a restart the stream time starts again, but what was
-		// emitted stays closed.
-		closeTime = max(closeTime, a.fin.emitted)
+	closeTime, err := a.advance(ts)
+	if err != nil {
+		return err
 	}
 	size := a.windows.size.Milliseconds()
 	// Every open window's new aggregate first, so that an error from add
 	// leaves them all as they were; then store and emit them, by start.
 	var updates []windowUpdate[A]
+	late := int64(-1) // start of the latest closed window r belongs to
 	for _, start := range a.windows.startsFor(ts) {
 		end := start + size
 		if end <= closeTime {
-			dropped(a.ctx, fmt.Sprintf("late record in a windowed aggregation: event time %d, window [%d,%d) closed at %d (stream time %d, grace %v)",
-				ts, start, end, end+a.windows.grace.Milliseconds(), *observed, a.windows.grace))
+			late = start
+			dropped(a.ctx, fmt.Sprintf("late record in a windowed aggregation: event time %d, window [%d,%d) closed at watermark %d (grace %v)",
+				ts, start, end, closeTime+a.windows.grace.Milliseconds(), a.windows.grace))
 			continue
 		}
 		u, err := a.next(r, start, end)
@@ -387,6 +485,9 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 			return err // to the processing-error policy; no window changed
 		}
 		updates = append(updates, u)
+	}
+	if late >= 0 && len(updates) == 0 && a.windows.lateTopic != "" {
+		a.divertLate(late, late+size, closeTime+a.windows.grace.Milliseconds())
 	}
 	if a.fin != nil {
 		// Before the updates: a window store put may expire closed
@@ -401,6 +502,29 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		}
 	}
 	return nil
+}
+
+// Late-record headers (Windows.LateRecordsTo).
+const (
+	HeaderLateReason      = "samsa.late.reason"
+	HeaderLateWindowStart = "samsa.late.window.start"
+	HeaderLateWindowEnd   = "samsa.late.window.end"
+	HeaderLateWatermark   = "samsa.late.watermark"
+)
+
+// divertLate writes the record being processed to the late-records topic.
+func (a *windowAggregator[K, V, A]) divertLate(start, end, watermark int64) {
+	d, ok := a.ctx.(engine.Diverter)
+	if !ok {
+		return
+	}
+	ms := func(v int64) []byte { return strconv.AppendInt(nil, v, 10) }
+	d.Divert(a.windows.lateTopic, []processor.Header{
+		{Key: HeaderLateReason, Value: []byte("window closed")},
+		{Key: HeaderLateWindowStart, Value: ms(start)},
+		{Key: HeaderLateWindowEnd, Value: ms(end)},
+		{Key: HeaderLateWatermark, Value: ms(watermark)},
+	})
 }
 
 // windowUpdate is the new aggregate of one window, its time, and whether it

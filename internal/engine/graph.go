@@ -48,6 +48,10 @@ type Node struct {
 	// Internal names the repartition topic a sink writes or a source reads,
 	// <application id>-<Internal>-repartition once the app id is known.
 	Internal string
+	// SideTopics are topics a processor node writes input records to
+	// directly, not through a sink (a windowed aggregation's late-records
+	// topic): like a fixed sink topic, each must exist at startup.
+	SideTopics []string
 	// Partitions, on the sink of a repartition topic, fixes the topic's
 	// partition count (Kafka Streams' Repartitioned.withNumberOfPartitions);
 	// 0 lets RepartitionPartitions choose it.

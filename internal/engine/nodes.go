@@ -259,6 +259,25 @@ type Dropper interface {
 // Drop implements Dropper.
 func (p *proc[KIn, VIn, KOut, VOut]) Drop(reason string) { p.t.drop(p.n.Name, reason) }
 
+// Diverter is implemented by the context the engine gives every processor:
+// a DSL operator writes through it the input record being processed, as
+// it was read (key, value, timestamp and headers), to a side topic with
+// headers of its own added, followed by the source headers of a dead
+// letter (topic, partition, offset, application id, task). A windowed
+// aggregation sends its late records to a late-records topic this way.
+// The record is produced as every output is (within the transaction under
+// exactly-once); in a punctuator, where no input record is processed,
+// nothing is written.
+type Diverter interface {
+	// Divert writes the record being processed to topic, with headers.
+	Divert(topic string, headers []processor.Header)
+}
+
+// Divert implements Diverter.
+func (p *proc[KIn, VIn, KOut, VOut]) Divert(topic string, headers []processor.Header) {
+	p.t.divert(topic, headers)
+}
+
 // ApplicationID implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) ApplicationID() string { return p.t.AppID }
 

@@ -561,6 +561,25 @@ func (t *Task) drop(node, reason string) {
 	slog.Debug("samsa: record dropped", args...)
 }
 
+// divert writes the record being processed to topic: its own headers,
+// then extra, then where it came from.
+func (t *Task) divert(topic string, extra []processor.Header) {
+	r := t.current
+	if r == nil {
+		return
+	}
+	hs := append(make([]processor.Header, 0, len(r.Headers)+len(extra)+5), FromKafkaHeaders(r.Headers)...)
+	hs = append(hs, extra...)
+	hs = append(hs,
+		processor.Header{Key: HeaderSourceTopic, Value: []byte(r.Topic)},
+		processor.Header{Key: HeaderSourcePartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+		processor.Header{Key: HeaderSourceOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		processor.Header{Key: HeaderApplicationID, Value: []byte(t.AppID)},
+		processor.Header{Key: HeaderTask, Value: []byte(t.ID.String())},
+	)
+	t.out.Produce(topic, -1, r.Key, r.Value, r.Timestamp, hs, r)
+}
+
 // Dead-letter headers.
 const (
 	HeaderErrorMessage    = "samsa.error.message"

@@ -570,6 +570,7 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 		if n.Kind == engine.KindSink && n.Topic != "" {
 			want = append(want, n.Topic)
 		}
+		want = append(want, n.SideTopics...)
 	}
 	if a.cfg.DeadLetterTopic != "" {
 		want = append(want, a.cfg.DeadLetterTopic)
