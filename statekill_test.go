@@ -21,7 +21,8 @@ import (
 	"github.com/samsa-streams/samsa/testkit"
 )
 
-// counterApp is a child process: the count topology under exactly-once with
+// counterApp is a child process: the count topology (or, with
+// TOPOLOGY=final-windows, finalWindowsTopology) under exactly-once with
 // Pebble state in STATE_DIR, printing its progress until killed.
 func counterApp() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
@@ -49,7 +50,11 @@ func counterApp() {
 		cfg.HeartbeatInterval, _ = time.ParseDuration(os.Getenv("HEARTBEAT_INTERVAL"))
 	}
 	cfg.GroupInstanceID = os.Getenv("GROUP_INSTANCE")
-	app, err := samsa.New(countTopology(os.Getenv("IN"), os.Getenv("OUT")), cfg)
+	top := countTopology(os.Getenv("IN"), os.Getenv("OUT"))
+	if os.Getenv("TOPOLOGY") == "final-windows" {
+		top = finalWindowsTopology(os.Getenv("IN"), os.Getenv("OUT"), os.Getenv("LATE"))
+	}
+	app, err := samsa.New(top, cfg)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
