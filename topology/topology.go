@@ -22,7 +22,9 @@
 //   - processor and sink nodes get generated names (KSTREAM-MAP-0000000003,
 //     as Kafka Streams names them) that shift when an operator is added
 //     upstream; they name no topic and no store, so nothing in Kafka moves
-//     with them.
+//     with them. Stream.Named and Table.Named replace the generated name
+//     of the node an operator just added (Kafka Streams' Named.as), for
+//     logs, metrics, Describe and dead-letter headers that stay put.
 //
 // Adding, removing or reordering stateless operators therefore renames no
 // changelog and no repartition topic (TestAddingOperatorsRenamesNoTopic).
@@ -47,6 +49,9 @@ import (
 type Topology struct {
 	g   *engine.Graph
 	seq int
+	// generated are the node names the DSL generated: those Named may
+	// replace.
+	generated map[string]bool
 }
 
 // New returns an empty topology.
@@ -105,7 +110,12 @@ func (t *Topology) compile(applicationID string) (*engine.Plan, error) {
 func (t *Topology) name(prefix string) string {
 	n := t.seq
 	t.seq++
-	return prefix + "-" + pad10(n)
+	name := prefix + "-" + pad10(n)
+	if t.generated == nil {
+		t.generated = map[string]bool{}
+	}
+	t.generated[name] = true
+	return name
 }
 
 func pad10(n int) string {

@@ -150,6 +150,49 @@ func (g *Graph) Add(n *Node) {
 	g.Nodes = append(g.Nodes, n)
 }
 
+// Rename gives node old the name new, in every place the graph refers to
+// it (other nodes' parents, stores' and global stores' processors). It
+// records an error, and changes nothing, when old is not a node or new is
+// empty or taken.
+func (g *Graph) Rename(old, new string) bool {
+	n, ok := g.byName[old]
+	switch {
+	case !ok:
+		g.Errorf("topology: cannot name node %q %q: no such node", old, new)
+		return false
+	case new == "":
+		g.Errorf("topology: cannot give node %q an empty name", old)
+		return false
+	case new == old:
+		return true
+	}
+	if _, dup := g.byName[new]; dup {
+		g.Errorf("topology: cannot name node %q %q: duplicate node name %q", old, new, new)
+		return false
+	}
+	delete(g.byName, old)
+	n.Name = new
+	g.byName[new] = n
+	swap := func(names []string) {
+		for i, p := range names {
+			if p == old {
+				names[i] = new
+			}
+		}
+	}
+	for _, m := range g.Nodes {
+		swap(m.Parents)
+		swap(m.Children)
+	}
+	for _, sd := range g.Stores {
+		swap(sd.Processors)
+	}
+	for _, gd := range g.Globals {
+		swap(gd.Processors)
+	}
+	return true
+}
+
 // String names the kind.
 func (k Kind) String() string {
 	switch k {
