@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streams/samsa"
@@ -202,4 +203,26 @@ func TestInternalTopicChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartupDoesNotWaitForTheMetadataCache: a fresh application creates
+// its changelog topic and waits for its leaders by asking a broker, not
+// through the client's metadata cache, which would answer "no leader" for
+// MetadataMinAge after the creation (5 s by default, set to 60 s here so
+// that the difference cannot be missed).
+func TestStartupDoesNotWaitForTheMetadataCache(t *testing.T) {
+	c := testkit.RealCluster(t)
+	in, out := c.Topic(t, "fresh-in", 2), c.Topic(t, "fresh-out", 2)
+	produceKeys(t, c, in, 100, 10)
+	app, err := samsa.New(countTopology(in, out), samsa.Config{
+		ApplicationID: testkit.UniqueName("fresh"), Bootstrap: c.Bootstrap, StateDir: t.TempDir(),
+		Logger: testkit.Logger(t, slog.LevelInfo), ClientOptions: []kgo.Opt{kgo.MetadataMinAge(60 * time.Second)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	run := testkit.Start(t, app)
+	run.WaitFor(t, 20*time.Second, "the first record processed (well before the 60 s MetadataMinAge)", func() bool { return app.Processed() > 0 })
+	t.Logf("first record processed %v after Run (changelog topic created)", time.Since(began).Round(time.Millisecond))
 }

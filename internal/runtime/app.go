@@ -590,7 +590,7 @@ func (a *App) checkTopics(ctx context.Context) (map[string]int32, error) {
 	}
 	ictx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
 	defer cancel()
-	if err := a.ensureInternalTopics(ictx, kadm.NewClient(adm), parts); err != nil {
+	if err := a.ensureInternalTopics(ictx, adm, parts); err != nil {
 		return nil, err
 	}
 	return parts, nil

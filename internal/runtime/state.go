@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
@@ -138,7 +139,8 @@ func (a *App) internalTopics(parts map[string]int32) map[string]internalTopic {
 // existing ones: partition count and cleanup policy; for a window store's
 // changelog, retention.ms at least the store's retention plus a day and
 // no retention.bytes; for a repartition topic, no retention (set to -1).
-func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts map[string]int32) error {
+func (a *App) ensureInternalTopics(ctx context.Context, cl *kgo.Client, parts map[string]int32) error {
+	adm := kadm.NewClient(cl)
 	want := a.internalTopics(parts)
 	if len(want) == 0 {
 		return nil
@@ -255,31 +257,50 @@ func (a *App) ensureInternalTopics(ctx context.Context, adm *kadm.Client, parts 
 	}
 	// Wait until every new topic has leaders.
 	for {
-		td, err := adm.ListTopics(ctx, names...)
-		if err == nil {
-			ready := true
-			for _, t := range names {
-				d, ok := td[t]
-				if !ok || d.Err != nil || len(d.Partitions) == 0 {
-					ready = false
-					break
-				}
-				for _, p := range d.Partitions {
-					if p.Leader < 0 {
-						ready = false
-					}
-				}
-			}
-			if ready {
-				return nil
-			}
+		if ready, err := haveLeaders(ctx, cl, names); err == nil && ready {
+			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("samsa: internal topics have no leaders yet: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// haveLeaders reports whether every partition of every topic has a leader.
+// It asks a broker directly: kgo answers a metadata request issued through
+// the client from its cache for up to MetadataMinAge (5 s), so a topic just
+// created would show without leaders for that long (issue: a fresh
+// application's first output took over 5 s).
+func haveLeaders(ctx context.Context, cl *kgo.Client, names []string) (bool, error) {
+	brokers := cl.DiscoveredBrokers()
+	if len(brokers) == 0 {
+		return false, errors.New("no broker discovered yet")
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	for _, n := range names {
+		t := kmsg.NewMetadataRequestTopic()
+		t.Topic = kmsg.StringPtr(n)
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := req.RequestWith(ctx, brokers[0])
+	if err != nil {
+		return false, err
+	}
+	seen := 0
+	for _, t := range resp.Topics {
+		if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			return false, nil
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				return false, nil
+			}
+		}
+		seen++
+	}
+	return seen == len(names), nil
 }
 
 // alterTopicConfigs sets configs of a topic, incrementally.
