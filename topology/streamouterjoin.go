@@ -37,7 +37,11 @@ import (
 //   - a join with a record of r removes the waiting records of its key and
 //     event time;
 //   - a record of l that arrives without a partner when its window is
-//     already past (event time + after < stream time) is emitted at once;
+//     already past (event time + after < stream time) is emitted at once:
+//     a late record is not dropped, however late;
+//   - a record does not join the other side's records at or behind that
+//     side's newest time - (before + after + grace), which its window
+//     store no longer shows (as Kafka Streams' window stores);
 //   - a record of l with a null key (and a value) is emitted at once with a
 //     null key, not joined; records with a null value, and those of r with
 //     a null key, are dropped (counted).
@@ -106,7 +110,8 @@ func streamOuterJoin[K, V1, V2, VR any](l Stream[K, V1], r Stream[K, V2], name, 
 	}
 	before, after := windows.before.Milliseconds(), windows.after.Milliseconds()
 	core := &outerJoinCore[K, V1, V2, VR]{shared: sharedStore, key: key, v1: v1, v2: v2,
-		before: before, after: after, grace: windows.grace.Milliseconds(), join: join}
+		before: before, after: after, grace: windows.grace.Milliseconds(), join: join,
+		retention: max(before+after+windows.grace.Milliseconds(), 1)}
 	AddProcessor(t, leftName, func() processor.Processor[K, V1, K, VR] {
 		return &outerJoinSide[K, V1, V2, V1, V2, VR]{core: core, left: true, outer: true, own: thisStore, other: otherStore, from: before, to: after, value: v1,
 			joined: func(k K, mine V1, theirs V2) VR { return join(k, mine, true, theirs, true) },
@@ -161,7 +166,16 @@ func sharedKey(ms int64, side byte, key []byte) []byte {
 type outerJoinState struct {
 	raw                 processor.BytesKeyValueStore
 	streamTime, minTime int64
-	committed           struct{ streamTime, minTime int64 }
+	// observed is the newest time put into each side's window store
+	// (indexed by sideRight, sideLeft), -1 before any: a join does not see
+	// the records of the other side's store at or behind its observed
+	// time - retention, as Kafka Streams' window stores hide them from a
+	// fetch.
+	observed  [2]int64
+	committed struct {
+		streamTime, minTime int64
+		observed            [2]int64
+	}
 }
 
 func newOuterJoinState(raw processor.BytesKeyValueStore) processor.StateStore {
@@ -171,9 +185,9 @@ func newOuterJoinState(raw processor.BytesKeyValueStore) processor.StateStore {
 		stores.OnStoreEvent(t, func(ev stores.StoreEvent) {
 			switch ev {
 			case stores.StoreCommitted:
-				s.committed.streamTime, s.committed.minTime = s.streamTime, s.minTime
+				s.committed.streamTime, s.committed.minTime, s.committed.observed = s.streamTime, s.minTime, s.observed
 			case stores.StoreAborted:
-				s.streamTime, s.minTime = s.committed.streamTime, s.committed.minTime
+				s.streamTime, s.minTime, s.observed = s.committed.streamTime, s.committed.minTime, s.committed.observed
 			case stores.StoreRestored:
 				s.reset()
 			}
@@ -183,8 +197,8 @@ func newOuterJoinState(raw processor.BytesKeyValueStore) processor.StateStore {
 }
 
 func (s *outerJoinState) reset() {
-	s.streamTime, s.minTime = -1, math.MaxInt64
-	s.committed.streamTime, s.committed.minTime = -1, math.MaxInt64
+	s.streamTime, s.minTime, s.observed = -1, math.MaxInt64, [2]int64{-1, -1}
+	s.committed.streamTime, s.committed.minTime, s.committed.observed = -1, math.MaxInt64, [2]int64{-1, -1}
 }
 
 // Name implements processor.StateStore.
@@ -200,6 +214,7 @@ type outerJoinCore[K, V1, V2, VR any] struct {
 	v1                   serde.Serde[V1]
 	v2                   serde.Serde[V2]
 	before, after, grace int64
+	retention            int64 // of the window stores, ms
 	join                 func(K, V1, bool, V2, bool) VR
 }
 
@@ -265,6 +280,11 @@ func (j *outerJoinSide[K, V, VO, V1, V2, VR]) Process(r processor.Record[K, V]) 
 	if err := j.mine.Put(r.Key, append(kept, r.Value), at); err != nil {
 		return err
 	}
+	mySide, otherSide := sideRight, sideLeft
+	if j.left {
+		mySide, otherSide = sideLeft, sideRight
+	}
+	j.st.observed[mySide] = max(j.st.observed[mySide], ts)
 	if ts == j.st.streamTime {
 		if err := j.emitClosed(r); err != nil {
 			return err
@@ -274,15 +294,15 @@ func (j *outerJoinSide[K, V, VO, V1, V2, VR]) Process(r processor.Record[K, V]) 
 	if err != nil {
 		return fmt.Errorf("store %q: serialize key: %w", j.core.shared, err)
 	}
-	otherSide := sideRight
-	if !j.left {
-		otherSide = sideLeft
-	}
 	to := max(0, ts+j.to)
+	visible := j.st.observed[otherSide] - j.core.retention
 	matched := false
 	for w, err := range j.theirs.Fetch(r.Key, time.UnixMilli(max(0, ts-j.from)), time.UnixMilli(to)) {
 		if err != nil {
 			return err
+		}
+		if w.Start.UnixMilli() <= visible {
+			continue // expired, though its segment is still there
 		}
 		matched = true
 		// The other side's records of this key and time have a partner.
