@@ -381,3 +381,40 @@ func ExampleSelectKey() {
 	// Output:
 	// 3 1
 }
+
+// A left stream-stream join: an order joins the payments of its key made
+// within 10 ms; an order never paid is emitted with found2 false, but only
+// once its window has closed (time + 10 ms + grace < stream time), so a
+// late payment still joins it instead.
+func ExampleLeftJoinStreams() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders")
+	payments := topology.StreamOf(t, serde.String, serde.String, "payments")
+	topology.LeftJoinStreams(orders, payments, "paid", topology.JoinTimeDifference(10*time.Millisecond).WithGrace(5*time.Millisecond),
+		func(id, order, payment string, paid bool) string {
+			if !paid {
+				return order + " unpaid"
+			}
+			return order + " paid by " + payment
+		}, serde.String, serde.String, serde.String).To("orders-checked", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	pays := testkit.InputTopic(d, "payments", serde.String, serde.String)
+	_ = ords.PipeAt("o1", "book", time.UnixMilli(100))
+	_ = ords.PipeAt("o2", "pen", time.UnixMilli(102))
+	_ = pays.PipeAt("o1", "card", time.UnixMilli(108)) // joins o1
+	_ = ords.PipeAt("o3", "ink", time.UnixMilli(130))  // closes o2's window: 102 + 10 + 5 < 130
+	out := testkit.OutputTopic(d, "orders-checked", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %s at %d\n", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	// Output:
+	// o1: book paid by card at 108
+	// o2: pen unpaid at 102
+}

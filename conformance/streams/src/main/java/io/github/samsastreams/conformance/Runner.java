@@ -99,6 +99,9 @@ public final class Runner {
     // second of wall-clock time, which the test driver never advances: at
     // every record instead, as suppress(untilWindowCloses) and samsa do.
     props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION, 0L);
+    // The same for the non-joined results of left and outer stream-stream
+    // joins: looked for at every record, not once per wall-clock second.
+    props.put(StreamsConfig.InternalConfig.EMIT_INTERVAL_MS_KSTREAMS_OUTER_JOIN_SPURIOUS_RESULTS_FIX, 0L);
 
     try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, Instant.EPOCH)) {
       Map<String, TestInputTopic<String, String>> inputs = new HashMap<>();

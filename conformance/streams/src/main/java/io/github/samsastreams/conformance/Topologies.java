@@ -111,6 +111,9 @@ final class Topologies {
         if (s != null) {
           return s;
         }
+        if ((s = OuterJoinTopologies.build(name)) != null) { // left and outer stream-stream joins
+          return s;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
