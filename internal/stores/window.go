@@ -172,6 +172,17 @@ func (s *segmented) liveSeg() int64 {
 	return s.seg(max(s.observed-s.retention, 0))
 }
 
+// visibleFrom is the first time a fetch from ms shows: at least 0, and
+// after observed - retention, as Kafka Streams' segmented stores
+// (getActualFrom): an entry at or behind the newest time minus the
+// retention is hidden, even while its segment is still there.
+func (s *segmented) visibleFrom(ms int64) int64 {
+	if s.observed < 0 {
+		return max(ms, 0)
+	}
+	return max(ms, 0, s.observed-s.retention+1)
+}
+
 // expired reports whether time ms is behind the retention.
 func (s *segmented) expired(ms int64) bool { return s.observed >= 0 && ms < s.observed-s.retention }
 
@@ -352,7 +363,7 @@ func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[proce
 			yield(processor.Windowed[[]byte]{}, err)
 			return
 		}
-		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
+		lo, hi := w.visibleFrom(from.UnixMilli()), to.UnixMilli()
 		if hi < lo {
 			return
 		}
@@ -386,7 +397,7 @@ func (w *bytesWindowStore) FetchAll(from, to time.Time) iter.Seq2[processor.Wind
 			yield(processor.WindowedKeyValue[[]byte, []byte]{}, err)
 			return
 		}
-		lo, hi := max(from.UnixMilli(), 0), to.UnixMilli()
+		lo, hi := w.visibleFrom(from.UnixMilli()), to.UnixMilli()
 		if hi < lo {
 			return
 		}
