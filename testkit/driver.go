@@ -196,7 +196,7 @@ func (d *Driver) startTasks() error {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
 			t, err := engine.NewTask(d.g, st, p, engine.TaskConfig{
-				AppID: d.cfg.ApplicationID, Output: d, Stores: stores, Now: d.now,
+				AppID: d.cfg.ApplicationID, Output: driverOutput{d}, Stores: stores, Now: d.now,
 				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: d.cfg.DeadLetterTopic,
 				Globals: d.typedGlobals,
 			})
@@ -342,9 +342,20 @@ func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
 	return d.settle(d.drain())
 }
 
+// driverOutput is the engine.Output of the Driver's tasks (a type of its
+// own, so that the Driver's exported API shows no engine part).
+type driverOutput struct{ d *Driver }
+
 // Produce implements engine.Output: the record goes to the topic's output
 // queue and, when a sub-topology reads the topic, to its task too.
-func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, _ *kgo.Record) {
+func (o driverOutput) Produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, origin *kgo.Record) {
+	o.d.produce(topic, partition, key, value, ts, headers, origin)
+}
+
+// Partitions implements engine.Output.
+func (o driverOutput) Partitions(topic string) (int32, error) { return o.d.partitions(topic), nil }
+
+func (d *Driver) produce(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header, _ *kgo.Record) {
 	if partition < 0 {
 		partition = 0
 		if key != nil {
@@ -362,9 +373,6 @@ func (d *Driver) Produce(topic string, partition int32, key, value []byte, ts ti
 		d.pending = append(d.pending, r)
 	}
 }
-
-// Partitions implements engine.Output.
-func (d *Driver) Partitions(topic string) (int32, error) { return d.partitions(topic), nil }
 
 func (d *Driver) record(topic string, partition int32, key, value []byte, ts time.Time, headers []processor.Header) *kgo.Record {
 	if d.offsets[topic] == nil {
