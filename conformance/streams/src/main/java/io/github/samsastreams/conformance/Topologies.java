@@ -111,6 +111,7 @@ final class Topologies {
         if (s != null) {
           return s;
         }
+        if ((w = SlidingTopologies.build(name)) != null) return w; // sliding windows
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
