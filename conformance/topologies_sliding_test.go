@@ -34,6 +34,13 @@ func init() {
 		windowedLongs(topology.SlidingCount(rekeyed, topology.SlidingWindows(10*ms).WithGrace(5*ms), "sliding-store", serde.String))
 		return top
 	}
+	// windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10ms, 5ms)).count()
+	// .suppress(Suppressed.untilWindowCloses(unbounded()))
+	topologies["slidingCountFinal"] = func() *topology.Topology {
+		top, in := source()
+		windowedLongs(topology.SlidingCount(in, topology.SlidingWindows(10*ms).WithGrace(5*ms).EmitFinal(), "sliding-store", serde.String))
+		return top
+	}
 	// windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10ms, 5ms))
 	// .reduce(agg + "+" + v)
 	topologies["slidingReduce"] = func() *topology.Topology {

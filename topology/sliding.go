@@ -31,6 +31,7 @@ import (
 // when the topology is validated.
 type Sliding struct {
 	diff, grace time.Duration
+	final       bool // EmitFinal
 }
 
 // SlidingWindows returns sliding windows with the given time difference
@@ -46,6 +47,19 @@ func (w Sliding) WithGrace(grace time.Duration) Sliding {
 	w.grace = grace
 	return w
 }
+
+// EmitFinal returns w with final results only: a sliding aggregation over
+// w forwards nothing when a window is updated, and forwards each window's
+// result once it closes, as Kafka Streams'
+// suppress(Suppressed.untilWindowCloses(unbounded())) after a sliding
+// windowed aggregation. See SlidingAggregate.
+func (w Sliding) EmitFinal() Sliding {
+	w.final = true
+	return w
+}
+
+// Final reports whether w emits final results only (EmitFinal).
+func (w Sliding) Final() bool { return w.final }
 
 // TimeDifference returns the length of a window: End - Start.
 func (w Sliding) TimeDifference() time.Duration { return w.diff }
@@ -107,6 +121,27 @@ func (w Sliding) check() error {
 //     counted, and does not advance the stream time;
 //   - an aggregate that agg writes as null (a nil pointer with serde.JSON)
 //     deletes the window.
+//
+// With windows.EmitFinal(), nothing is emitted when a window is updated:
+// a window's result is emitted when end + grace <= stream time, as Kafka
+// Streams' suppress(Suppressed.untilWindowCloses(unbounded())) does after
+// a sliding windowed aggregation:
+//   - after each update of a window, every window due (of any key) is
+//     emitted, by end, then serialized key; the window just updated among
+//     them if it is due;
+//   - a window is still updated while end + grace == stream time (it is
+//     not closed yet), and so an update at that moment emits it again, as
+//     in Kafka Streams;
+//   - a result carries the time of its aggregate (the highest event time of
+//     the window's records) and the headers of the record that closed the
+//     window (Kafka Streams': of its last update);
+//   - a window whose aggregate is null (written as null) emits nothing.
+//
+// The windows not emitted yet, and the close time up to which windows were
+// emitted, are kept in the key-value store <store>-emitted, as for
+// WindowedAggregate with EmitFinal: final results are exactly once across
+// aborts and restarts, and a window emitted before a restart stays closed
+// after it.
 func SlidingAggregate[K, V, A any](s Stream[K, V], windows Sliding, store string, initial func() A, add func(key K, value V, agg A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	s.t.nilFuncs("SlidingAggregate "+strconv.Quote(store), "add", add)
 	return SlidingAggregateErr(s, windows, store, initial, func(k K, v V, a A) (A, error) { return add(k, v, a), nil }, key, agg)
@@ -165,6 +200,9 @@ func slidingAggregate[K, V, A any](s Stream[K, V], windows Sliding, prefix, stor
 	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
 		return &slidingAggregator[K, V, A]{windows: windows, store: store, first: first, add: add}
 	}, s.node)
+	if windows.final {
+		addEmittedStore(s.t, store, name)
+	}
 	_, exists := s.t.g.Stores[store]
 	ret, segs := max(windows.Retention(), time.Millisecond), 3
 	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
@@ -205,6 +243,9 @@ type slidingAggregator[K, V, A any] struct {
 	add     func(K, V, A) (A, error)
 	ctx     processor.Context[Windowed[K], A]
 	st      *slidingStore[K, A]
+	// fin is the state of final results (Sliding.EmitFinal), nil without:
+	// it keeps the stream time in place of the store's clock.
+	fin *emitState
 }
 
 func (a *slidingAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
@@ -217,6 +258,16 @@ func (a *slidingAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 		return fmt.Errorf("topology: store %q is a %T, not a sliding aggregation's window store", a.store, s)
 	}
 	a.ctx, a.st = ctx, st
+	if a.windows.final {
+		name := a.store + emittedSuffix
+		s, err := ctx.StateStore(name)
+		if err != nil {
+			return err
+		}
+		if a.fin, ok = s.(*emitState); !ok {
+			return fmt.Errorf("topology: store %q is a %T, not a sliding aggregation's emitted store", name, s)
+		}
+	}
 	return nil
 }
 
@@ -256,13 +307,24 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a sliding window aggregation")
 		return nil
 	}
-	clock := a.st.clock
-	clock.now = max(clock.now, ts)
+	now := &a.st.clock.now
+	if a.fin != nil {
+		if err := a.fin.load(); err != nil {
+			return err
+		}
+		now = &a.fin.observed
+	}
+	*now = max(*now, ts)
 	d, grace := a.windows.diff.Milliseconds(), a.windows.grace.Milliseconds()
-	w := &slidingRecord[K, V, A]{r: r, ts: ts, close: clock.now - grace}
+	w := &slidingRecord[K, V, A]{r: r, ts: ts, close: *now - grace}
+	if a.fin != nil {
+		// After a restart the stream time starts again, but what was
+		// emitted stays closed.
+		w.close = max(w.close, a.fin.emitted)
+	}
 	if ts+d < w.close {
 		dropped(a.ctx, fmt.Sprintf("late record in a sliding window aggregation: event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-			ts, ts-d, ts, ts+d+1+grace, clock.now, a.windows.grace))
+			ts, ts-d, ts, ts+d+1+grace, *now, a.windows.grace))
 		return nil
 	}
 	// Every window's new aggregate first, so that an error from add leaves
@@ -280,18 +342,81 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		end := s.start + d
 		if s.late {
 			dropped(a.ctx, fmt.Sprintf("late record in a sliding window aggregation: event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-				ts, s.start, end, end+1+grace, clock.now, a.windows.grace))
+				ts, s.start, end, end+1+grace, *now, a.windows.grace))
 			continue
 		}
 		if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
 			return err
 		}
 		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
+		if a.fin != nil {
+			if err := a.trackAndEmit(r, s.start, *now-grace); err != nil {
+				return err
+			}
+			continue
+		}
 		out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(s.start), End: time.UnixMilli(end)}, s.agg.agg)
 		out.Timestamp = time.UnixMilli(s.agg.ms)
 		a.ctx.Forward(out)
 	}
+	if a.fin != nil && *now-grace > a.fin.emitted {
+		return a.fin.setEmitted(*now - grace)
+	}
 	return nil
+}
+
+// trackAndEmit records that key's window starting at start was updated and
+// has a result to emit, then emits every window due at closeTime (end <=
+// closeTime), as Kafka Streams' suppress buffer does after each update it
+// receives.
+func (a *slidingAggregator[K, V, A]) trackAndEmit(r processor.Record[K, V], start, closeTime int64) error {
+	name := a.st.raw.Name()
+	kb, err := a.st.key.Serialize(name, r.Key)
+	if err != nil {
+		return fmt.Errorf("window store %q: serialize key: %w", name, err)
+	}
+	if err := a.fin.track(start, kb); err != nil {
+		return err
+	}
+	d := a.windows.diff.Milliseconds()
+	due, err := a.fin.due(closeTime - d)
+	if err != nil {
+		return err
+	}
+	for _, w := range due {
+		if err := a.emitFinal(r, w); err != nil {
+			return err
+		}
+		if err := a.fin.untrack(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitFinal forwards the final result of one window, if it has one, with
+// r's headers.
+func (a *slidingAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow) error {
+	name := a.st.raw.Name()
+	t := time.UnixMilli(w.start)
+	for win, err := range a.st.raw.Fetch(w.key, t, t) {
+		if err != nil {
+			return err
+		}
+		k, err := a.st.key.Deserialize(name, w.key)
+		if err != nil {
+			return fmt.Errorf("window store %q: deserialize key: %w", name, err)
+		}
+		v, err := a.st.value.Deserialize(name, win.Value)
+		if err != nil {
+			return fmt.Errorf("window store %q: deserialize value: %w", name, err)
+		}
+		out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: t, End: time.UnixMilli(w.start + a.windows.diff.Milliseconds())}, v.agg)
+		out.Timestamp = time.UnixMilli(v.ms)
+		a.ctx.Forward(out)
+		return nil
+	}
+	return nil // deleted by a null aggregate: no result, as Kafka Streams
 }
 
 // fetch returns the windows of key with from <= start <= to (ms), by

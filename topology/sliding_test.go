@@ -179,3 +179,36 @@ func TestSlidingCountAfterAKeyChange(t *testing.T) {
 		t.Errorf("got %q, want (in any order across partitions) %q", got, want)
 	}
 }
+
+// TestSlidingCountEmitFinal: with EmitFinal a window's count is emitted
+// once it closes (end + grace <= stream time), with the window's highest
+// event time, and nothing on update; after a restart the stream time
+// starts again, but an emitted window stays closed: a record for it is
+// late.
+func TestSlidingCountEmitFinal(t *testing.T) {
+	w := topology.SlidingWindows(10 * ms).WithGrace(5 * ms).EmitFinal()
+	if !w.Final() {
+		t.Fatal("Final() = false after EmitFinal")
+	}
+	d := aggDriver(t, slidingCountTopology(w), 1)
+	pipeRaw(t, d, "in",
+		"a", "x", 10, // [0,10]
+		"a", "x", 4, // [0,10] again: 2; and 4's right window [5,15]: 1
+		"b", "x", 20, // stream time 20: closes the windows ending at 15 or before
+	)
+	checkOut(t, readSliding(t, d, "out", 10*ms, serde.Int64), []string{"a@[0,10]=2@10", "a@[5,15]=1@10"})
+	pipeRaw(t, d, "in", "a", "x", 40) // closes b's [10,20]
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	pipeRaw(t, d, "in",
+		"a", "x", 12, // late: windows up to 35 were emitted
+		"a", "x", 45, // closes a's [30,40]
+	)
+	checkOut(t, readSliding(t, d, "out", 10*ms, serde.Int64), []string{
+		"a@[0,10]=2@10", "a@[5,15]=1@10", "b@[10,20]=1@20", "a@[30,40]=1@40",
+	})
+	if n := d.Dropped(); n != 1 {
+		t.Errorf("dropped = %d, want 1 (a@12 after the restart)", n)
+	}
+}

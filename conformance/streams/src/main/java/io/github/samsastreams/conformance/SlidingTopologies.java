@@ -7,8 +7,10 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.Windowed;
 
 /**
@@ -48,6 +50,11 @@ final class SlidingTopologies {
       case "slidingAggregate" -> strings(in.groupByKey()
           .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(20)))
           .aggregate(() -> "[", (k, v, agg) -> agg + v + ";"));
+      // Sliding windows of 10 ms with 5 ms grace, final counts only.
+      case "slidingCountFinal" -> longs(in.groupByKey()
+          .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(10), Duration.ofMillis(5)))
+          .count(Materialized.with(Serdes.String(), Serdes.Long())) // the serdes suppress buffers with
+          .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded())));
       default -> {
         return null;
       }
