@@ -212,3 +212,49 @@ func TestSlidingCountEmitFinal(t *testing.T) {
 		t.Errorf("dropped = %d, want 1 (a@12 after the restart)", n)
 	}
 }
+
+// TestSlidingAggregateNullDeletesTheWindow: an aggregate its serde writes
+// as null deletes the window and is emitted as a tombstone; a later record
+// finds the window gone and creates it again.
+func TestSlidingAggregateNullDeletesTheWindow(t *testing.T) {
+	type total struct{ N int }
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.String, "in")
+	w := topology.SlidingWindows(10 * ms)
+	wser := topology.TimeWindowedSerde(serde.String, w.TimeDifference())
+	topology.SlidingAggregate(in, w, "totals", func() *total { return &total{} },
+		func(_, v string, agg *total) *total {
+			if v == "reset" {
+				return nil
+			}
+			return &total{agg.N + 1}
+		}, serde.String, serde.JSON[*total]()).
+		To("out", wser, serde.JSON[*total]())
+	d := aggDriver(t, top, 1)
+	pipeRaw(t, d, "in", "a", "x", 11, "a", "reset", 12, "a", "x", 13)
+	o := testkit.OutputTopic(d, "out", wser, serde.Bytes)
+	var got []string
+	for !o.IsEmpty() {
+		r, err := o.ReadRecord()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := string(r.Value)
+		if r.IsTombstone() {
+			v = "null"
+		}
+		got = append(got, fmt.Sprintf("[%d,%d]=%s", r.Key.Start.UnixMilli(), r.Key.End.UnixMilli(), v))
+	}
+	checkOut(t, got, []string{
+		`[1,11]={"N":1}`,
+		"[12,22]=null", "[2,12]=null", // 11's right window, 12's left window
+		`[12,22]={"N":1}`, `[3,13]={"N":2}`, // made again from [1,11]
+	})
+	st, err := testkit.WindowStoreOf[string, *total](d, "totals", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fetchAll(t, st, 0, 100); len(got) != 3 {
+		t.Errorf("store = %q, want the windows starting at 1, 3 and 12", got)
+	}
+}
