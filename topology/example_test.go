@@ -418,3 +418,47 @@ func ExampleLeftJoinStreams() {
 	// o1: book paid by card at 108
 	// o2: pen unpaid at 102
 }
+
+// Count each user's logins in every minute-long stretch of time, however it
+// falls: sliding windows end at a login (how many in the minute up to it)
+// or start just after one (how many in the minute after it), so a burst is
+// seen whole wherever it starts. Windows include both ends.
+func ExampleSlidingCount() {
+	t := topology.New()
+	logins := topology.StreamOf(t, serde.String, serde.String, "logins")
+	windows := topology.SlidingWindows(time.Minute).WithGrace(10 * time.Second)
+	topology.SlidingCount(logins, windows, "logins-per-minute", serde.String).
+		To("logins-per-minute", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "logins", serde.String, serde.String)
+	at := func(clock string) time.Time {
+		c, _ := time.Parse("15:04:05", clock)
+		return c.AddDate(2024, 0, 0)
+	}
+	_ = in.PipeAt("ann", "ok", at("10:00:00"))
+	_ = in.PipeAt("ann", "ok", at("10:00:40"))
+	_ = in.PipeAt("ann", "ok", at("10:00:30")) // out of order, within the grace
+	_ = in.PipeAt("ann", "ok", at("10:02:00"))
+	_ = in.PipeAt("ann", "ok", at("10:00:45")) // late: 10:00:45 + 1m < 10:02:00 - 10s
+	out := testkit.OutputTopic(d, "logins-per-minute", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s] = %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04:05.000"), r.Key.End.UTC().Format("15:04:05.000"), r.Value)
+	}
+	fmt.Println("dropped as late:", d.Dropped())
+	// Output:
+	// ann [09:59:00.000, 10:00:00.000] = 1
+	// ann [10:00:00.001, 10:01:00.001] = 1
+	// ann [09:59:40.000, 10:00:40.000] = 2
+	// ann [10:00:00.001, 10:01:00.001] = 2
+	// ann [09:59:40.000, 10:00:40.000] = 3
+	// ann [09:59:30.000, 10:00:30.000] = 2
+	// ann [10:00:30.001, 10:01:30.001] = 1
+	// ann [10:01:00.000, 10:02:00.000] = 1
+	// dropped as late: 1
+}

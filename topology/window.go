@@ -183,7 +183,8 @@ func (w Windows) startsFor(ms int64) []int64 {
 
 // Windowed is the key of a windowed aggregation's result: the record key and
 // the window, [Start, End), as Kafka Streams' Windowed<K>. Start and End are
-// whole milliseconds.
+// whole milliseconds. A sliding window (SlidingAggregate) includes its End:
+// [Start, End].
 type Windowed[K any] struct {
 	Key        K
 	Start, End time.Time

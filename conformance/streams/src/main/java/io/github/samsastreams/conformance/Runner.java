@@ -83,6 +83,18 @@ public final class Runner {
     }
   }
 
+  private static final String STATE_DIR = stateDir();
+
+  private static String stateDir() {
+    try {
+      java.io.File dir = java.nio.file.Files.createTempDirectory("samsa-conformance-").toFile();
+      dir.deleteOnExit();
+      return dir.getPath();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   private static void run(JsonNode scenario, List<String> lines) throws Exception {
     String name = scenario.path("name").asText();
     String topologyName = scenario.path("topology").asText(name);
@@ -91,6 +103,10 @@ public final class Runner {
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, "conformance-" + name);
     props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
+    // A state directory of this JVM's own: runs of the suite side by side
+    // (in other checkouts) would otherwise share /tmp/kafka-streams and
+    // fail to lock each other's RocksDB stores.
+    props.put(StreamsConfig.STATE_DIR_CONFIG, STATE_DIR);
     props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
     // No record cache: every update of a table is forwarded, as samsa does.

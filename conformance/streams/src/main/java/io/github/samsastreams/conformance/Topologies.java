@@ -114,6 +114,7 @@ final class Topologies {
         if ((s = OuterJoinTopologies.build(name)) != null) { // left and outer stream-stream joins
           return s;
         }
+        if ((w = SlidingTopologies.build(name)) != null) return w; // sliding windows
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
