@@ -114,6 +114,9 @@ final class Topologies {
         if ((s = OuterJoinTopologies.build(name)) != null) { // left and outer stream-stream joins
           return s;
         }
+        if ((s = FKJoinTopologies.build(name)) != null) { // foreign-key table joins
+          return s;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
