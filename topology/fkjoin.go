@@ -78,8 +78,8 @@ type FKSerdes[K, V, KO, VO any] struct {
 //   - an update or delete of r is joined with (or a tombstone for) every
 //     current subscriber;
 //   - a result triggered by a left update carries the later of its time
-//     and the right value's; one triggered by an update of r, that
-//     update's time.
+//     and the right value's, and its headers; one triggered by an update
+//     of r, that update's time and headers.
 //
 // The result is not materialized: it cannot be looked up, so it can be
 // written to a topic (ToStream().To) and read with TableOf to be joined or
