@@ -618,7 +618,7 @@ func (p *fkForeignJoiner[K, KO, VO]) Process(r processor.Record[KO, change[VO]])
 		return nil
 	}
 	// The store's keys are serialized with the store's name as topic.
-	prefix, err := p.keys.prefix(p.store, r.Key)
+	prefix, err := p.keys.prefix(p.st.Name(), r.Key)
 	if err != nil {
 		return fmt.Errorf("foreign-key join: serialize the foreign key: %w", err)
 	}
