@@ -96,8 +96,9 @@ func FKJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, f
 // whatever its foreign key, joined with r's value (found true) or without
 // one (found false, vo the zero VO; Kafka Streams' joiner sees null): a
 // left value without a foreign key, or whose foreign key r does not have,
-// is joined too. A left delete emits a tombstone, a delete of r a result
-// joined without it for every subscriber. Topics, store and times are as
+// is joined too. A delete of a left key emits a tombstone (nothing for a
+// key l did not have), a delete of r a result joined without it for every
+// subscriber. Topics, store and times are as
 // in FKJoin.
 func FKLeftJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO, found bool) VR, serdes FKSerdes[K, V, KO, VO]) Table[K, VR] {
 	l.t.nilFuncs("FKLeftJoin "+strconv.Quote(name), "foreignKey", foreignKey, "joiner", joiner)
