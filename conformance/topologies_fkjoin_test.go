@@ -24,6 +24,19 @@ func init() {
 			ToStream().To("out", serde.String, serde.String)
 		return top
 	}
+	// orders.filter(no "x").mapValues(v + "!").join(customers.filter(not
+	// empty), ...): both sides unmaterialized, read through their sources'
+	// stores.
+	topologies["fkJoinFiltered"] = func() *topology.Topology {
+		top, orders, customers := fkTables()
+		left := topology.TableMapValues(orders.Filter(func(_, v string) bool { return !strings.Contains(v, "x") }),
+			func(_, v string) string { return v + "!" })
+		right := customers.Filter(func(_, v string) bool { return v != "" })
+		topology.FKJoin(left, right, "fk", customerOf, func(_, o, c string) string { return o + "|" + c },
+			topology.FKSerdes[string, string, string, string]{}).
+			ToStream().To("out", serde.String, serde.String)
+		return top
+	}
 }
 
 // fkTables returns the orders and customers tables of the foreign-key

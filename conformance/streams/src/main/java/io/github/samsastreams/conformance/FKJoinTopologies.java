@@ -27,6 +27,11 @@ final class FKJoinTopologies {
       case "fkLeftJoin" -> orders(b)
           .leftJoin(customers(b), FKJoinTopologies::customerOf, (o, c) -> o + "|" + (c == null ? "none" : c), TableJoined.as("fk"))
           .toStream().to("out");
+      case "fkJoinFiltered" -> orders(b)
+          .filter((k, v) -> !v.contains("x"))
+          .mapValues(v -> v + "!")
+          .join(customers(b).filter((k, v) -> !v.isEmpty()), FKJoinTopologies::customerOf, (o, c) -> o + "|" + c, TableJoined.as("fk"))
+          .toStream().to("out");
       default -> {
         return null;
       }
