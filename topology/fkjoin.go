@@ -66,6 +66,9 @@ type FKSerdes[K, V, KO, VO any] struct {
 //     the hash it carries is not that of the current value (a response to
 //     an older value, overtaken by a newer one).
 //
+// The registration topic is read with r's topic, and gets its partition
+// count; the response topic is read with l's, and gets that.
+//
 // As in Kafka Streams:
 //   - a left update whose foreign key r does not have emits nothing when
 //     it inserts the key or keeps its foreign key, and a tombstone when it
