@@ -342,6 +342,12 @@ func (d *Driver) AdvanceWallClockTime(by time.Duration) error {
 	return d.settle(d.drain())
 }
 
+// PartitionCount returns the number of partitions topic has in the
+// driver: its count in DriverConfig, or DefaultPartitions, or, for an
+// internal topic, the count the topology gives it (as an App would create
+// it).
+func (d *Driver) PartitionCount(topic string) int32 { return d.partitions(topic) }
+
 // driverOutput is the engine.Output of the Driver's tasks (a type of its
 // own, so that the Driver's exported API shows no engine part).
 type driverOutput struct{ d *Driver }

@@ -53,6 +53,9 @@ type NodeDescription struct {
 // application id and a dash.
 func describedTopic(topic string) string {
 	if name, ok := strings.CutPrefix(topic, internalTopicPrefix); ok {
+		if verbatim, ok := strings.CutSuffix(name, verbatimTopic); ok {
+			return verbatim // a foreign-key join's topic
+		}
 		return name + "-repartition"
 	}
 	return topic

@@ -462,3 +462,52 @@ func ExampleSlidingCount() {
 	// ann [10:01:00.000, 10:02:00.000] = 1
 	// dropped as late: 1
 }
+
+// A foreign-key join: each order names its customer in its value; the
+// joined table follows both the orders and the customers, on any number of
+// partitions. A customer's update re-joins every order naming it; an order
+// moving to a customer not there yet is deleted from the result (a
+// tombstone) until the customer comes.
+func ExampleFKJoin() {
+	t := topology.New()
+	orders := topology.TableOf(t, "orders", "orders", serde.String, serde.String)          // id → "customer:item"
+	customers := topology.TableOf(t, "customers", "customers", serde.String, serde.String) // id → name
+	customerOf := func(_, order string) (string, bool) {
+		c, _, ok := strings.Cut(order, ":")
+		return c, ok
+	}
+	topology.FKJoin(orders, customers, "order-customer", customerOf,
+		func(id, order, name string) string { return order + " for " + name },
+		topology.FKSerdes[string, string, string, string]{Value: serde.String, ForeignValue: serde.String}).
+		ToStream().To("orders-with-customer", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 4})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	custs := testkit.InputTopic(d, "customers", serde.String, serde.String)
+	_ = custs.Pipe("c1", "Ann")
+	_ = ords.Pipe("o1", "c1:book")
+	_ = ords.Pipe("o2", "c1:pen")
+	_ = custs.Pipe("c1", "Anna")  // re-joins o1 and o2
+	_ = ords.Pipe("o2", "c2:pen") // c2 is not there: o2 is deleted
+	_ = custs.Pipe("c2", "Bob")   // o2 joins again
+	out := testkit.OutputTopic(d, "orders-with-customer", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s: %s\n", r.Key, r.Value)
+	}
+	// Output:
+	// o1: c1:book for Ann
+	// o2: c1:pen for Ann
+	// o1: c1:book for Anna
+	// o2: c1:pen for Anna
+	// o2 deleted
+	// o2: c2:pen for Bob
+}

@@ -19,6 +19,12 @@
 //     after a key change, the name of the store of the aggregation that
 //     needs it (<store>-repartition) or, for a join, of the table's store
 //     (<table store>-join-repartition);
+//   - a foreign-key join (FKJoin, FKLeftJoin) takes a name, as Kafka
+//     Streams' TableJoined.as(name), and names after it its topics,
+//     <application id>-<name>-subscription-registration-topic and
+//     <application id>-<name>-subscription-response-topic (Kafka Streams'
+//     names, with no -repartition suffix), and its store,
+//     <name>-subscription-store;
 //   - processor and sink nodes get generated names (KSTREAM-MAP-0000000003,
 //     as Kafka Streams names them) that shift when an operator is added
 //     upstream; they name no topic and no store, so nothing in Kafka moves
@@ -101,7 +107,7 @@ func (t *Topology) Compile(applicationID string) (Compiled, error) {
 
 func (t *Topology) compile(applicationID string) (*engine.Plan, error) {
 	return engine.Compile(t.g, applicationID, engine.Names{
-		Repartition: func(name string) string { return RepartitionTopic(applicationID, name) },
+		Repartition: func(name string) string { return internalTopic(applicationID, name) },
 		Changelog:   func(store string) string { return ChangelogTopic(applicationID, store) },
 	})
 }

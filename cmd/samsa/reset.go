@@ -35,10 +35,13 @@ type resetInput struct {
 }
 
 // internalTopic reports whether topic is one of appID's changelog or
-// repartition topics, as samsa (and Kafka Streams) name them.
+// repartition topics, as samsa (and Kafka Streams) name them: a foreign-key
+// join's repartition topics end in -subscription-registration-topic and
+// -subscription-response-topic.
 func internalTopic(appID, topic string) bool {
 	return strings.HasPrefix(topic, appID+"-") &&
-		(strings.HasSuffix(topic, "-changelog") || strings.HasSuffix(topic, "-repartition"))
+		(strings.HasSuffix(topic, "-changelog") || strings.HasSuffix(topic, "-repartition") ||
+			strings.HasSuffix(topic, "-subscription-registration-topic") || strings.HasSuffix(topic, "-subscription-response-topic"))
 }
 
 // reset is `samsa reset`: Kafka Streams' application reset tool.
@@ -49,10 +52,12 @@ func reset(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 Resets an application to process its input again, as Kafka Streams'
 application reset tool: rewinds the group's committed offsets on its input
-topics, deletes its internal topics (<id>-…-changelog, <id>-…-repartition)
-and the committed offsets on them, and deletes the local state directory.
-Every instance must be stopped first: reset refuses while the group has
-active members. Output topics are not touched.
+topics, deletes its internal topics (<id>-…-changelog, <id>-…-repartition,
+and a foreign-key join's <id>-…-subscription-registration-topic and
+<id>-…-subscription-response-topic) and the committed offsets on them,
+and deletes the local state directory. Every instance must be stopped
+first: reset refuses while the group has active members. Output topics are
+not touched.
 
 flags:
 `)

@@ -115,6 +115,9 @@ final class Topologies {
           return s;
         }
         if ((w = SlidingTopologies.build(name)) != null) return w; // sliding windows
+        if ((s = FKJoinTopologies.build(name)) != null) { // foreign-key table joins
+          return s;
+        }
         throw new IllegalArgumentException("no topology named " + name);
       }
     }
