@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,48 @@ func TestJavaVersion(t *testing.T) {
 	out := "openjdk version \"17.0.15\" 2025-04-15\nOpenJDK Runtime Environment (build 17.0.15+6)\n"
 	if got := javaVersion(out); got != "OpenJDK 17.0.15" {
 		t.Errorf("javaVersion = %q", got)
+	}
+}
+
+func TestWriteChart(t *testing.T) {
+	s := &scenario{ID: "x", Title: "X", Input: &input{N: 1000, Keys: 10},
+		Contenders: []contender{{ID: "raw", Name: "raw loop"}, {ID: "samsa", Name: "samsa"}}}
+	sr := scenarioResult{Scenario: s, Runs: []runResult{
+		{Contender: "raw", Records: 1000, First: time.Second, Total: 2 * time.Second},
+		{Contender: "samsa", Records: 1000, First: time.Second, Total: 3 * time.Second},
+	}}
+	path := t.TempDir() + "/x.png"
+	if err := writeChart(path, sr); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
+		t.Errorf("not a PNG chart: %d bytes starting %q", len(b), b[:min(8, len(b))])
+	}
+}
+
+func TestReportWrite(t *testing.T) {
+	s := &scenario{ID: "x", Title: "X", Input: &input{N: 1000, Keys: 10}, Contenders: []contender{{ID: "samsa", Name: "samsa"}}}
+	sr := scenarioResult{Scenario: s, Runs: []runResult{{Contender: "samsa", Records: 1000, Total: time.Second}}}
+	dir := t.TempDir()
+	path := dir + "/b.md"
+	if err := os.WriteFile(path, []byte("# B\n\nkept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := report{Runs: 1, Scenarios: []scenarioResult{sr}}
+	for range 2 {
+		if err := r.write(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(b), "# B\n\nkept\n\n"+beginMarker) || strings.Count(string(b), beginMarker) != 1 {
+		t.Errorf("document:\n%s", b)
+	}
+	if _, err := os.Stat(dir + "/bench/x.png"); err != nil {
+		t.Errorf("chart: %v", err)
 	}
 }

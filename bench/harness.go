@@ -166,6 +166,11 @@ func (h *harness) setup(ctx context.Context) error {
 		{ID: "count-alos-100ms", Title: "Count per key, at-least-once, 100 ms commits", Topology: work.Count, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: count},
 		{ID: "count-eos-100ms", Title: "Count per key, exactly-once, 100 ms commits", Topology: work.Count, Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond, Input: count},
 	}
+	if h.opts.quick && h.opts.only == "" {
+		// The 30 s at-least-once count mostly measures Kafka Streams'
+		// record cache waiting out the 30 s commit on a small input.
+		h.scenarios = slices.DeleteFunc(h.scenarios, func(s *scenario) bool { return s.ID == "count-alos-30s" })
+	}
 	if h.opts.only != "" {
 		want := strings.Split(h.opts.only, ",")
 		h.scenarios = slices.DeleteFunc(h.scenarios, func(s *scenario) bool { return !slices.Contains(want, s.ID) })

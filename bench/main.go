@@ -48,7 +48,7 @@ type options struct {
 
 func run(log *slog.Logger) error {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input and one run per contender")
+	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input, one run per contender, no 30 s count scenario")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file whose generated section is written (charts go to bench/ beside it); empty: print only")
 	flag.IntVar(&o.runs, "runs", 0, "runs per contender and scenario (default 3, 1 with -quick)")
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenario ids to run (default all)")
