@@ -21,7 +21,12 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// SAMSA_BENCH_LOG=debug|info shows samsa's log (warnings only by default).
+	level := slog.LevelWarn
+	if err := level.UnmarshalText([]byte(os.Getenv("SAMSA_BENCH_LOG"))); err != nil {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if err := run(log); err != nil {
 		log.Error("samsa contender failed", "err", err)
 		os.Exit(1)
