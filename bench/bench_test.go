@@ -252,4 +252,11 @@ func TestReportWrite(t *testing.T) {
 	if _, err := os.Stat(dir + "/bench/x.png"); err != nil {
 		t.Errorf("chart: %v", err)
 	}
+	back, err := readReport(dir + "/bench/results.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := back.markdown("bench"), r.markdown("bench"); got != want {
+		t.Errorf("markdown from results.json:\n%s\nwant:\n%s", got, want)
+	}
 }

@@ -37,7 +37,7 @@ type contender struct {
 	ID   string // raw, samsa, streams
 	Name string // as shown in the tables
 	// Cmd returns the process running the scenario's topology.
-	Cmd func(s *scenario, rs runSpec) *exec.Cmd
+	Cmd func(s *scenario, rs runSpec) *exec.Cmd `json:"-"`
 }
 
 // runSpec is what one run of a contender gets.

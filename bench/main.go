@@ -8,6 +8,10 @@
 //
 //	go run ./bench [-quick] [-out docs/benchmarks.md]
 //
+// Each run's figures are also kept in bench/results.json beside the
+// document; `go run ./bench -render docs/bench/results.json` writes the
+// section and charts again from them (after a change of wording).
+//
 // It uses the broker at $SAMSA_BOOTSTRAP, or starts one with dev/kafka/run
 // (and stops it at the end).
 package main
@@ -44,6 +48,7 @@ type options struct {
 	contenders string
 	noStreams  bool
 	cpuprofile string
+	render     string
 }
 
 func run(log *slog.Logger) error {
@@ -55,7 +60,19 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&o.contenders, "contenders", "", "comma-separated contender ids to run: raw, samsa, streams (default all)")
 	flag.BoolVar(&o.noStreams, "no-streams", false, "skip Kafka Streams (no Java or Maven)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of samsa's first stateless run to this file")
+	flag.StringVar(&o.render, "render", "", "run nothing: write -out's section and charts again from this results.json (as written beside the charts)")
 	flag.Parse()
+	if o.render != "" {
+		rep, err := readReport(o.render)
+		if err != nil {
+			return err
+		}
+		if o.out == "" {
+			fmt.Println(rep.markdown(""))
+			return nil
+		}
+		return rep.write(o.out)
+	}
 	if o.runs == 0 {
 		o.runs = 3
 		if o.quick {
