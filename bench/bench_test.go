@@ -181,7 +181,7 @@ func TestSummarize(t *testing.T) {
 	sr := scenarioResult{Scenario: s}
 	for i, d := range []time.Duration{1, 3, 2} {
 		sr.Runs = append(sr.Runs,
-			runResult{Contender: "raw", Run: i, Records: 1000, First: 0, Total: d * time.Second, CPU: time.Second, MaxRSS: 100e6},
+			runResult{Contender: "raw", Run: i, Records: 1000, First: 0, Total: d * time.Second, CPU: time.Second, MaxRSS: 100e6, Load1: float64(d)},
 			runResult{Contender: "samsa", Run: i, Records: 1000, First: 500 * time.Millisecond, Total: 2 * d * time.Second, CPU: 2 * time.Second, MaxRSS: 50e6})
 	}
 	ss := summarize(sr)
@@ -197,7 +197,7 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("samsa summary %+v", sa)
 	}
 	md := report{Runs: 3, Scenarios: []scenarioResult{sr}}.markdown("bench")
-	for _, want := range []string{beginMarker, endMarker, "| X | 250 | 0.50 | – |", "![X](bench/x.png)"} {
+	for _, want := range []string{beginMarker, endMarker, "| X | 250 | 0.50 | – |", "![X](bench/x.png)", "load average at the runs' starts was 0.5 (median; 0.0–3.0)"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -66,6 +66,7 @@ type runResult struct {
 	Output    int64         // output records read until complete
 	Changelog int64         // changelog topics' end offsets
 	Records   int           // input records
+	Load1     float64       // the machine's 1-minute load average at the start (-1 if unknown)
 }
 
 // perSec is the input records per second from the start.
@@ -314,10 +315,10 @@ const stallTimeout = 90 * time.Second
 // output topic, the process started while a read_committed consumer reads
 // the output, stopped when the output is complete.
 func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int) (runResult, error) {
-	res := runResult{Contender: c.ID, Run: run, Records: s.Input.N}
+	res := runResult{Contender: c.ID, Run: run, Records: s.Input.N, Load1: loadAverage()}
 	app := fmt.Sprintf("bench-%s-%s-%s-%d", h.stamp, s.ID, c.ID, run)
 	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
-	if h.opts.cpuprofile != "" && !h.profiled && c.ID == "samsa" && s.Topology == work.Stateless {
+	if h.opts.cpuprofile != "" && !h.profiled && c.ID == "samsa" {
 		rs.CPUProfile, _ = filepath.Abs(h.opts.cpuprofile)
 		h.profiled = true
 	}
@@ -477,4 +478,19 @@ func tail(path string) string {
 		b = b[len(b)-3000:]
 	}
 	return "last lines of its log:\n" + string(bytes.TrimSpace(b))
+}
+
+// loadAverage is the 1-minute load average from /proc/loadavg, -1 if
+// unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	x, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return -1
+	}
+	return x
 }

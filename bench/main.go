@@ -59,7 +59,7 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenario ids to run (default all)")
 	flag.StringVar(&o.contenders, "contenders", "", "comma-separated contender ids to run: raw, samsa, streams (default all)")
 	flag.BoolVar(&o.noStreams, "no-streams", false, "skip Kafka Streams (no Java or Maven)")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of samsa's first stateless run to this file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of samsa's first run to this file (choose the scenario with -scenarios)")
 	flag.StringVar(&o.render, "render", "", "run nothing: write -out's section and charts again from this results.json (as written beside the charts)")
 	flag.Parse()
 	if o.render != "" {
