@@ -1,0 +1,217 @@
+// Command raw is the benchmark harness' baseline: a plain franz-go
+// consume→produce loop doing the same work as the samsa topologies (map and
+// filter, or a count per key kept in a Go map with no changelog), under
+// at-least-once (flush, then commit the offsets, every commit interval) or
+// exactly-once (a GroupTransactSession ending a transaction every commit
+// interval). It runs until SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/bench/internal/work"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	f, err := work.Parse("raw", os.Args[1:])
+	if err != nil {
+		log.Error("bad flags", "err", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if f.CPUProfile != "" {
+		pf, err := os.Create(f.CPUProfile)
+		if err != nil {
+			log.Error("cpu profile", "err", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			log.Error("cpu profile", "err", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if f.Guarantee == work.ExactlyOnce {
+		err = runTxn(ctx, f, log)
+	} else {
+		err = runPlain(ctx, f, log)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("raw loop failed", "err", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+// processor does a topology's work on one record and returns the output
+// record, or nil when the record is dropped.
+type processor func(r *kgo.Record) *kgo.Record
+
+func newProcessor(f work.Flags) processor {
+	if f.Topology == work.Stateless {
+		return func(r *kgo.Record) *kgo.Record {
+			v := work.MapBytes(r.Value)
+			if !work.Keep(v) {
+				return nil
+			}
+			return &kgo.Record{Topic: f.Out, Key: r.Key, Value: v}
+		}
+	}
+	counts := make(map[string]int64)
+	return func(r *kgo.Record) *kgo.Record {
+		n := counts[string(r.Key)] + 1
+		counts[string(r.Key)] = n
+		return &kgo.Record{Topic: f.Out, Key: r.Key, Value: binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(n))}
+	}
+}
+
+func commonOpts(f work.Flags) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.SeedBrokers(f.Brokers()...),
+		kgo.ConsumerGroup(f.App),
+		kgo.ConsumeTopics(f.In),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.DefaultProduceTopic(f.Out),
+	}
+}
+
+// firstErr keeps the first produce error.
+type firstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *firstErr) set(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+func (e *firstErr) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// runPlain is the at-least-once loop: produce asynchronously, and every
+// commit interval flush the producer, then commit the offsets polled.
+func runPlain(ctx context.Context, f work.Flags, log *slog.Logger) error {
+	opts := append(commonOpts(f), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll())
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("raw: client: %w", err)
+	}
+	defer cl.Close()
+	proc := newProcessor(f)
+	var perr firstErr
+	commit := func() error {
+		if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("raw: flush: %w", err)
+		}
+		if err := perr.get(); err != nil {
+			return fmt.Errorf("raw: produce: %w", err)
+		}
+		if err := cl.CommitUncommittedOffsets(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("raw: commit: %w", err)
+		}
+		return nil
+	}
+	last := time.Now()
+	for {
+		pctx, cancel := context.WithDeadline(ctx, last.Add(f.Commit))
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			cl.AllowRebalance()
+			return commit()
+		}
+		if err := fetchErr(fs); err != nil {
+			return err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if o := proc(r); o != nil {
+				cl.Produce(ctx, o, perr.set)
+			}
+		})
+		if time.Since(last) >= f.Commit {
+			if err := commit(); err != nil {
+				return err
+			}
+			last = time.Now()
+		}
+		cl.AllowRebalance()
+	}
+}
+
+// fetchErr returns the first fetch error that is not a context's.
+func fetchErr(fs kgo.Fetches) error {
+	var out error
+	fs.EachError(func(t string, p int32, err error) {
+		if out == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			out = fmt.Errorf("raw: fetch %s[%d]: %w", t, p, err)
+		}
+	})
+	return out
+}
+
+// runTxn is the exactly-once loop: one transaction per commit interval
+// through a GroupTransactSession (produce, then commit the offsets in the
+// transaction).
+func runTxn(ctx context.Context, f work.Flags, log *slog.Logger) error {
+	opts := append(commonOpts(f), kgo.TransactionalID(f.App+"-txn"))
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("raw: session: %w", err)
+	}
+	defer sess.Close()
+	proc := newProcessor(f)
+	for ctx.Err() == nil {
+		if err := sess.Begin(); err != nil {
+			return fmt.Errorf("raw: begin: %w", err)
+		}
+		var perr firstErr
+		deadline := time.Now().Add(f.Commit)
+		for time.Now().Before(deadline) && ctx.Err() == nil {
+			pctx, cancel := context.WithDeadline(ctx, deadline)
+			fs := sess.PollFetches(pctx)
+			cancel()
+			if err := fetchErr(fs); err != nil {
+				return err
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if o := proc(r); o != nil {
+					sess.Produce(ctx, o, perr.set)
+				}
+			})
+		}
+		how := kgo.TryCommit
+		if perr.get() != nil {
+			log.Warn("produce failed: aborting the transaction", "err", perr.get())
+			how = kgo.TryAbort
+		}
+		if _, err := sess.End(context.WithoutCancel(ctx), how); err != nil {
+			return fmt.Errorf("raw: end transaction: %w", err)
+		}
+	}
+	return ctx.Err()
+}

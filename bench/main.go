@@ -1,0 +1,165 @@
+// Command bench is samsa's end-to-end benchmark harness (issue 14): it runs
+// the same topologies — a stateless map+filter and a count per key — as
+// separate OS processes of a raw franz-go consume→produce loop, samsa and
+// Kafka Streams, on the same pre-loaded input topics of one real Kafka
+// broker, alternating the contenders run by run, checks every contender's
+// output, and writes medians, ratios and charts into a generated section of
+// docs/benchmarks.md.
+//
+//	go run ./bench [-quick] [-out docs/benchmarks.md]
+//
+// Each run's figures are also kept in bench/results.json beside the
+// document; `go run ./bench -render docs/bench/results.json` writes the
+// section and charts again from them (after a change of wording).
+//
+// It uses the broker at $SAMSA_BOOTSTRAP, or starts one with dev/kafka/run
+// (and stops it at the end).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(log); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: FAIL:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the harness' flags.
+type options struct {
+	quick      bool
+	out        string
+	runs       int
+	only       string
+	contenders string
+	noStreams  bool
+	cpuprofile string
+	render     string
+}
+
+func run(log *slog.Logger) error {
+	var o options
+	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input, one run per contender, no 30 s count scenario")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file whose generated section is written (charts go to bench/ beside it); empty: print only")
+	flag.IntVar(&o.runs, "runs", 0, "runs per contender and scenario (default 3, 1 with -quick)")
+	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenario ids to run (default all)")
+	flag.StringVar(&o.contenders, "contenders", "", "comma-separated contender ids to run: raw, samsa, streams (default all)")
+	flag.BoolVar(&o.noStreams, "no-streams", false, "skip Kafka Streams (no Java or Maven)")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of samsa's first run to this file (choose the scenario with -scenarios)")
+	flag.StringVar(&o.render, "render", "", "run nothing: write -out's section and charts again from this results.json (as written beside the charts)")
+	flag.Parse()
+	if o.render != "" {
+		rep, err := readReport(o.render)
+		if err != nil {
+			return err
+		}
+		if o.out == "" {
+			fmt.Println(rep.markdown(""))
+			return nil
+		}
+		return rep.write(o.out)
+	}
+	if o.runs == 0 {
+		o.runs = 3
+		if o.quick {
+			o.runs = 1
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	bootstrap, stopBroker, err := broker(ctx, root, log)
+	if err != nil {
+		return err
+	}
+	defer stopBroker()
+
+	tmp, err := os.MkdirTemp("", "samsa-bench-")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	h, err := newHarness(ctx, log, bootstrap, root, tmp, o)
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	res, err := h.runAll(ctx)
+	if err != nil {
+		return err
+	}
+	rep := report{Machine: machine(), Quick: o.quick, Runs: o.runs, When: time.Now().UTC(), Scenarios: res}
+	fmt.Println(rep.markdown(""))
+	if o.out == "" {
+		return nil
+	}
+	return rep.write(o.out)
+}
+
+// repoRoot is the directory holding samsa's go.mod, from the working
+// directory up.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("working directory: %w", err)
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/samsa-streams/samsa\n") {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run bench from samsa's repository (no go.mod of github.com/samsa-streams/samsa above the working directory)")
+		}
+		dir = parent
+	}
+}
+
+// broker returns $SAMSA_BOOTSTRAP, or starts a broker with dev/kafka/run
+// and returns it with a function stopping it.
+func broker(ctx context.Context, root string, log *slog.Logger) (string, func(), error) {
+	if bs := os.Getenv("SAMSA_BOOTSTRAP"); bs != "" {
+		return bs, func() {}, nil
+	}
+	script := filepath.Join(root, "dev", "kafka", "run")
+	log.Info("SAMSA_BOOTSTRAP is not set: starting a broker with dev/kafka/run")
+	cmd := exec.CommandContext(ctx, script, "start")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", nil, fmt.Errorf("dev/kafka/run start: %w", err)
+	}
+	stop := func() {
+		c := exec.Command(script, "stop")
+		c.Stderr = os.Stderr
+		if err := c.Run(); err != nil {
+			log.Warn("dev/kafka/run stop failed", "err", err)
+		}
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if bs, ok := strings.CutPrefix(l, "SAMSA_BOOTSTRAP="); ok {
+			return strings.TrimSpace(bs), stop, nil
+		}
+	}
+	stop()
+	return "", nil, errors.New("dev/kafka/run start printed no SAMSA_BOOTSTRAP line")
+}
