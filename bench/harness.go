@@ -137,13 +137,13 @@ func (h *harness) setup(ctx context.Context) error {
 	bin := filepath.Join(h.tmp, "bin")
 	var all []contender
 	for _, c := range []struct{ id, name, pkg string }{
-		{"raw", "raw loop", "./bench/cmd/raw"},
-		{"samsa", "samsa", "./bench/cmd/samsa"},
+		{"raw", "raw loop", "./cmd/raw"},
+		{"samsa", "samsa", "./cmd/samsa"},
 	} {
 		exe := filepath.Join(bin, c.id)
 		h.log.Info("building", "package", c.pkg)
 		b := exec.CommandContext(ctx, "go", "build", "-o", exe, c.pkg)
-		b.Dir = h.root
+		b.Dir = filepath.Join(h.root, "bench") // a module of its own
 		if out, err := b.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w\n%s", c.pkg, err, out)
 		}

@@ -6,10 +6,10 @@
 // output, and writes medians, ratios and charts into a generated section of
 // docs/benchmarks.md.
 //
-//	go run ./bench [-quick] [-out docs/benchmarks.md]
+//	cd bench && go run . [-quick] [-out docs/benchmarks.md]
 //
 // Each run's figures are also kept in bench/results.json beside the
-// document; `go run ./bench -render docs/bench/results.json` writes the
+// document; `go run . -render ../docs/bench/results.json` writes the
 // section and charts again from them (after a change of wording).
 //
 // It uses the broker at $SAMSA_BOOTSTRAP, or starts one with dev/kafka/run
@@ -54,7 +54,7 @@ type options struct {
 func run(log *slog.Logger) error {
 	var o options
 	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input, one run per contender, no 30 s count scenario")
-	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file whose generated section is written (charts go to bench/ beside it); empty: print only")
+	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file whose generated section is written, relative to the repository root (charts go to bench/ beside it); empty: print only")
 	flag.IntVar(&o.runs, "runs", 0, "runs per contender and scenario (default 3, 1 with -quick)")
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenario ids to run (default all)")
 	flag.StringVar(&o.contenders, "contenders", "", "comma-separated contender ids to run: raw, samsa, streams (default all)")
@@ -62,6 +62,13 @@ func run(log *slog.Logger) error {
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of samsa's first run to this file (choose the scenario with -scenarios)")
 	flag.StringVar(&o.render, "render", "", "run nothing: write -out's section and charts again from this results.json (as written beside the charts)")
 	flag.Parse()
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if o.out != "" && !filepath.IsAbs(o.out) {
+		o.out = filepath.Join(root, o.out)
+	}
 	if o.render != "" {
 		rep, err := readReport(o.render)
 		if err != nil {
@@ -82,10 +89,6 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
 	bootstrap, stopBroker, err := broker(ctx, root, log)
 	if err != nil {
 		return err

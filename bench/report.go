@@ -141,9 +141,9 @@ func find(ss []summary, id string) (summary, bool) {
 func (r report) markdown(charts string) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
-	cmd, note := "go run ./bench", ""
+	cmd, note := "cd bench && go run .", ""
 	if r.Quick {
-		cmd, note = "go run ./bench -quick", " Quick mode: small inputs and one run, indicative only."
+		cmd, note = "cd bench && go run . -quick", " Quick mode: small inputs and one run, indicative only."
 	}
 	p("%s\n", beginMarker)
 	p("## End to end: samsa against the raw loop and Kafka Streams (issue 14)\n\n")
@@ -190,7 +190,7 @@ func (r report) markdown(charts string) string {
 	for _, sr := range r.Scenarios {
 		s := sr.Scenario
 		p("\n### %s\n\n", s.Title)
-		p("%s records, %s keys. `go run ./bench -scenarios %s`\n\n", thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.ID)
+		p("%s records, %s keys. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.ID)
 		p("| contender | runs | records/s from start (min–max) | records/s from first output | first output | CPU s | CPU s per 10⁶ records | peak RSS MB | records written (output + changelog) |\n")
 		p("|---|---|---|---|---|---|---|---|---|\n")
 		for _, c := range summarize(sr) {
