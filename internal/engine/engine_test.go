@@ -180,3 +180,61 @@ func TestForwardToUnknownChildFailsTheTask(t *testing.T) {
 		t.Errorf("a failed record must not advance the offsets: %v", task.Offsets())
 	}
 }
+
+// TestInputGateStopsProcessingWhileAnInputIsEmpty checks that a task with
+// two inputs asks its gate about an empty input before each record, stops
+// when the gate says wait (keeping the rest queued), goes on when it
+// allows, and that a task with one input never asks.
+func TestInputGateStopsProcessingWhileAnInputIsEmpty(t *testing.T) {
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "a", Kind: KindSource, Topics: []string{"ta"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "b", Kind: KindSource, Topics: []string{"tb"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"a", "b"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: serde.String, Value: serde.String})})
+	})
+	out := &collect{}
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	if got := strings.Join(task.Inputs(), ","); got != "ta,tb" {
+		t.Fatalf("inputs %s, want ta,tb", got)
+	}
+	at := func(topic, v string, ms int64, off int64) *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(v), Timestamp: time.UnixMilli(ms), Offset: off}
+	}
+	open := map[string]bool{}
+	var asked []string
+	task.SetInputGate(func(topic string) bool {
+		asked = append(asked, topic)
+		return open[topic]
+	})
+	task.Add(at("ta", "a1", 10, 0))
+	task.Add(at("ta", "a2", 40, 1))
+	task.Add(at("tb", "b1", 20, 0))
+	// b1 is processed after a1; then tb is empty and its gate is closed.
+	if n := task.Process(100); n != 2 {
+		t.Fatalf("processed %d, want 2 (a1, b1) before waiting for tb", n)
+	}
+	if got := strings.Join(asked, ","); got != "tb" {
+		t.Fatalf("gate asked about %q, want tb once", got)
+	}
+	if n := task.Process(100); n != 0 {
+		t.Fatalf("processed %d while the gate of the empty input is closed", n)
+	}
+	open["tb"] = true
+	if n := task.Process(100); n != 1 {
+		t.Fatalf("processed %d once the gate opened, want 1 (a2)", n)
+	}
+	if got := strings.Join(out.recs, " "); got != "o:=a1 o:=b1 o:=a2" {
+		t.Errorf("order = %s", got)
+	}
+
+	// One input: the gate is never asked.
+	one, out1 := punctTask(t, time.Hour, nil, TaskConfig{})
+	one.SetInputGate(func(string) bool { t.Error("gate asked by a task with one input"); return false })
+	one.Add(rec("x", 1, 0))
+	if n := one.Process(10); n != 1 || len(out1.on("out")) != 1 {
+		t.Fatalf("one-input task processed %d (outputs %v)", n, out1.on("out"))
+	}
+}

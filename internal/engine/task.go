@@ -75,6 +75,10 @@ type Task struct {
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
+	// gate, if set, is asked before each record, for each empty input
+	// queue of a task with several inputs, whether the task may process
+	// without it (SetInputGate).
+	gate func(topic string) bool
 
 	// The metrics hooks (nil: none), from TaskConfig.
 	processLatency   func(time.Duration)
@@ -287,7 +291,7 @@ func (t *Task) Process(max int) int {
 	n := 0
 	for n < max && t.err == nil {
 		q := t.next()
-		if q == nil {
+		if q == nil || !t.mayProcess() {
 			break
 		}
 		r := q.recs[q.head]
@@ -320,6 +324,36 @@ func (t *Task) Process(max int) int {
 		t.punctuateStream()
 	}
 	return n
+}
+
+// SetInputGate sets the function that Process asks, before each record of a
+// task with several input topics, about each input whose queue is empty:
+// true lets the task process the others without it, false makes Process
+// stop until it is called again (the runtime's MaxTaskIdle). A task with
+// one input never asks. nil processes without waiting.
+func (t *Task) SetInputGate(gate func(topic string) bool) { t.gate = gate }
+
+// mayProcess reports whether the gate lets the task process with the
+// input queues it has empty.
+func (t *Task) mayProcess() bool {
+	if t.gate == nil || len(t.queues) < 2 {
+		return true
+	}
+	for _, q := range t.queues {
+		if q.head == len(q.recs) && !t.gate(q.topic) {
+			return false
+		}
+	}
+	return true
+}
+
+// Inputs returns the task's input topics, in the order of its sources.
+func (t *Task) Inputs() []string {
+	topics := make([]string, len(t.queues))
+	for i, q := range t.queues {
+		topics[i] = q.topic
+	}
+	return topics
 }
 
 func (t *Task) isPoisoned(r *kgo.Record) (error, bool) {

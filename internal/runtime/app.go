@@ -153,6 +153,9 @@ type App struct {
 	// topic and partition (guarded by mu): what the purge may delete
 	// below.
 	committedOffs map[string]map[int32]int64
+	// idle keeps what MaxTaskIdle decides on (idle.go): the positions
+	// and end offsets of the inputs of the tasks with several inputs.
+	idle *idleTracker
 }
 
 // New returns an App that runs a compiled topology with a configuration
@@ -170,6 +173,7 @@ func New(plan *engine.Plan, c Config) *App {
 		standbys:     map[processor.TaskID]*standbyTask{},
 		changelogSub: plan.ChangelogSub,
 		taskMetrics:  map[processor.TaskID]*metrics.Task{},
+		idle:         newIdleTracker(c.MaxTaskIdle, c.Logger.With("app", c.ApplicationID)),
 	}
 	a.metrics = metrics.New(c.ApplicationID, metrics.Sources{Restored: a.Restored})
 	return a
@@ -674,6 +678,10 @@ func (a *App) startClient() error {
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The transaction markers move the position past the end of a
+		// transaction, which MaxTaskIdle compares with the end offset;
+		// processBatch drops them.
+		kgo.KeepControlRecords(),
 		kgo.BlockRebalanceOnPoll(),
 		// As Kafka's fetch.max.wait.ms: partitions resumed after a restore
 		// join the next fetch within half a second (franz-go waits 5s).
@@ -808,6 +816,10 @@ func (a *App) pollTimeout() time.Duration {
 		}
 	}
 	a.mu.Unlock()
+	if next, ok := a.idle.nextDeadline(now); ok {
+		// A task waiting for an empty input decides again then.
+		d = min(d, next.Sub(now))
+	}
 	return max(d, time.Millisecond)
 }
 
@@ -850,6 +862,11 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
+		control := r.Attrs.IsControl()
+		a.idle.received(r, !control)
+		if control {
+			return // a transaction marker: only its offset counts
+		}
 		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
 		t, ok := a.tasks[id]
 		if !ok {
@@ -894,6 +911,7 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		}
 		buffered += pendingBytes(t)
 	}
+	a.lookupIdle()
 	if err := a.out.err(); err != nil {
 		return err
 	}
@@ -937,6 +955,7 @@ func (a *App) observeLag(fetches kgo.Fetches) {
 		if end < 0 {
 			end = p.HighWatermark
 		}
+		a.idle.fetched(p.Topic, p.Partition, end)
 		var lag int64
 		if n := len(p.Records); n > 0 {
 			lag = end - (p.Records[n-1].Offset + 1)
@@ -954,6 +973,7 @@ func (a *App) dropQueued() {
 		t.Abort()
 	}
 	clear(a.early)
+	a.idle.rewind()
 }
 
 // commitStores applies the write buffers of every task's stores in one
@@ -1009,10 +1029,14 @@ func (a *App) activateRestored() error {
 		delete(a.restoring, t.ID)
 		a.restoringN.Store(int32(len(a.restoring)))
 		a.tasks[t.ID] = t
+		t.SetInputGate(a.idleGate(t))
+		a.idle.watch(t)
 		for _, r := range a.early[t.ID] {
+			a.idle.received(r, true)
 			t.Add(r)
 		}
 		delete(a.early, t.ID)
+		a.delayFetchForTest(t)
 		a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
 		a.log.Info("task restored: processing", "task", t.ID.String())
 	}
@@ -1258,6 +1282,7 @@ func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
 			a.log.Warn("close task", "task", t.ID.String(), "err", err)
 		}
 		delete(a.tasks, t.ID)
+		a.idle.forget(t)
 		if tm := a.taskMetrics[t.ID]; tm != nil {
 			tm.Close()
 			delete(a.taskMetrics, t.ID)
