@@ -156,6 +156,9 @@ type App struct {
 	// idle keeps what MaxTaskIdle decides on (idle.go): the positions
 	// and end offsets of the inputs of the tasks with several inputs.
 	idle *idleTracker
+	// idleLookups counts the goroutines looking up offsets for idle (Run
+	// waits for them).
+	idleLookups sync.WaitGroup
 }
 
 // New returns an App that runs a compiled topology with a configuration
@@ -343,6 +346,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.running.Store(true)
 	defer a.running.Store(false)
 	defer a.purges.Wait() // after cancel, which ends a purge in flight
+	defer a.idleLookups.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	a.closeMu.Lock()
 	a.cancel = cancel

@@ -196,6 +196,9 @@ func (it *idleTracker) rewind() {
 // received notes a record (or, data false, a transaction marker) polled
 // from a tracked partition.
 func (it *idleTracker) received(r *kgo.Record, data bool) {
+	if it.maxIdle < 0 {
+		return // nothing tracked
+	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	p := it.parts[topicPartition{r.Topic, r.Partition}]
@@ -211,6 +214,9 @@ func (it *idleTracker) received(r *kgo.Record, data bool) {
 // fetched notes the end offset a fetch response gave for a tracked
 // partition.
 func (it *idleTracker) fetched(topic string, partition int32, end int64) {
+	if it.maxIdle < 0 {
+		return // nothing tracked
+	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
 	if p := it.parts[topicPartition{topic, partition}]; p != nil {
@@ -324,7 +330,9 @@ func (a *App) lookupIdle() {
 	}
 	adm := kadm.NewClient(a.cl)
 	ctx := a.runCtx
+	a.idleLookups.Add(1)
 	go func() {
+		defer a.idleLookups.Done()
 		l := a.lookupOffsets(ctx, adm, tps)
 		l.gen = gen
 		a.idle.apply(l)
