@@ -3,7 +3,10 @@ package samsa_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,5 +141,96 @@ func TestMaxTaskIdleWaitsForAnEmptyInput(t *testing.T) {
 	}
 	if got := readAll(t, c, out); len(got) != 50 {
 		t.Errorf("%d orders joined, want 50", len(got))
+	}
+}
+
+// messages is a slog.Handler that keeps the messages logged, at every level.
+type messages struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (m *messages) Enabled(context.Context, slog.Level) bool { return true }
+
+func (m *messages) Handle(_ context.Context, r slog.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, r.Message)
+	return nil
+}
+
+func (m *messages) WithAttrs([]slog.Attr) slog.Handler { return m }
+func (m *messages) WithGroup(string) slog.Handler      { return m }
+
+// containing returns the messages logged that contain s.
+func (m *messages) containing(s string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, msg := range m.msgs {
+		if strings.Contains(msg, s) {
+			out = append(out, msg)
+		}
+	}
+	return out
+}
+
+// TestMaxTaskIdleTransactionalTableIsCaughtUp joins orders with a table
+// written in a transaction: its end offset counts the commit marker, which
+// the consumer fetches after the last record. With MaxTaskIdle 0 the table
+// is caught up once that marker is fetched, so the orders are processed
+// without any enforced processing (which would mean the task waited for
+// the bound: the marker's offset did not count).
+func TestMaxTaskIdleTransactionalTableIsCaughtUp(t *testing.T) {
+	c := testkit.RealCluster(t)
+	table, orders, out := c.Topic(t, "idle-txn-table", 1), c.Topic(t, "idle-txn-orders", 1), c.Topic(t, "idle-txn-joined", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	txn, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap...), kgo.TransactionalID(testkit.UniqueName("idle-txn")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		rec := &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "k%02d", i), Value: fmt.Appendf(nil, "name-%02d", i)}
+		if err := txn.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := range 20 {
+		recs = append(recs, &kgo.Record{Topic: orders, Key: fmt.Appendf(nil, "k%02d", i), Value: []byte("order")})
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+	top := topology.New()
+	os := topology.StreamOf(top, serde.String, serde.String, orders)
+	ts := topology.TableOf(top, table, "names", serde.String, serde.String)
+	topology.Join(os, ts, func(_ string, o, name string) string { return o + "@" + name }).To(out, serde.String, serde.String)
+	logs := &messages{}
+	app, err := samsa.New(top, samsa.Config{
+		ApplicationID: testkit.UniqueName("idle-txn-app"), Bootstrap: c.Bootstrap, CommitInterval: 100 * time.Millisecond,
+		StateDir: t.TempDir(), Logger: slog.New(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testkit.Start(t, app)
+	r.WaitFor(t, 90*time.Second, "40 records processed", func() bool { return app.Processed() >= 40 })
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, out); len(got) != 20 {
+		t.Errorf("%d orders joined, want 20", len(got))
+	}
+	if enforced := logs.containing("enforced processing"); len(enforced) > 0 {
+		t.Errorf("enforced processing with a caught-up transactional table: %q", enforced)
 	}
 }
