@@ -866,10 +866,8 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
-		control := r.Attrs.IsControl()
-		a.idle.received(r, !control)
-		if control {
-			return // a transaction marker: only its offset counts
+		if r.Attrs.IsControl() {
+			return // a transaction marker: only its offset counts (observeLag)
 		}
 		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
 		t, ok := a.tasks[id]
@@ -946,7 +944,8 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 // fetches: from the end of the partition (the last stable offset, as the
 // group reads committed records; the high watermark when the broker gives
 // none) to the offset after the last record fetched. A partition fetched
-// with no record is caught up. a.mu must be held.
+// with no record is caught up. It also tells MaxTaskIdle the partitions'
+// end offsets and positions. a.mu must be held.
 func (a *App) observeLag(fetches kgo.Fetches) {
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Err != nil {
@@ -959,7 +958,7 @@ func (a *App) observeLag(fetches kgo.Fetches) {
 		if end < 0 {
 			end = p.HighWatermark
 		}
-		a.idle.fetched(p.Topic, p.Partition, end)
+		a.idle.fetched(p.Topic, p.Partition, end, p.Records)
 		var lag int64
 		if n := len(p.Records); n > 0 {
 			lag = end - (p.Records[n-1].Offset + 1)

@@ -193,8 +193,8 @@ func (it *idleTracker) rewind() {
 	}
 }
 
-// received notes a record (or, data false, a transaction marker) polled
-// from a tracked partition.
+// received notes a record (or, data false, a transaction marker) of a
+// tracked partition polled before its task was tracked.
 func (it *idleTracker) received(r *kgo.Record, data bool) {
 	if it.maxIdle < 0 {
 		return // nothing tracked
@@ -212,15 +212,28 @@ func (it *idleTracker) received(r *kgo.Record, data bool) {
 }
 
 // fetched notes the end offset a fetch response gave for a tracked
-// partition.
-func (it *idleTracker) fetched(topic string, partition int32, end int64) {
+// partition and the records (transaction markers included) it polled, if
+// any: one call per partition and poll, not per record.
+func (it *idleTracker) fetched(topic string, partition int32, end int64, recs []*kgo.Record) {
 	if it.maxIdle < 0 {
 		return // nothing tracked
 	}
 	it.mu.Lock()
 	defer it.mu.Unlock()
-	if p := it.parts[topicPartition{topic, partition}]; p != nil {
-		p.end = max(p.end, end)
+	p := it.parts[topicPartition{topic, partition}]
+	if p == nil {
+		return
+	}
+	p.end = max(p.end, end)
+	if len(recs) == 0 {
+		return
+	}
+	p.pos = max(p.pos, recs[len(recs)-1].Offset+1)
+	for _, r := range recs {
+		if !r.Attrs.IsControl() {
+			p.waitSince, p.idleSince, p.enforced = time.Time{}, time.Time{}, false
+			break
+		}
 	}
 }
 

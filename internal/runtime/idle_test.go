@@ -81,7 +81,7 @@ func TestIdleTrackerRecordEndsTheWait(t *testing.T) {
 	it := newIdleTracker(time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	tp := topicPartition{"table", 0}
 	it.part(tp)
-	it.fetched("table", 0, 10)
+	it.fetched("table", 0, 10, nil)
 	t0 := time.Unix(1000, 0)
 	if it.ready(tp, t0) {
 		t.Fatal("ready with the position unknown")
@@ -89,7 +89,7 @@ func TestIdleTrackerRecordEndsTheWait(t *testing.T) {
 	if !it.want[tp] {
 		t.Fatal("no look-up asked for a partition with an unknown position")
 	}
-	it.received(&kgo.Record{Topic: "table", Partition: 0, Offset: 8}, true)
+	it.fetched("table", 0, 10, []*kgo.Record{{Topic: "table", Offset: 7}, {Topic: "table", Offset: 8}})
 	if it.ready(tp, t0.Add(lagWaitBound*2)) {
 		t.Fatal("ready one record short of the end, though a record just came")
 	}
@@ -110,7 +110,7 @@ func TestIdleTrackerRecordEndsTheWait(t *testing.T) {
 	}
 	// A new record: the next empty spell waits again.
 	it.received(&kgo.Record{Topic: "table", Partition: 0, Offset: 10}, true)
-	it.fetched("table", 0, 11)
+	it.fetched("table", 0, 11, nil)
 	if it.ready(tp, at.Add(2*time.Second)) {
 		t.Fatal("ready at once after a record came: the wait did not start again")
 	}
