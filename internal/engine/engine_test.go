@@ -238,3 +238,51 @@ func TestInputGateStopsProcessingWhileAnInputIsEmpty(t *testing.T) {
 		t.Fatalf("one-input task processed %d (outputs %v)", n, out1.on("out"))
 	}
 }
+
+// TestTransactionMarkersMoveTheOffsetToCommit checks that a transaction
+// marker is never processed and that the offset to commit moves past it
+// once the records before it are processed, not before.
+func TestTransactionMarkersMoveTheOffsetToCommit(t *testing.T) {
+	task, out := punctTask(t, time.Hour, nil, TaskConfig{})
+	marker := func(off int64) *kgo.Record {
+		return &kgo.Record{Topic: "in", Offset: off, Attrs: kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true})}
+	}
+	task.Add(rec("a", 1, 0))
+	task.Add(rec("b", 2, 1))
+	task.Add(marker(2))
+	if got := task.Offsets(); got != nil {
+		t.Fatalf("offsets %v before anything was processed", got)
+	}
+	if n := task.Process(1); n != 1 {
+		t.Fatalf("processed %d, want 1", n)
+	}
+	if got := task.Offsets()["in"].Offset; got != 1 {
+		t.Fatalf("offset to commit %d with a record before the marker still queued, want 1", got)
+	}
+	if n := task.Process(10); n != 1 {
+		t.Fatalf("processed %d, want 1: the marker is not a record", n)
+	}
+	if got := task.Offsets()["in"].Offset; got != 3 {
+		t.Fatalf("offset to commit %d once the records before the marker are processed, want 3 (past it)", got)
+	}
+	task.MarkOffsetsCommitted()
+	// A marker alone (its records processed in an earlier poll).
+	task.Add(rec("c", 3, 3))
+	task.Process(10)
+	task.Add(marker(4))
+	if got := task.Offsets()["in"].Offset; got != 5 {
+		t.Fatalf("offset to commit %d after a marker behind no record, want 5", got)
+	}
+	if got := out.on("out"); len(got) != 3 {
+		t.Fatalf("outputs %v, want the 3 records and no marker", got)
+	}
+	// Abort forgets a marker behind queued records.
+	task.Add(rec("d", 4, 5))
+	task.Add(marker(6))
+	task.Abort()
+	task.Add(rec("d", 4, 5))
+	task.Process(10)
+	if got := task.Offsets()["in"].Offset; got != 6 {
+		t.Fatalf("offset to commit %d after an abort and the record again, want 6 (the marker was dropped)", got)
+	}
+}

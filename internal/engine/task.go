@@ -99,6 +99,11 @@ type queue struct {
 	next      int64
 	epoch     int32
 	committed int64
+	// after is the offset after the last transaction marker polled
+	// behind the records queued (0: none), and its leader epoch: next
+	// moves there once they are processed.
+	after      int64
+	afterEpoch int32
 }
 
 // TaskConfig is what a task needs besides its graph.
@@ -264,9 +269,22 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 	return t, nil
 }
 
-// Add queues an input record for processing.
+// Add queues an input record for processing. A transaction marker (a
+// control record, which a read_committed consumer may keep) is not
+// processed: the offset to commit moves past it once the records before it
+// are processed, as the consumer's position does.
 func (t *Task) Add(r *kgo.Record) {
 	q := t.byTopic[r.Topic]
+	if r.Attrs.IsControl() {
+		if q.head == len(q.recs) {
+			if r.Offset+1 > q.next {
+				q.next, q.epoch = r.Offset+1, r.LeaderEpoch
+			}
+			return
+		}
+		q.after, q.afterEpoch = r.Offset+1, r.LeaderEpoch
+		return
+	}
 	q.recs = append(q.recs, r)
 }
 
@@ -319,6 +337,12 @@ func (t *Task) Process(max int) int {
 			break
 		}
 		q.next, q.epoch = r.Offset+1, r.LeaderEpoch
+		if len(q.recs) == 0 && q.after > 0 {
+			if q.after > q.next {
+				q.next, q.epoch = q.after, q.afterEpoch // the marker behind it
+			}
+			q.after = 0
+		}
 		t.processed++
 		n++
 		t.punctuateStream()
@@ -429,7 +453,7 @@ func (t *Task) MarkCommitted() error {
 func (t *Task) Abort() {
 	t.restoreTime()
 	for _, q := range t.queues {
-		q.next = q.committed
+		q.next, q.after = q.committed, 0
 		for i := q.head; i < len(q.recs); i++ {
 			q.recs[i] = nil
 		}

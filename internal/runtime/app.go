@@ -684,7 +684,9 @@ func (a *App) startClient() error {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// The transaction markers move the position past the end of a
 		// transaction, which MaxTaskIdle compares with the end offset;
-		// processBatch drops them.
+		// the tasks commit past them (engine.Task.Add), as the
+		// exactly-once session commits the offsets of every record
+		// polled.
 		kgo.KeepControlRecords(),
 		kgo.BlockRebalanceOnPoll(),
 		// As Kafka's fetch.max.wait.ms: partitions resumed after a restore
@@ -866,9 +868,6 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 	hold := eos && (a.rebalancing || a.holdGen >= 0) && !a.proto.Open()
 	var routeErr error
 	fetches.EachRecord(func(r *kgo.Record) {
-		if r.Attrs.IsControl() {
-			return // a transaction marker: only its offset counts (observeLag)
-		}
 		id := processor.TaskID{Subtopology: a.topicSub[r.Topic], Partition: r.Partition}
 		t, ok := a.tasks[id]
 		if !ok {
@@ -1035,7 +1034,7 @@ func (a *App) activateRestored() error {
 		t.SetInputGate(a.idleGate(t))
 		a.idle.watch(t)
 		for _, r := range a.early[t.ID] {
-			a.idle.received(r, true)
+			a.idle.received(r, !r.Attrs.IsControl())
 			t.Add(r)
 		}
 		delete(a.early, t.ID)

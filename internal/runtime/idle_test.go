@@ -94,7 +94,7 @@ func TestIdleTrackerRecordEndsTheWait(t *testing.T) {
 		t.Fatal("ready one record short of the end, though a record just came")
 	}
 	// The transaction marker at 9: caught up, then max idle.
-	it.received(&kgo.Record{Topic: "table", Partition: 0, Offset: 9}, false)
+	it.fetched("table", 0, 10, []*kgo.Record{{Topic: "table", Offset: 9, Attrs: kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true})}})
 	at := t0.Add(lagWaitBound * 2)
 	if it.ready(tp, at) {
 		t.Fatal("ready at once when caught up with MaxTaskIdle 1s")
