@@ -81,6 +81,7 @@ func (c Config) runtime() runtime.Config {
 		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,
+		MaxTaskIdle:              c.MaxTaskIdle,
 		InternalTopicConfigs:     maps.Clone(c.InternalTopicConfigs),
 		MetricsRegisterer:        c.MetricsRegisterer, HTTPAddr: c.HTTPAddr,
 		TLS:  c.TLS.Clone(),

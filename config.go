@@ -189,6 +189,27 @@ type Config struct {
 	// pass it, the app commits early (Kafka Streams bounds its record
 	// cache the same way, statestore.cache.max.bytes). Default 64 MiB.
 	MaxUncommittedBytes int64
+	// MaxTaskIdle (max.task.idle.ms, KIP-695) is how long a task with
+	// several input partitions (a join's two sides, a merge of topics)
+	// waits for one of them that has no record buffered before it
+	// processes the others, so that records are processed in timestamp
+	// order across the inputs even when one is fetched later (a
+	// stream–table join must not see the table empty at startup because
+	// the stream's partition was fetched first). As Kafka Streams:
+	//   - 0 (default): the task processes without the empty partition only
+	//     once that partition is known to be caught up (its position at
+	//     its last stable offset); records known to be there and not
+	//     fetched yet are waited for.
+	//   - d > 0: it also waits up to d for new records on a caught-up
+	//     empty partition, then processes anyway ("enforced processing",
+	//     logged at debug).
+	//   - negative (-1): it never waits.
+	//
+	// A task with one input partition never waits. A wait never blocks
+	// the other tasks or the poll loop, and never lasts forever: a
+	// partition whose lag stays unknown, or whose records do not come,
+	// is waited for at most d + 10s (Kafka Streams waits until they come).
+	MaxTaskIdle time.Duration
 	// RepartitionPurgeInterval is how often, at most, the records of the
 	// repartition topics that the group committed are deleted (DeleteRecords
 	// after a commit), as Kafka Streams' repartition.purge.interval.ms:

@@ -180,3 +180,109 @@ func TestForwardToUnknownChildFailsTheTask(t *testing.T) {
 		t.Errorf("a failed record must not advance the offsets: %v", task.Offsets())
 	}
 }
+
+// TestInputGateStopsProcessingWhileAnInputIsEmpty checks that a task with
+// two inputs asks its gate about an empty input before each record, stops
+// when the gate says wait (keeping the rest queued), goes on when it
+// allows, and that a task with one input never asks.
+func TestInputGateStopsProcessingWhileAnInputIsEmpty(t *testing.T) {
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "a", Kind: KindSource, Topics: []string{"ta"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "b", Kind: KindSource, Topics: []string{"tb"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"a", "b"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: serde.String, Value: serde.String})})
+	})
+	out := &collect{}
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	if got := strings.Join(task.Inputs(), ","); got != "ta,tb" {
+		t.Fatalf("inputs %s, want ta,tb", got)
+	}
+	at := func(topic, v string, ms int64, off int64) *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(v), Timestamp: time.UnixMilli(ms), Offset: off}
+	}
+	open := map[string]bool{}
+	var asked []string
+	task.SetInputGate(func(topic string) bool {
+		asked = append(asked, topic)
+		return open[topic]
+	})
+	task.Add(at("ta", "a1", 10, 0))
+	task.Add(at("ta", "a2", 40, 1))
+	task.Add(at("tb", "b1", 20, 0))
+	// b1 is processed after a1; then tb is empty and its gate is closed.
+	if n := task.Process(100); n != 2 {
+		t.Fatalf("processed %d, want 2 (a1, b1) before waiting for tb", n)
+	}
+	if got := strings.Join(asked, ","); got != "tb" {
+		t.Fatalf("gate asked about %q, want tb once", got)
+	}
+	if n := task.Process(100); n != 0 {
+		t.Fatalf("processed %d while the gate of the empty input is closed", n)
+	}
+	open["tb"] = true
+	if n := task.Process(100); n != 1 {
+		t.Fatalf("processed %d once the gate opened, want 1 (a2)", n)
+	}
+	if got := strings.Join(out.recs, " "); got != "o:=a1 o:=b1 o:=a2" {
+		t.Errorf("order = %s", got)
+	}
+
+	// One input: the gate is never asked.
+	one, out1 := punctTask(t, time.Hour, nil, TaskConfig{})
+	one.SetInputGate(func(string) bool { t.Error("gate asked by a task with one input"); return false })
+	one.Add(rec("x", 1, 0))
+	if n := one.Process(10); n != 1 || len(out1.on("out")) != 1 {
+		t.Fatalf("one-input task processed %d (outputs %v)", n, out1.on("out"))
+	}
+}
+
+// TestTransactionMarkersMoveTheOffsetToCommit checks that a transaction
+// marker is never processed and that the offset to commit moves past it
+// once the records before it are processed, not before.
+func TestTransactionMarkersMoveTheOffsetToCommit(t *testing.T) {
+	task, out := punctTask(t, time.Hour, nil, TaskConfig{})
+	marker := func(off int64) *kgo.Record {
+		return &kgo.Record{Topic: "in", Offset: off, Attrs: kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true})}
+	}
+	task.Add(rec("a", 1, 0))
+	task.Add(rec("b", 2, 1))
+	task.Add(marker(2))
+	if got := task.Offsets(); got != nil {
+		t.Fatalf("offsets %v before anything was processed", got)
+	}
+	if n := task.Process(1); n != 1 {
+		t.Fatalf("processed %d, want 1", n)
+	}
+	if got := task.Offsets()["in"].Offset; got != 1 {
+		t.Fatalf("offset to commit %d with a record before the marker still queued, want 1", got)
+	}
+	if n := task.Process(10); n != 1 {
+		t.Fatalf("processed %d, want 1: the marker is not a record", n)
+	}
+	if got := task.Offsets()["in"].Offset; got != 3 {
+		t.Fatalf("offset to commit %d once the records before the marker are processed, want 3 (past it)", got)
+	}
+	task.MarkOffsetsCommitted()
+	// A marker alone (its records processed in an earlier poll).
+	task.Add(rec("c", 3, 3))
+	task.Process(10)
+	task.Add(marker(4))
+	if got := task.Offsets()["in"].Offset; got != 5 {
+		t.Fatalf("offset to commit %d after a marker behind no record, want 5", got)
+	}
+	if got := out.on("out"); len(got) != 3 {
+		t.Fatalf("outputs %v, want the 3 records and no marker", got)
+	}
+	// Abort forgets a marker behind queued records.
+	task.Add(rec("d", 4, 5))
+	task.Add(marker(6))
+	task.Abort()
+	task.Add(rec("d", 4, 5))
+	task.Process(10)
+	if got := task.Offsets()["in"].Offset; got != 6 {
+		t.Fatalf("offset to commit %d after an abort and the record again, want 6 (the marker was dropped)", got)
+	}
+}

@@ -75,6 +75,10 @@ type Task struct {
 	current         *kgo.Record
 	commitRequested bool
 	processed       int64
+	// gate, if set, is asked before each record, for each empty input
+	// queue of a task with several inputs, whether the task may process
+	// without it (SetInputGate).
+	gate func(topic string) bool
 
 	// The metrics hooks (nil: none), from TaskConfig.
 	processLatency   func(time.Duration)
@@ -95,6 +99,11 @@ type queue struct {
 	next      int64
 	epoch     int32
 	committed int64
+	// after is the offset after the last transaction marker polled
+	// behind the records queued (0: none), and its leader epoch: next
+	// moves there once they are processed.
+	after      int64
+	afterEpoch int32
 }
 
 // TaskConfig is what a task needs besides its graph.
@@ -260,9 +269,22 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 	return t, nil
 }
 
-// Add queues an input record for processing.
+// Add queues an input record for processing. A transaction marker (a
+// control record, which a read_committed consumer may keep) is not
+// processed: the offset to commit moves past it once the records before it
+// are processed, as the consumer's position does.
 func (t *Task) Add(r *kgo.Record) {
 	q := t.byTopic[r.Topic]
+	if r.Attrs.IsControl() {
+		if q.head == len(q.recs) {
+			if r.Offset+1 > q.next {
+				q.next, q.epoch = r.Offset+1, r.LeaderEpoch
+			}
+			return
+		}
+		q.after, q.afterEpoch = r.Offset+1, r.LeaderEpoch
+		return
+	}
 	q.recs = append(q.recs, r)
 }
 
@@ -287,7 +309,7 @@ func (t *Task) Process(max int) int {
 	n := 0
 	for n < max && t.err == nil {
 		q := t.next()
-		if q == nil {
+		if q == nil || !t.mayProcess() {
 			break
 		}
 		r := q.recs[q.head]
@@ -315,11 +337,47 @@ func (t *Task) Process(max int) int {
 			break
 		}
 		q.next, q.epoch = r.Offset+1, r.LeaderEpoch
+		if len(q.recs) == 0 && q.after > 0 {
+			if q.after > q.next {
+				q.next, q.epoch = q.after, q.afterEpoch // the marker behind it
+			}
+			q.after = 0
+		}
 		t.processed++
 		n++
 		t.punctuateStream()
 	}
 	return n
+}
+
+// SetInputGate sets the function that Process asks, before each record of a
+// task with several input topics, about each input whose queue is empty:
+// true lets the task process the others without it, false makes Process
+// stop until it is called again (the runtime's MaxTaskIdle). A task with
+// one input never asks. nil processes without waiting.
+func (t *Task) SetInputGate(gate func(topic string) bool) { t.gate = gate }
+
+// mayProcess reports whether the gate lets the task process with the
+// input queues it has empty.
+func (t *Task) mayProcess() bool {
+	if t.gate == nil || len(t.queues) < 2 {
+		return true
+	}
+	for _, q := range t.queues {
+		if q.head == len(q.recs) && !t.gate(q.topic) {
+			return false
+		}
+	}
+	return true
+}
+
+// Inputs returns the task's input topics, in the order of its sources.
+func (t *Task) Inputs() []string {
+	topics := make([]string, len(t.queues))
+	for i, q := range t.queues {
+		topics[i] = q.topic
+	}
+	return topics
 }
 
 func (t *Task) isPoisoned(r *kgo.Record) (error, bool) {
@@ -395,7 +453,7 @@ func (t *Task) MarkCommitted() error {
 func (t *Task) Abort() {
 	t.restoreTime()
 	for _, q := range t.queues {
-		q.next = q.committed
+		q.next, q.after = q.committed, 0
 		for i := q.head; i < len(q.recs); i++ {
 			q.recs[i] = nil
 		}

@@ -153,6 +153,12 @@ type App struct {
 	// topic and partition (guarded by mu): what the purge may delete
 	// below.
 	committedOffs map[string]map[int32]int64
+	// idle keeps what MaxTaskIdle decides on (idle.go): the positions
+	// and end offsets of the inputs of the tasks with several inputs.
+	idle *idleTracker
+	// idleLookups counts the goroutines looking up offsets for idle (Run
+	// waits for them).
+	idleLookups sync.WaitGroup
 }
 
 // New returns an App that runs a compiled topology with a configuration
@@ -170,6 +176,7 @@ func New(plan *engine.Plan, c Config) *App {
 		standbys:     map[processor.TaskID]*standbyTask{},
 		changelogSub: plan.ChangelogSub,
 		taskMetrics:  map[processor.TaskID]*metrics.Task{},
+		idle:         newIdleTracker(c.MaxTaskIdle, c.Logger.With("app", c.ApplicationID)),
 	}
 	a.metrics = metrics.New(c.ApplicationID, metrics.Sources{Restored: a.Restored})
 	return a
@@ -339,6 +346,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.running.Store(true)
 	defer a.running.Store(false)
 	defer a.purges.Wait() // after cancel, which ends a purge in flight
+	defer a.idleLookups.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	a.closeMu.Lock()
 	a.cancel = cancel
@@ -675,6 +683,12 @@ func (a *App) startClient() error {
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The transaction markers move the position past the end of a
+		// transaction, which MaxTaskIdle compares with the end offset;
+		// the tasks commit past them (engine.Task.Add), as the
+		// exactly-once session commits the offsets of every record
+		// polled.
+		kgo.KeepControlRecords(),
 		kgo.BlockRebalanceOnPoll(),
 		// As Kafka's fetch.max.wait.ms: partitions resumed after a restore
 		// join the next fetch within half a second (franz-go waits 5s).
@@ -809,6 +823,10 @@ func (a *App) pollTimeout() time.Duration {
 		}
 	}
 	a.mu.Unlock()
+	if next, ok := a.idle.nextDeadline(now); ok {
+		// A task waiting for an empty input decides again then.
+		d = min(d, next.Sub(now))
+	}
 	return max(d, time.Millisecond)
 }
 
@@ -895,6 +913,7 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		}
 		buffered += pendingBytes(t)
 	}
+	a.lookupIdle()
 	if err := a.out.err(); err != nil {
 		return err
 	}
@@ -925,7 +944,8 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 // fetches: from the end of the partition (the last stable offset, as the
 // group reads committed records; the high watermark when the broker gives
 // none) to the offset after the last record fetched. A partition fetched
-// with no record is caught up. a.mu must be held.
+// with no record is caught up. It also tells MaxTaskIdle the partitions'
+// end offsets and positions. a.mu must be held.
 func (a *App) observeLag(fetches kgo.Fetches) {
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if p.Err != nil {
@@ -938,6 +958,7 @@ func (a *App) observeLag(fetches kgo.Fetches) {
 		if end < 0 {
 			end = p.HighWatermark
 		}
+		a.idle.fetched(p.Topic, p.Partition, end, p.Records)
 		var lag int64
 		if n := len(p.Records); n > 0 {
 			lag = end - (p.Records[n-1].Offset + 1)
@@ -955,6 +976,7 @@ func (a *App) dropQueued() {
 		t.Abort()
 	}
 	clear(a.early)
+	a.idle.rewind()
 }
 
 // commitStores applies the write buffers of every task's stores in one
@@ -1010,10 +1032,14 @@ func (a *App) activateRestored() error {
 		delete(a.restoring, t.ID)
 		a.restoringN.Store(int32(len(a.restoring)))
 		a.tasks[t.ID] = t
+		t.SetInputGate(a.idleGate(t))
+		a.idle.watch(t)
 		for _, r := range a.early[t.ID] {
+			a.idle.received(r, !r.Attrs.IsControl())
 			t.Add(r)
 		}
 		delete(a.early, t.ID)
+		a.delayFetchForTest(t)
 		a.cl.ResumeFetchPartitions(a.taskPartitions(t.ID))
 		a.log.Info("task restored: processing", "task", t.ID.String())
 	}
@@ -1259,6 +1285,7 @@ func (a *App) closeTasks(cl *kgo.Client, ts []*engine.Task, why string) {
 			a.log.Warn("close task", "task", t.ID.String(), "err", err)
 		}
 		delete(a.tasks, t.ID)
+		a.idle.forget(t)
 		if tm := a.taskMetrics[t.ID]; tm != nil {
 			tm.Close()
 			delete(a.taskMetrics, t.ID)

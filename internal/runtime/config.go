@@ -51,6 +51,11 @@ type Config struct {
 	FetchMaxBytes          int32
 	FetchMaxPartitionBytes int32
 
+	// MaxTaskIdle is how long a task with several input partitions waits
+	// for an empty, caught-up one before processing the others; negative:
+	// never waits (idle.go).
+	MaxTaskIdle time.Duration
+
 	// RepartitionPurgeInterval is the least time between two purges of
 	// committed repartition records (zero: after every commit).
 	RepartitionPurgeInterval time.Duration

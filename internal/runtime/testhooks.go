@@ -7,11 +7,13 @@ package runtime
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -90,4 +92,45 @@ func (a *App) StandbyPositionsForTest() map[processor.TaskID]int64 {
 		}
 	}
 	return out
+}
+
+// fetchDelays holds the delays set by DelayFetchForTest, by topic.
+var fetchDelays struct {
+	sync.Mutex
+	d map[string]time.Duration
+}
+
+// DelayFetchForTest makes every App of the process fetch topic only d
+// after a task reading it starts processing (its partitions are resumed
+// after the restore), as if its first fetch came late; the returned
+// function undoes it. For the tests of MaxTaskIdle.
+func DelayFetchForTest(topic string, d time.Duration) (undo func()) {
+	fetchDelays.Lock()
+	defer fetchDelays.Unlock()
+	if fetchDelays.d == nil {
+		fetchDelays.d = map[string]time.Duration{}
+	}
+	fetchDelays.d[topic] = d
+	return func() {
+		fetchDelays.Lock()
+		defer fetchDelays.Unlock()
+		delete(fetchDelays.d, topic)
+	}
+}
+
+// delayFetchForTest pauses the topics of task t that DelayFetchForTest
+// delays, for their delay. a.mu must be held.
+func (a *App) delayFetchForTest(t *engine.Task) {
+	fetchDelays.Lock()
+	defer fetchDelays.Unlock()
+	for _, topic := range t.Inputs() {
+		d, ok := fetchDelays.d[topic]
+		if !ok {
+			continue
+		}
+		cl := a.cl
+		cl.PauseFetchTopics(topic)
+		a.log.Info("test hook: fetching the topic later", "topic", topic, "delay", d)
+		time.AfterFunc(d, func() { cl.ResumeFetchTopics(topic) })
+	}
 }
