@@ -133,6 +133,17 @@ func TestObservabilityEndpoints(t *testing.T) {
 			t.Errorf("samsa_store_disk_bytes for task %s store counts = %v, want one series", task, v)
 		}
 	}
+	// Event time per task: the records were produced just now, so the
+	// stream time is within the last hour and the watermark (one input per
+	// task: the stream time once nothing waits) not above it.
+	for _, task := range []string{"0_0", "0_1"} {
+		st := metricValues(body, "samsa_task_stream_time_seconds", `task="`+task+`"`)
+		wm := metricValues(body, "samsa_task_watermark_seconds", `task="`+task+`"`)
+		now := float64(time.Now().Unix())
+		if len(st) != 1 || len(wm) != 1 || st[0] < now-3600 || st[0] > now+60 || wm[0] <= 0 || wm[0] > st[0] {
+			t.Errorf("task %s: samsa_task_stream_time_seconds %v, samsa_task_watermark_seconds %v, want a time of the last hour and a watermark not above it", task, st, wm)
+		}
+	}
 	run.WaitFor(t, 30*time.Second, "/readyz 200", func() bool {
 		code, _ := httpGet(t, addr, "/readyz")
 		return code == http.StatusOK

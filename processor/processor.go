@@ -95,6 +95,14 @@ type TaskContext interface {
 	// StreamTime returns the task's stream time: the highest event time
 	// seen on its input partitions, or the zero time before any input.
 	StreamTime() time.Time
+	// Watermark returns the event time that every input of the task that
+	// has records waiting has reached, never moving backwards: the lowest
+	// partition time (the highest event time processed from an input
+	// partition) among the task's input partitions with records buffered.
+	// An input with none is idle and does not hold it back (a task waits
+	// for an empty input only as Config.MaxTaskIdle says); with no input
+	// buffered it is the stream time. The zero time before any input.
+	Watermark() time.Time
 	// WallClock returns the wall-clock time (Kafka Streams'
 	// currentSystemTimeMs): time.Now in an App, the driver's clock in
 	// testkit.Driver.

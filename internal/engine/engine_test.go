@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -284,5 +285,57 @@ func TestTransactionMarkersMoveTheOffsetToCommit(t *testing.T) {
 	task.Process(10)
 	if got := task.Offsets()["in"].Offset; got != 6 {
 		t.Fatalf("offset to commit %d after an abort and the record again, want 6 (the marker was dropped)", got)
+	}
+}
+
+// TestWatermark: the watermark is the lowest partition time among the
+// inputs with records waiting (an input with none does not hold it back),
+// the stream time when none waits, never goes back, and returns to its
+// committed value with an abort.
+func TestWatermark(t *testing.T) {
+	var seen []string
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "a", Kind: KindSource, Topics: []string{"ta"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "b", Kind: KindSource, Topics: []string{"tb"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "p", Kind: KindProcessor, Parents: []string{"a", "b"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
+			return &fnProc{process: func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+				seen = append(seen, fmt.Sprintf("%s:%d", r.Value, ctx.Watermark().UnixMilli()))
+				return nil
+			}}
+		})})
+	})
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &collect{}, Stores: NewMemoryStores()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	at := func(topic, v string, ms int64, off int64) *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(v), Timestamp: time.UnixMilli(ms), Offset: off}
+	}
+	task.Add(at("ta", "a1", 10, 0))
+	task.Add(at("ta", "a2", 50, 1))
+	task.Add(at("ta", "a3", 30, 2)) // out of order: ta's partition time stays 50
+	task.Add(at("tb", "b1", 20, 0))
+	task.Add(at("tb", "b2", 40, 1))
+	task.Process(100)
+	// a1: ta at 10, tb waits with b1 (20): 10. b1: ta 10, tb 20: 10.
+	// b2: ta 10, tb 40: 10 (a2 still waits). a2: ta 50, tb empty: 50.
+	// a3: ta stays 50, nothing else waits: 50.
+	if got := strings.Join(seen, " "); got != "a1:10 b1:10 b2:10 a2:50 a3:50" {
+		t.Fatalf("watermarks %s", got)
+	}
+	if err := task.MarkCommitted(); err != nil {
+		t.Fatal(err)
+	}
+	seen = nil
+	task.Add(at("tb", "b3", 45, 2)) // tb alone waits: its partition time 40 < 50: the watermark stays
+	task.Add(at("tb", "b4", 90, 3))
+	task.Process(100)
+	if got := strings.Join(seen, " "); got != "b3:50 b4:90" {
+		t.Fatalf("watermarks %s", got)
+	}
+	task.Abort()
+	if wm := task.Watermark().UnixMilli(); wm != 50 {
+		t.Fatalf("watermark after an abort = %d, want the committed 50", wm)
 	}
 }

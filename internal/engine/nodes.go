@@ -189,7 +189,7 @@ func (s *source[K, V]) consume(r *kgo.Record) {
 	if s.typed != nil && ts.After(s.partTime[r.Topic]) {
 		s.partTime[r.Topic] = ts
 	}
-	s.t.observe(ts)
+	s.t.observe(r.Topic, ts)
 	s.out.forward(rec)
 }
 
@@ -286,6 +286,9 @@ func (p *proc[KIn, VIn, KOut, VOut]) TaskID() processor.TaskID { return p.t.ID }
 
 // StreamTime implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) StreamTime() time.Time { return p.t.StreamTime() }
+
+// Watermark implements processor.TaskContext.
+func (p *proc[KIn, VIn, KOut, VOut]) Watermark() time.Time { return p.t.Watermark() }
 
 // WallClock implements processor.TaskContext.
 func (p *proc[KIn, VIn, KOut, VOut]) WallClock() time.Time { return p.t.Now() }

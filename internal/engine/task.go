@@ -54,6 +54,9 @@ type Task struct {
 	g       *Graph
 
 	streamTime time.Time
+	// watermark is the highest Watermark returned; committedWatermark its
+	// value at the last commit (an abort goes back to it).
+	watermark, committedWatermark time.Time
 	hasTime    bool
 	puncts     []*punctuator
 	// the stream time at the last commit (or at creation), which Abort
@@ -99,6 +102,11 @@ type queue struct {
 	next      int64
 	epoch     int32
 	committed int64
+	// time is the partition time: the highest event time processed from
+	// the partition (hasTime: one was); committedTime and
+	// committedHasTime their values at the last commit.
+	time, committedTime       time.Time
+	hasTime, committedHasTime bool
 	// after is the offset after the last transaction marker polled
 	// behind the records queued (0: none), and its leader epoch: next
 	// moves there once they are processed.
@@ -497,6 +505,10 @@ func (t *Task) StreamTime() time.Time { return t.streamTime }
 // committed.
 func (t *Task) saveTime() {
 	t.committedTime, t.committedHasTime = t.streamTime, t.hasTime
+	t.committedWatermark = t.watermark
+	for _, q := range t.queues {
+		q.committedTime, q.committedHasTime = q.time, q.hasTime
+	}
 	for _, p := range t.puncts {
 		p.savedNext, p.savedArmed, p.saved = p.next, p.armed, true
 	}
@@ -508,6 +520,10 @@ func (t *Task) saveTime() {
 // schedule, the wall clock does not go back.
 func (t *Task) restoreTime() {
 	t.streamTime, t.hasTime = t.committedTime, t.committedHasTime
+	t.watermark = t.committedWatermark
+	for _, q := range t.queues {
+		q.time, q.hasTime = q.committedTime, q.committedHasTime
+	}
 	for _, p := range t.puncts {
 		switch {
 		case p.saved:
@@ -521,10 +537,45 @@ func (t *Task) restoreTime() {
 	}
 }
 
-func (t *Task) observe(ts time.Time) {
+func (t *Task) observe(topic string, ts time.Time) {
 	if !t.hasTime || ts.After(t.streamTime) {
 		t.streamTime, t.hasTime = ts, true
 	}
+	if q := t.byTopic[topic]; q != nil && (!q.hasTime || ts.After(q.time)) {
+		q.time, q.hasTime = ts, true
+	}
+}
+
+// Watermark returns the event time that every input of the task that has
+// records waiting has reached, never moving backwards: the lowest
+// partition time (the highest event time processed from the partition,
+// or the time of its first record waiting) among the input partitions
+// with records buffered; an input with none is idle (under MaxTaskIdle the
+// task processes without it only once it is caught up or waited for) and
+// does not hold the watermark back. With no input buffered it is the
+// stream time. The zero time before any input.
+func (t *Task) Watermark() time.Time {
+	var wm time.Time
+	found := false
+	for _, q := range t.queues {
+		if q.head == len(q.recs) {
+			continue
+		}
+		pt := q.time
+		if !q.hasTime {
+			pt = q.recs[q.head].Timestamp
+		}
+		if !found || pt.Before(wm) {
+			wm, found = pt, true
+		}
+	}
+	if !found {
+		wm = t.streamTime
+	}
+	if wm.After(t.watermark) {
+		t.watermark = wm
+	}
+	return t.watermark
 }
 
 func (t *Task) fail(err error) {

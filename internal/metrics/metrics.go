@@ -50,6 +50,8 @@ type Metrics struct {
 	restoreToGo    *prometheus.GaugeVec
 	rebalances     prometheus.Counter
 	storeBytes     *prometheus.GaugeVec
+	streamTime     *prometheus.GaugeVec
+	watermark      *prometheus.GaugeVec
 	state          *prometheus.GaugeVec
 	stateValue     prometheus.Gauge
 
@@ -118,6 +120,10 @@ func New(applicationID string, src Sources) *Metrics {
 			"Changelog offsets left to restore of a store of a task; 0 once finished (Kafka Streams' restore-remaining-records-total).")), []string{"task", "store"}),
 		storeBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("store_disk_bytes",
 			"Estimated bytes on disk of a store's committed data (Pebble's file metadata; 0 in memory), updated at most every 10 s after a commit.")), []string{"task", "store"}),
+		streamTime: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("task_stream_time_seconds",
+			"A task's stream time: the highest event time it processed, as Unix seconds (0 before any record).")), []string{"task"}),
+		watermark: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("task_watermark_seconds",
+			"A task's watermark: the event time every input with records waiting has reached, as Unix seconds (0 before any record).")), []string{"task"}),
 		rebalances: prometheus.NewCounter(prometheus.CounterOpts(opts("rebalances_total",
 			"Group rebalances this instance completed (an assignment received)."))),
 		state: prometheus.NewGaugeVec(prometheus.GaugeOpts(opts("state",
@@ -133,6 +139,7 @@ func New(applicationID string, src Sources) *Metrics {
 	m.collectors = []prometheus.Collector{
 		m.processed, m.processLatency, m.punctuate, m.dropped, m.commits, m.commitLatency, m.lag,
 		m.deadLetters, m.skipped, m.restoreDone, m.restoreToGo, m.rebalances, m.state, m.stateValue, m.storeBytes,
+		m.streamTime, m.watermark,
 	}
 	if src.Restored != nil {
 		m.collectors = append(m.collectors, prometheus.NewCounterFunc(prometheus.CounterOpts(opts("restored_records_total",
@@ -185,16 +192,20 @@ type Task struct {
 	latency   prometheus.Observer
 	punctuate prometheus.Observer
 	dropped   map[string]prometheus.Counter
+	// streamTime and watermark are the task's time gauges.
+	streamTime, watermark prometheus.Gauge
 }
 
 // Task returns the metrics of the task with the given id.
 func (m *Metrics) Task(id string) *Task {
 	return &Task{
 		m: m, id: id,
-		processed: m.processed.WithLabelValues(id),
-		latency:   m.processLatency.WithLabelValues(id),
-		punctuate: m.punctuate.WithLabelValues(id),
-		dropped:   map[string]prometheus.Counter{},
+		processed:  m.processed.WithLabelValues(id),
+		latency:    m.processLatency.WithLabelValues(id),
+		punctuate:  m.punctuate.WithLabelValues(id),
+		dropped:    map[string]prometheus.Counter{},
+		streamTime: m.streamTime.WithLabelValues(id),
+		watermark:  m.watermark.WithLabelValues(id),
 	}
 }
 
@@ -231,6 +242,20 @@ func (t *Task) Close() {
 	t.m.restoreDone.DeletePartialMatch(l)
 	t.m.restoreToGo.DeletePartialMatch(l)
 	t.m.storeBytes.DeletePartialMatch(l)
+	t.m.streamTime.DeletePartialMatch(l)
+	t.m.watermark.DeletePartialMatch(l)
+}
+
+// Times sets the task's stream time and watermark.
+func (t *Task) Times(streamTime, watermark time.Time) {
+	unix := func(at time.Time) float64 {
+		if at.IsZero() {
+			return 0
+		}
+		return float64(at.UnixMilli()) / 1000
+	}
+	t.streamTime.Set(unix(streamTime))
+	t.watermark.Set(unix(watermark))
 }
 
 // StoreBytes sets the estimated size on disk of one of the task's stores.

@@ -903,6 +903,9 @@ func (a *App) processBatch(fetches kgo.Fetches) error {
 		a.procRecs.Add(int64(n))
 		if tm := a.taskMetrics[t.ID]; tm != nil {
 			tm.Processed(n)
+			if n > 0 {
+				tm.Times(t.StreamTime(), t.Watermark())
+			}
 		}
 		t.PunctuateWallClock()
 		if err := t.Err(); err != nil {
