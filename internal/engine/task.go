@@ -57,8 +57,8 @@ type Task struct {
 	// watermark is the highest Watermark returned; committedWatermark its
 	// value at the last commit (an abort goes back to it).
 	watermark, committedWatermark time.Time
-	hasTime    bool
-	puncts     []*punctuator
+	hasTime                       bool
+	puncts                        []*punctuator
 	// the stream time at the last commit (or at creation), which Abort
 	// restores together with each punctuator's saved schedule
 	committedTime    time.Time
