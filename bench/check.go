@@ -4,9 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
-	"sync"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // checker follows a contender's output topic record by record: add returns
@@ -119,25 +117,3 @@ func (c *countChecker) progress() string {
 	return fmt.Sprintf("%d of %d keys at their final count", c.matched, len(c.want))
 }
 
-// firstErr keeps the first error of a produce promise.
-type firstErr struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *firstErr) set(_ *kgo.Record, err error) {
-	if err == nil {
-		return
-	}
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-func (e *firstErr) get() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}

@@ -255,14 +255,14 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 	}
 	start := time.Now()
 	vs := values()
-	var perr firstErr
+	var perr work.FirstErr
 	for i := range in.N {
-		h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}, perr.set)
+		h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}, perr.Set)
 	}
 	if err := h.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("preload %s: %w", in.Topic, err)
 	}
-	if err := perr.get(); err != nil {
+	if err := perr.Get(); err != nil {
 		return fmt.Errorf("preload %s: %w", in.Topic, err)
 	}
 	h.log.Info("pre-loaded", "topic", in.Topic, "records", in.N, "keys", in.Keys, "took", time.Since(start).Round(time.Millisecond))

@@ -202,24 +202,35 @@ func (a *windowAggregator[K, V, A]) emitClosed(r processor.Record[K, V], closeTi
 
 // emitFinal forwards the final result of one window, if it has one.
 func (a *windowAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow, size int64) error {
-	name := a.st.raw.Name()
-	t := time.UnixMilli(w.start)
-	for win, err := range a.st.raw.Fetch(w.key, t, t) {
-		if err != nil {
-			return err
-		}
-		k, err := a.st.key.Deserialize(name, w.key)
-		if err != nil {
-			return fmt.Errorf("window store %q: deserialize key: %w", name, err)
-		}
-		v, err := a.st.value.Deserialize(name, win.Value)
-		if err != nil {
-			return fmt.Errorf("window store %q: deserialize value: %w", name, err)
-		}
-		out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: t, End: time.UnixMilli(w.start + size)}, v.agg)
-		out.Timestamp = time.UnixMilli(v.ms)
-		a.ctx.Forward(out)
-		return nil
+	k, v, ok, err := a.st.finalResult(w)
+	if !ok || err != nil {
+		return err
 	}
-	return nil // deleted by a null aggregate: no result, as Kafka Streams
+	out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: time.UnixMilli(w.start), End: time.UnixMilli(w.start + size)}, v.agg)
+	out.Timestamp = time.UnixMilli(v.ms)
+	a.ctx.Forward(out)
+	return nil
+}
+
+// finalResult reads the aggregate of a window due for its final result:
+// its key and timestamped aggregate, and false when it has none (deleted
+// by a null aggregate: no result, as Kafka Streams).
+func (s *timestampedWindowStore[K, A]) finalResult(w dueWindow) (K, timestamped[A], bool, error) {
+	var k K
+	name := s.raw.Name()
+	t := time.UnixMilli(w.start)
+	for win, err := range s.raw.Fetch(w.key, t, t) {
+		if err != nil {
+			return k, timestamped[A]{}, false, err
+		}
+		if k, err = s.key.Deserialize(name, w.key); err != nil {
+			return k, timestamped[A]{}, false, fmt.Errorf("window store %q: deserialize key: %w", name, err)
+		}
+		v, err := s.value.Deserialize(name, win.Value)
+		if err != nil {
+			return k, timestamped[A]{}, false, fmt.Errorf("window store %q: deserialize value: %w", name, err)
+		}
+		return k, v, true, nil
+	}
+	return k, timestamped[A]{}, false, nil
 }

@@ -397,26 +397,14 @@ func (a *slidingAggregator[K, V, A]) trackAndEmit(r processor.Record[K, V], star
 // emitFinal forwards the final result of one window, if it has one, with
 // r's headers.
 func (a *slidingAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow) error {
-	name := a.st.raw.Name()
-	t := time.UnixMilli(w.start)
-	for win, err := range a.st.raw.Fetch(w.key, t, t) {
-		if err != nil {
-			return err
-		}
-		k, err := a.st.key.Deserialize(name, w.key)
-		if err != nil {
-			return fmt.Errorf("window store %q: deserialize key: %w", name, err)
-		}
-		v, err := a.st.value.Deserialize(name, win.Value)
-		if err != nil {
-			return fmt.Errorf("window store %q: deserialize value: %w", name, err)
-		}
-		out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: t, End: time.UnixMilli(w.start + a.windows.diff.Milliseconds())}, v.agg)
-		out.Timestamp = time.UnixMilli(v.ms)
-		a.ctx.Forward(out)
-		return nil
+	k, v, ok, err := a.st.finalResult(w)
+	if !ok || err != nil {
+		return err
 	}
-	return nil // deleted by a null aggregate: no result, as Kafka Streams
+	out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: time.UnixMilli(w.start), End: time.UnixMilli(w.start + a.windows.diff.Milliseconds())}, v.agg)
+	out.Timestamp = time.UnixMilli(v.ms)
+	a.ctx.Forward(out)
+	return nil
 }
 
 // fetch returns the windows of key with from <= start <= to (ms), by

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"sync"
 	"syscall"
 	"time"
 
@@ -90,28 +89,6 @@ func commonOpts(f work.Flags) []kgo.Opt {
 	}
 }
 
-// firstErr keeps the first produce error.
-type firstErr struct {
-	mu  sync.Mutex
-	err error
-}
-
-func (e *firstErr) set(_ *kgo.Record, err error) {
-	if err == nil {
-		return
-	}
-	e.mu.Lock()
-	if e.err == nil {
-		e.err = err
-	}
-	e.mu.Unlock()
-}
-
-func (e *firstErr) get() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.err
-}
 
 // runPlain is the at-least-once loop: produce asynchronously, and every
 // commit interval flush the producer, then commit the offsets polled.
@@ -123,12 +100,12 @@ func runPlain(ctx context.Context, f work.Flags, log *slog.Logger) error {
 	}
 	defer cl.Close()
 	proc := newProcessor(f)
-	var perr firstErr
+	var perr work.FirstErr
 	commit := func() error {
 		if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("raw: flush: %w", err)
 		}
-		if err := perr.get(); err != nil {
+		if err := perr.Get(); err != nil {
 			return fmt.Errorf("raw: produce: %w", err)
 		}
 		if err := cl.CommitUncommittedOffsets(context.WithoutCancel(ctx)); err != nil {
@@ -150,7 +127,7 @@ func runPlain(ctx context.Context, f work.Flags, log *slog.Logger) error {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			if o := proc(r); o != nil {
-				cl.Produce(ctx, o, perr.set)
+				cl.Produce(ctx, o, perr.Set)
 			}
 		})
 		if time.Since(last) >= f.Commit {
@@ -189,7 +166,7 @@ func runTxn(ctx context.Context, f work.Flags, log *slog.Logger) error {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("raw: begin: %w", err)
 		}
-		var perr firstErr
+		var perr work.FirstErr
 		deadline := time.Now().Add(f.Commit)
 		for time.Now().Before(deadline) && ctx.Err() == nil {
 			pctx, cancel := context.WithDeadline(ctx, deadline)
@@ -200,13 +177,13 @@ func runTxn(ctx context.Context, f work.Flags, log *slog.Logger) error {
 			}
 			fs.EachRecord(func(r *kgo.Record) {
 				if o := proc(r); o != nil {
-					sess.Produce(ctx, o, perr.set)
+					sess.Produce(ctx, o, perr.Set)
 				}
 			})
 		}
 		how := kgo.TryCommit
-		if perr.get() != nil {
-			log.Warn("produce failed: aborting the transaction", "err", perr.get())
+		if perr.Get() != nil {
+			log.Warn("produce failed: aborting the transaction", "err", perr.Get())
 			how = kgo.TryAbort
 		}
 		if _, err := sess.End(context.WithoutCancel(ctx), how); err != nil {

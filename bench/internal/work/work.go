@@ -9,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Topologies the harness runs.
@@ -85,3 +88,29 @@ func Keep(v []byte) bool { return len(v) > 0 && v[0] != '0' }
 
 // KeepString is Keep for strings.
 func KeepString(v string) bool { return len(v) > 0 && v[0] != '0' }
+
+// FirstErr keeps the first error of a produce promise; its zero value is
+// ready to use and safe for concurrent use.
+type FirstErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+// Set is a produce promise: it keeps err if it is the first error.
+func (e *FirstErr) Set(_ *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+}
+
+// Get returns the first error kept, or nil.
+func (e *FirstErr) Get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
