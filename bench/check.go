@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
-
 )
 
 // checker follows a contender's output topic record by record: add returns
@@ -116,4 +115,3 @@ func (c *countChecker) done() bool { return c.matched == len(c.want) }
 func (c *countChecker) progress() string {
 	return fmt.Sprintf("%d of %d keys at their final count", c.matched, len(c.want))
 }
-

@@ -89,7 +89,6 @@ func commonOpts(f work.Flags) []kgo.Opt {
 	}
 }
 
-
 // runPlain is the at-least-once loop: produce asynchronously, and every
 // commit interval flush the producer, then commit the offsets polled.
 func runPlain(ctx context.Context, f work.Flags, log *slog.Logger) error {
