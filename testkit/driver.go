@@ -81,6 +81,8 @@ type Driver struct {
 	state    *changelog.Engine // in memory, as an App's with InMemoryState
 	skipped  int64
 	dead     int64
+	// reasons counts the records dropped by design, by reason.
+	reasons map[string]int64
 
 	// written holds, per topic written since the last settle, how many
 	// records it had before: an abort drops the records written since.
@@ -198,7 +200,7 @@ func (d *Driver) startTasks() error {
 			t, err := engine.NewTask(d.g, st, p, engine.TaskConfig{
 				AppID: d.cfg.ApplicationID, Output: driverOutput{d}, Stores: stores, Now: d.now,
 				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: d.cfg.DeadLetterTopic,
-				Globals: d.typedGlobals,
+				Globals: d.typedGlobals, OnDrop: d.onDrop,
 			})
 			if err != nil {
 				return err
@@ -643,6 +645,25 @@ func ReadKeyValuesToMap[K comparable, V any](o *Output[K, V]) (map[K]V, error) {
 		m[kv.Key] = kv.Value
 	}
 	return m, err
+}
+
+func (d *Driver) onDrop(reason string) {
+	if d.reasons == nil {
+		d.reasons = map[string]int64{}
+	}
+	d.reasons[reason]++
+}
+
+// DroppedByReason returns how many records the operators dropped by
+// design, by reason, as an App's samsa_dropped_records_total counts them
+// (its reason label): a fixed text per kind of drop, such as "late record
+// in a windowed aggregation"; the record's times go to the debug log only.
+func (d *Driver) DroppedByReason() map[string]int64 {
+	out := make(map[string]int64, len(d.reasons))
+	for r, n := range d.reasons {
+		out[r] = n
+	}
+	return out
 }
 
 // Dropped returns how many records the operators of every task dropped by

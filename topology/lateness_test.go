@@ -124,3 +124,32 @@ func TestWindowKnobsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestLateRecordsOneReason: late records of every window type are counted
+// under one fixed reason each (the label of samsa_dropped_records_total):
+// a reason with the record's times would make one metric series per late
+// record.
+func TestLateRecordsOneReason(t *testing.T) {
+	d := aggDriver(t, windowedCountTopology(topology.TumblingWindows(10*ms)), 1)
+	pipeRaw(t, d, "in", "a", "x", 100, "a", "x", 1, "a", "x", 2, "b", "x", 3, "a", "x", 50)
+	got := d.DroppedByReason()
+	if len(got) != 1 || got["late record in a windowed aggregation"] != 4 {
+		t.Errorf("dropped by reason = %v, want 4 under one reason", got)
+	}
+	top := topology.New()
+	topology.SessionCount(topology.StreamOf(top, serde.String, serde.String, "in"), topology.SessionWindows(5*ms), "sessions", serde.String).
+		To("out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	d = aggDriver(t, top, 1)
+	pipeRaw(t, d, "in", "a", "x", 100, "a", "x", 1, "b", "x", 2)
+	if got := d.DroppedByReason(); len(got) != 1 || got["late record in a session aggregation"] != 2 {
+		t.Errorf("sessions: dropped by reason = %v, want 2 under one reason", got)
+	}
+	top = topology.New()
+	topology.SlidingCount(topology.StreamOf(top, serde.String, serde.String, "in"), topology.SlidingWindows(5*ms), "sliding", serde.String).
+		To("out", topology.TimeWindowedSerde(serde.String, 5*ms), serde.Int64)
+	d = aggDriver(t, top, 1)
+	pipeRaw(t, d, "in", "a", "x", 100, "a", "x", 1, "b", "x", 2)
+	if got := d.DroppedByReason(); len(got) != 1 || got["late record in a sliding window aggregation"] != 2 {
+		t.Errorf("sliding: dropped by reason = %v, want 2 under one reason", got)
+	}
+}

@@ -215,8 +215,8 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		start, end = min(start, kv.Key.Start.UnixMilli()), max(end, kv.Key.End.UnixMilli())
 	}
 	if end < closeTime {
-		dropped(a.ctx, fmt.Sprintf("late record in a session aggregation: event time %d, session [%d,%d] closed (stream time %d, gap %v, grace %v)",
-			ts, start, end, observed, a.sessions.gap, a.sessions.grace))
+		droppedf(a.ctx, "late record in a session aggregation", "event time %d, session [%d,%d] closed (stream time %d, gap %v, grace %v)",
+			ts, start, end, observed, a.sessions.gap, a.sessions.grace)
 		return nil
 	}
 	agg = a.add(r.Key, r.Value, agg)

@@ -323,8 +323,8 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		w.close = max(w.close, a.fin.emitted)
 	}
 	if ts+d < w.close {
-		dropped(a.ctx, fmt.Sprintf("late record in a sliding window aggregation: event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-			ts, ts-d, ts, ts+d+1+grace, *now, a.windows.grace))
+		droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
+			ts, ts-d, ts, ts+d+1+grace, *now, a.windows.grace)
 		return nil
 	}
 	// Every window's new aggregate first, so that an error from add leaves
@@ -341,8 +341,8 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	for _, s := range w.steps {
 		end := s.start + d
 		if s.late {
-			dropped(a.ctx, fmt.Sprintf("late record in a sliding window aggregation: event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-				ts, s.start, end, end+1+grace, *now, a.windows.grace))
+			droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
+				ts, s.start, end, end+1+grace, *now, a.windows.grace)
 			continue
 		}
 		if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {

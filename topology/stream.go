@@ -531,12 +531,20 @@ func (a *aggregator[K, V, A]) Close() error { return nil }
 // dropped reports a record an operator drops by design to the task, which
 // counts and logs it; a context that is not the engine's (a test's fake)
 // only logs it.
-func dropped(ctx processor.TaskContext, reason string) {
-	if d, ok := ctx.(engine.Dropper); ok {
-		d.Drop(reason)
+func dropped(ctx processor.TaskContext, reason string) { droppedf(ctx, reason, "") }
+
+// droppedf is dropped with a detail for the debug log (the record's times):
+// reason is the metric's label and must stay a fixed text.
+func droppedf(ctx processor.TaskContext, reason, format string, args ...any) {
+	var detail string
+	if format != "" {
+		detail = fmt.Sprintf(format, args...)
+	}
+	if dr, ok := ctx.(engine.Dropper); ok {
+		dr.Drop(reason, detail)
 		return
 	}
-	slog.Debug("samsa: record dropped", "reason", reason)
+	slog.Debug("samsa: record dropped", "reason", reason, "detail", detail)
 }
 
 // timestamped is an aggregate with the event time (Unix milliseconds) of

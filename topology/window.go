@@ -477,8 +477,8 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		end := start + size
 		if end <= closeTime {
 			late = start
-			dropped(a.ctx, fmt.Sprintf("late record in a windowed aggregation: event time %d, window [%d,%d) closed at watermark %d (grace %v)",
-				ts, start, end, closeTime+a.windows.grace.Milliseconds(), a.windows.grace))
+			droppedf(a.ctx, "late record in a windowed aggregation", "event time %d, window [%d,%d) closed at watermark %d (grace %v)",
+				ts, start, end, closeTime+a.windows.grace.Milliseconds(), a.windows.grace)
 			continue
 		}
 		u, err := a.next(r, start, end)

@@ -251,13 +251,19 @@ func (p *proc[KIn, VIn, KOut, VOut]) ForwardTo(child string, r processor.Record[
 // a DSL operator reports through it a record it drops by design, not by
 // error (a null key or value in an aggregation, as Kafka Streams drops
 // them). The task counts it (Task.Dropped) and logs it at debug level.
+//
+// reason is a fixed text, the label of the dropped-records metric (one
+// series per reason: never put a record's data in it); detail, which may
+// name the record's times, only goes to the debug log.
 type Dropper interface {
 	// Drop reports that the record being processed was dropped, and why.
-	Drop(reason string)
+	Drop(reason, detail string)
 }
 
 // Drop implements Dropper.
-func (p *proc[KIn, VIn, KOut, VOut]) Drop(reason string) { p.t.drop(p.n.Name, reason) }
+func (p *proc[KIn, VIn, KOut, VOut]) Drop(reason, detail string) {
+	p.t.drop(p.n.Name, reason, detail)
+}
 
 // Diverter is implemented by the context the engine gives every processor:
 // a DSL operator writes through it the input record being processed, as

@@ -655,7 +655,7 @@ func (t *Task) Dropped() int64 { return t.dropped }
 
 // drop counts a record an operator dropped by design and logs it at debug
 // level with where it came from.
-func (t *Task) drop(node, reason string) {
+func (t *Task) drop(node, reason, detail string) {
 	t.dropped++
 	if t.onDrop != nil {
 		t.onDrop(reason)
@@ -664,6 +664,9 @@ func (t *Task) drop(node, reason string) {
 		return
 	}
 	args := []any{"task", t.ID.String(), "node", node, "reason", reason}
+	if detail != "" {
+		args = append(args, "detail", detail)
+	}
 	if r := t.current; r != nil {
 		args = append(args, "topic", r.Topic, "partition", r.Partition, "offset", r.Offset)
 	}

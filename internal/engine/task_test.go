@@ -402,7 +402,7 @@ func TestMetricsHooks(t *testing.T) {
 		g.Add(&Node{Name: "src", Kind: KindSource, Topics: []string{"in"}, Make: NewSource(serde.String, serde.String, nil)})
 		g.Add(&Node{Name: "p", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(func() processor.Processor[string, string, string, string] {
 			return &fnProc{process: func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
-				ctx.(Dropper).Drop("because " + r.Value)
+				ctx.(Dropper).Drop("because "+r.Value, "")
 				return nil
 			}}
 		})})

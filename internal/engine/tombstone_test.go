@@ -85,7 +85,7 @@ func TestDropIsCountedNotAnError(t *testing.T) {
 		g.Add(&Node{Name: "drop", Kind: KindProcessor, Parents: []string{"src"}, Make: NewProcessor(processor.Func[string, string, string, string](
 			func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
 				if r.IsTombstone() {
-					ctx.(Dropper).Drop("tombstone")
+					ctx.(Dropper).Drop("tombstone", "")
 				}
 				return nil
 			}).Supplier())})
