@@ -195,7 +195,28 @@ func (p *tableAggregator[K, V, A]) Init(ctx processor.Context[K, change[A]]) err
 		return err
 	}
 	p.ctx, p.st = ctx, st
+	st.enableCache(ctx, p.emit)
 	return nil
+}
+
+// emit forwards a flushed cache entry: the group's latest aggregate, and
+// (when the table sends old values) the one it had at the last flush, as
+// Kafka Streams' TimestampedCacheFlushListener.
+func (p *tableAggregator[K, V, A]) emit(e *cacheEntry[K, A]) {
+	c := change[A]{new: e.val.agg, hasNew: true}
+	if p.old.on {
+		c.old, c.hasOld = e.old.agg, e.hadOld
+	}
+	p.ctx.Forward(processor.WithValue(e.rec, c))
+}
+
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (p *tableAggregator[K, V, A]) FlushCache() error {
+	if p.st == nil || p.st.cache == nil {
+		return nil
+	}
+	return p.st.cache.flush()
 }
 
 func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) error {
@@ -223,6 +244,11 @@ func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) err
 	if !hasNext {
 		return nil // a removal from a group that has no aggregate
 	}
+	if c := p.st.cache; c != nil {
+		out := processor.WithValue(r, next)
+		out.Timestamp = time.UnixMilli(ts)
+		return c.put(r.Key, timestamped[A]{agg: next, ms: ts}, out, cur, has)
+	}
 	if err := p.st.putTimed(r.Key, timestamped[A]{agg: next, ms: ts}); err != nil {
 		return err
 	}
@@ -236,4 +262,10 @@ func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) err
 	return nil
 }
 
-func (p *tableAggregator[K, V, A]) Close() error { return nil }
+func (p *tableAggregator[K, V, A]) Close() error {
+	if p.st != nil && p.st.cache != nil {
+		p.st.cache.close()
+		p.st.cache = nil
+	}
+	return nil
+}
