@@ -381,8 +381,12 @@ func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) 
 
 // Aggregate folds the records of each key into an aggregate kept in the
 // key-value store named store (logged to <application id>-<store>-changelog)
-// and emits every updated aggregate: a changelog stream, as a KTable
-// (Kafka Streams' groupByKey().aggregate(...).toStream() with caching off).
+// and emits the updated aggregates: a changelog stream, as a KTable
+// (Kafka Streams' groupByKey().aggregate(...).toStream()). The store's
+// record cache (samsa.Config.CacheMaxBytes, on by default) collapses the
+// updates of a key between two commits into one, written and emitted at
+// the commit with the latest aggregate and time; Topology.WithoutCache
+// emits every update, as Kafka Streams with caching off.
 // After a key change (Map, MapErr, FlatMap, Process upstream, with no
 // Repartition or GroupBy since), the records are first repartitioned by
 // key through <application id>-<store>-repartition, as Kafka Streams
@@ -424,7 +428,8 @@ func AggregateErr[K, V, A any](s Stream[K, V], store string, initial func() A, a
 }
 
 // Count counts the records of each key in the key-value store named store
-// and emits every updated count, as Kafka Streams'
+// and emits the updated counts (one per key and commit with the record
+// cache, as in Aggregate), as Kafka Streams'
 // groupByKey().count().toStream(). It is Aggregate with a counter: records
 // with a null key or value are dropped, a count carries the highest
 // event time of the records counted, and after a key change the records
@@ -438,7 +443,8 @@ func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K,
 }
 
 // Reduce combines the records of each key with reducer, kept in the
-// key-value store named store, and emits every updated result, as Kafka
+// key-value store named store, and emits the updated results (one per key
+// and commit with the record cache, as in Aggregate), as Kafka
 // Streams' groupByKey().reduce(reducer).toStream(): the first value of a
 // key is its result as it is, each later one is reducer(result, value).
 // Records with a null key or value are dropped, and a result carries the

@@ -124,7 +124,9 @@ func (s changeSerde[V]) Deserialize(topic string, data []byte) (change[V], error
 // KGroupedTable.aggregate(initializer, adder, subtractor): for each update
 // of a group, subtract removes the old value (when the group has an
 // aggregate), then add folds the new value in (starting from initial when
-// the group has none). The result table forwards every updated aggregate;
+// the group has none). The result table forwards the updated aggregates
+// (one per group and commit with the record cache, as in Aggregate, whose
+// old value is the group's aggregate at the last commit);
 // its update carries the highest event time of the group's records, as
 // Kafka Streams stamps it. An aggregate that agg writes as null (a nil
 // pointer with serde.JSON) deletes the group.
