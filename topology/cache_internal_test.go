@@ -99,4 +99,23 @@ func TestCacheFollowsTransactions(t *testing.T) {
 	if get("a") != 2 {
 		t.Fatalf("a = %d after aborting a flushed update, want 2", get("a"))
 	}
+	// A restore writes beneath the cache: the cache is cleared and reads
+	// see the restored value.
+	put("a", 5)
+	if err := s.cache.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	vb, err := ts.Serialize("counts", timestamped[int64]{agg: 7, ms: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Restore([]changelog.Record{{Key: []byte("a"), Value: vb}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if get("a") != 7 {
+		t.Fatalf("a = %d after a restore, want the restored 7", get("a"))
+	}
 }
