@@ -248,8 +248,11 @@ func (d *Driver) startTasks() error {
 // Pipe, so that piping can go on. The driver does not deliver the failed
 // record again, as a consumer rewound to the committed offsets would: pipe
 // it again to have it processed again. Output records already written stay
-// to be read.
+// to be read. Work not committed yet (DriverConfig.ManualCommit) is
+// dropped, as a crash drops it: its records, store writes and cached
+// updates.
 func (d *Driver) Restart() error {
+	_ = d.abort(nil)
 	var errs []error
 	for _, id := range d.ids {
 		errs = append(errs, d.tasks[id].Close())

@@ -339,3 +339,46 @@ func TestCacheTableAggregation(t *testing.T) {
 		})
 	}
 }
+
+// A restart drops the work not committed, cached updates included, as a
+// crash does; the committed counts go on.
+func TestCacheRestartDropsUncommitted(t *testing.T) {
+	for _, uncached := range []bool{false, true} {
+		t.Run(fmt.Sprintf("uncached=%v", uncached), func(t *testing.T) { testRestartDropsUncommitted(t, uncached) })
+	}
+}
+
+func testRestartDropsUncommitted(t *testing.T, uncached bool) {
+	d := cacheDriver(t, countTopology(nil, uncached), testkit.DriverConfig{ManualCommit: true})
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	pipe := func(n int) {
+		t.Helper()
+		for range n {
+			if err := in.PipeAt("a", "v", time.UnixMilli(5)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pipe(3)
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	pipe(2)
+	if err := d.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	pipe(1)
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	want, changelog := "a=3@5 a=4@5", int64(2)
+	if uncached {
+		want, changelog = "a=1@5 a=2@5 a=3@5 a=4@5", 4
+	}
+	if got := readCounts(t, d); strings.Join(got, " ") != want {
+		t.Fatalf("outputs %v, want %s", got, want)
+	}
+	if n := d.ChangelogRecords("counts"); n != changelog {
+		t.Fatalf("changelog records = %d, want %d", n, changelog)
+	}
+}
