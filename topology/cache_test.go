@@ -382,3 +382,21 @@ func testRestartDropsUncommitted(t *testing.T, uncached bool) {
 		t.Fatalf("changelog records = %d, want %d", n, changelog)
 	}
 }
+
+// Caches flush upstream first: an aggregation of an aggregation in one
+// sub-topology gets the upstream's flushed updates and flushes them in the
+// same commit.
+func TestCacheFlushesUpstreamFirst(t *testing.T) {
+	top := topology.New()
+	c1 := topology.Count(topology.StreamOf(top, serde.String, serde.String, "in"), "c1", serde.String)
+	// How many updates c1 emitted per key.
+	topology.Count(c1, "c2", serde.String).To("out", serde.String, serde.Int64)
+	d := cacheDriver(t, top, testkit.DriverConfig{ManualCommit: true})
+	pipeRounds(t, testkit.InputTopic(d, "in", serde.String, serde.String), 3, 50)
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readCounts(t, d); strings.Join(got, " ") != "k-0=1@49000 k-1=1@49001 k-2=1@49002" {
+		t.Fatalf("outputs after one commit: %v, want one c1 update per key counted", got)
+	}
+}
