@@ -198,10 +198,15 @@ func (c *kvCache[K, A]) remove(e *cacheEntry[K, A]) {
 func (c *kvCache[K, A]) flush() error {
 	for c.dirty.Len() > 0 {
 		e := c.dirty.Front().Value.(*cacheEntry[K, A])
-		if err := c.write(e); err != nil {
+		var err error
+		c.cx.AsInput(e.in, func() {
+			if err = c.write(e); err == nil {
+				c.emit(e)
+			}
+		})
+		if err != nil {
 			return err
 		}
-		c.cx.AsInput(e.in, func() { c.emit(e) })
 	}
 	return nil
 }
