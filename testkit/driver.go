@@ -68,8 +68,9 @@ type DriverConfig struct {
 // A Driver starts no goroutine.
 //
 // Each input record (or wall-clock advance) is a transaction, as in an
-// App with exactly-once processing: when it is processed, the stores'
-// writes are committed; when processing fails, they are dropped (aborted),
+// App with exactly-once processing (unless DriverConfig.ManualCommit: then
+// the records between two calls of Commit are one): when it is processed,
+// the record caches are flushed and the stores' writes are committed; when processing fails, they are dropped (aborted),
 // and so are the records written since, which a read_committed consumer
 // never sees. After a failure every Pipe returns it until Restart.
 //
