@@ -50,7 +50,8 @@ func TestOperatorErrorsReachThePolicy(t *testing.T) {
 	}
 	app, err := samsa.New(top, samsa.Config{ApplicationID: testkit.UniqueName("totals-app"), Bootstrap: c.Bootstrap,
 		StateDir: t.TempDir(), CommitInterval: 100 * time.Millisecond,
-		Errors: samsa.ErrorPolicies{Processing: samsa.Skip}, Logger: testkit.Logger(t, slog.LevelError)})
+		Errors: samsa.ErrorPolicies{Processing: samsa.Skip}, Logger: testkit.Logger(t, slog.LevelError),
+		CacheMaxBytes: -1}) // every total is emitted, to be compared
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func (c Config) runtime() runtime.Config {
 		},
 		DeadLetterTopic:    c.DeadLetterTopic,
 		TransactionTimeout: c.TransactionTimeout, StartupTimeout: c.StartupTimeout,
-		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes,
+		TaskTimeout: c.TaskTimeout, CloseTimeout: c.CloseTimeout, MaxUncommittedBytes: c.MaxUncommittedBytes, CacheMaxBytes: c.CacheMaxBytes,
 		SessionTimeout: c.SessionTimeout, HeartbeatInterval: c.HeartbeatInterval, RebalanceTimeout: c.RebalanceTimeout,
 		GroupInstanceID: c.GroupInstanceID, FetchMaxBytes: c.FetchMaxBytes, FetchMaxPartitionBytes: c.FetchMaxPartitionBytes,
 		RepartitionPurgeInterval: c.RepartitionPurgeInterval,

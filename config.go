@@ -210,6 +210,28 @@ type Config struct {
 	// partition whose lag stays unknown, or whose records do not come,
 	// is waited for at most d + 10s (Kafka Streams waits until they come).
 	MaxTaskIdle time.Duration
+
+	// CacheMaxBytes bounds the record caches of the instance, as Kafka
+	// Streams' statestore.cache.max.bytes: default DefaultCacheMaxBytes
+	// (10 MiB), shared evenly by the cached store instances of the tasks
+	// assigned (each gets CacheMaxBytes / their number, re-read as tasks
+	// come and go); negative turns caching off everywhere.
+	//
+	// The key-value aggregations (Aggregate, Count, Reduce, their Err
+	// forms, Cogroup's Aggregate, TableAggregate, TableCount, TableReduce)
+	// keep each update in their store's cache instead of writing it to the
+	// store and forwarding it: at each commit, before the output is
+	// flushed and the offsets committed, every key updated since is
+	// written once (one changelog record) and forwarded once, with its
+	// latest value and time (a table's update carries the value it had
+	// at the last commit as its old value), oldest update first. Many
+	// updates of a key between commits thus cost one changelog record and
+	// one output. A cache over its share writes and forwards its least
+	// recently used keys early. An aborted transaction drops the cache.
+	// Results are those of every update applied in turn; only the
+	// intermediate updates of a key within a commit interval are not
+	// emitted. topology.Topology.WithoutCache turns it off per store.
+	CacheMaxBytes int64
 	// RepartitionPurgeInterval is how often, at most, the records of the
 	// repartition topics that the group committed are deleted (DeleteRecords
 	// after a commit), as Kafka Streams' repartition.purge.interval.ms:
@@ -342,6 +364,12 @@ func (c *Config) withDefaults() (Config, error) {
 	if out.MaxUncommittedBytes == 0 {
 		out.MaxUncommittedBytes = 64 << 20
 	}
+	switch {
+	case out.CacheMaxBytes == 0:
+		out.CacheMaxBytes = DefaultCacheMaxBytes
+	case out.CacheMaxBytes < 0:
+		out.CacheMaxBytes = -1
+	}
 	// The group timeouts: Kafka Streams' (and franz-go's) defaults, except
 	// the rebalance timeout, which Kafka's Java client takes from
 	// max.poll.interval.ms (5 minutes).
@@ -415,6 +443,10 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// DefaultCacheMaxBytes is the default Config.CacheMaxBytes: 10 MiB, as
+// Kafka Streams' statestore.cache.max.bytes.
+const DefaultCacheMaxBytes = 10 << 20
 
 // checkID returns what makes id illegal as a part of a Kafka topic name
 // (Kafka's rule: only ASCII letters, digits, '.', '_' and '-'; not "." or

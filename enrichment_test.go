@@ -67,7 +67,8 @@ func TestEnrichmentAndGroupByOnTwoInstances(t *testing.T) {
 		app, err := samsa.New(enrichmentTopology(orders, customers, enriched, perProduct), samsa.Config{
 			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
 			CommitInterval: 100 * time.Millisecond, InstanceID: name,
-			StateDir: filepath.Join(t.TempDir(), name), Logger: testkit.Logger(t, 0).With("instance", name),
+			CacheMaxBytes: -1, // every count is emitted, to be counted
+			StateDir:      filepath.Join(t.TempDir(), name), Logger: testkit.Logger(t, 0).With("instance", name),
 		})
 		if err != nil {
 			t.Fatal(err)

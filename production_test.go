@@ -124,7 +124,10 @@ func values(recs []*kgo.Record) map[string]int {
 func appConfig(t *testing.T, c *testkit.Cluster, appID string, g samsa.Guarantee, pol samsa.ErrorPolicy, dlq string) samsa.Config {
 	return samsa.Config{ApplicationID: appID, Bootstrap: c.Bootstrap, StateDir: t.TempDir(), Guarantee: g,
 		CommitInterval: time.Nanosecond, Errors: samsa.ErrorPolicies{Production: pol}, DeadLetterTopic: dlq,
-		Logger: testkit.Logger(t, slog.LevelWarn)}
+		Logger: testkit.Logger(t, slog.LevelWarn),
+		// The record cache off: every update is written and emitted, one
+		// per input record, for the policies to act on.
+		CacheMaxBytes: -1}
 }
 
 // TestProductionFailCommitsNothingPast: one output among 20 is over the

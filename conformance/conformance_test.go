@@ -117,7 +117,12 @@ func runSamsa(s Scenario) ([]Record, error) {
 	if !ok {
 		return nil, fmt.Errorf("no samsa topology %q in topologies_test.go", s.topology())
 	}
-	d, err := testkit.NewDriver(build(), testkit.DriverConfig{ApplicationID: "conformance-" + s.Name, DefaultPartitions: 1})
+	d, err := testkit.NewDriver(build(), testkit.DriverConfig{
+		ApplicationID: "conformance-" + s.Name, DefaultPartitions: 1,
+		// The Runner sets statestore.cache.max.bytes=0: every update is
+		// forwarded, as with caching off.
+		CacheMaxBytes: -1,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("samsa driver: %w", err)
 	}

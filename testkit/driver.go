@@ -45,6 +45,18 @@ type DriverConfig struct {
 	// DeadLetterTopic receives dead-lettered records; required when a
 	// policy is DeadLetter.
 	DeadLetterTopic string
+	// CacheMaxBytes bounds the record caches of the aggregations, as
+	// samsa.Config.CacheMaxBytes: 0 is 10 MiB, shared evenly by the
+	// cached store instances of every task; negative turns caching off.
+	// The caches are flushed at every commit, so that with the driver's
+	// commit after every record they change no result.
+	CacheMaxBytes int64
+	// ManualCommit commits only when Commit is called, not after every
+	// piped record or wall-clock advance: the records piped in between
+	// are one transaction, as an App's commit interval makes them, and
+	// the record caches collapse the updates of a key among them. A
+	// failure aborts everything since the last commit.
+	ManualCommit bool
 }
 
 // Driver runs a topology synchronously, without a broker: records piped
@@ -56,8 +68,9 @@ type DriverConfig struct {
 // A Driver starts no goroutine.
 //
 // Each input record (or wall-clock advance) is a transaction, as in an
-// App with exactly-once processing: when it is processed, the stores'
-// writes are committed; when processing fails, they are dropped (aborted),
+// App with exactly-once processing (unless DriverConfig.ManualCommit: then
+// the records between two calls of Commit are one): when it is processed,
+// the record caches are flushed and the stores' writes are committed; when processing fails, they are dropped (aborted),
 // and so are the records written since, which a read_committed consumer
 // never sees. After a failure every Pipe returns it until Restart.
 //
@@ -87,6 +100,13 @@ type Driver struct {
 	// written holds, per topic written since the last settle, how many
 	// records it had before: an abort drops the records written since.
 	written map[string]int
+	// cache is the record cache budget every task shares.
+	cache *engine.CacheBudget
+	// changelogs counts the records written to each store's changelog in
+	// committed transactions; changelogPending those since the last
+	// commit.
+	changelogs       map[string]int64
+	changelogPending map[string]int64
 	// globals are the global stores by the topic they read; typedGlobals
 	// the same by store name, as tasks see them.
 	globals      map[string]globalStore
@@ -155,7 +175,11 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 	}
 	plan := compiled.(*engine.Plan)
 	g, subs := plan.Graph, plan.Subs
+	if cfg.CacheMaxBytes == 0 {
+		cfg.CacheMaxBytes = samsa.DefaultCacheMaxBytes
+	}
 	d := &Driver{
+		cache: engine.NewCacheBudget(cfg.CacheMaxBytes), changelogs: map[string]int64{}, changelogPending: map[string]int64{},
 		cfg: cfg, g: g, subs: subs, topicSub: plan.TopicSub,
 		tasks: map[processor.TaskID]*engine.Task{}, clock: cfg.StartTime,
 		parts: map[string]int32{}, offsets: map[string]map[int32]int64{}, outputs: map[string][]*kgo.Record{}, written: map[string]int{},
@@ -193,14 +217,14 @@ func NewDriver(top *topology.Topology, cfg DriverConfig) (*Driver, error) {
 // startTasks creates a task per sub-topology and partition over the
 // driver's state.
 func (d *Driver) startTasks() error {
-	stores := memoryStores{d.state}
+	stores := memoryStores{d.state, d.changelogPending}
 	for _, st := range d.subs {
 		n := d.partitions(st.SourceTopics[0])
 		for p := int32(0); p < n; p++ {
 			t, err := engine.NewTask(d.g, st, p, engine.TaskConfig{
 				AppID: d.cfg.ApplicationID, Output: driverOutput{d}, Stores: stores, Now: d.now,
 				OnError: d.onError, OnHandled: d.onHandled, DeadLetterTopic: d.cfg.DeadLetterTopic,
-				Globals: d.typedGlobals, OnDrop: d.onDrop,
+				Globals: d.typedGlobals, OnDrop: d.onDrop, Cache: d.cache,
 			})
 			if err != nil {
 				return err
@@ -227,8 +251,11 @@ func (d *Driver) startTasks() error {
 // Pipe, so that piping can go on. The driver does not deliver the failed
 // record again, as a consumer rewound to the committed offsets would: pipe
 // it again to have it processed again. Output records already written stay
-// to be read.
+// to be read. Work not committed yet (DriverConfig.ManualCommit) is
+// dropped, as a crash drops it: its records, store writes and cached
+// updates.
 func (d *Driver) Restart() error {
+	_ = d.abort(nil)
 	var errs []error
 	for _, id := range d.ids {
 		errs = append(errs, d.tasks[id].Close())
@@ -289,12 +316,28 @@ func (d *Driver) Close() error {
 
 // memoryStores opens a task's stores in the in-memory engine an App uses
 // with InMemoryState: the same write buffers, commits and aborts.
-type memoryStores struct{ e *changelog.Engine }
+type memoryStores struct {
+	e *changelog.Engine
+	// changelog counts the writes of each logged store since the last
+	// commit: the records an App would write to its changelog.
+	changelog map[string]int64
+}
 
 // Open implements engine.StoreProvider.
 func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
-	return m.e.Open(task, def.Name)
+	s, err := m.e.Open(task, def.Name)
+	if err == nil && def.Logged {
+		name := def.Name
+		s.OnWrite = func(_, _ []byte) { m.changelog[name]++ }
+	}
+	return s, err
 }
+
+// ChangelogRecords returns how many records the changelog topic of the
+// named store received in committed transactions, over every task: one
+// per store write, as an App writes them. With the record cache, that is
+// one per key and commit (or eviction) instead of one per update.
+func (d *Driver) ChangelogRecords(store string) int64 { return d.changelogs[store] }
 
 // settle ends the work of one input record (or wall-clock advance) as an
 // App's commit would: the stores' write buffers are committed, or, when
@@ -303,18 +346,55 @@ func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.
 // consumer of an aborted transaction never sees.
 func (d *Driver) settle(err error) error {
 	if err != nil {
-		for topic, n := range d.written {
-			d.outputs[topic] = d.outputs[topic][:n]
+		return d.abort(err)
+	}
+	if d.cfg.ManualCommit {
+		return nil
+	}
+	return d.commit()
+}
+
+// abort drops the work since the last commit, as an aborted transaction:
+// the records written since, the stores' write buffers and the record
+// caches' updates.
+func (d *Driver) abort(err error) error {
+	for topic, n := range d.written {
+		d.outputs[topic] = d.outputs[topic][:n]
+	}
+	clear(d.written)
+	clear(d.changelogPending)
+	for _, id := range d.ids {
+		d.tasks[id].Abort()
+	}
+	return err
+}
+
+// commit flushes the record caches (upstream sub-topologies first, with
+// what they write to repartition topics processed and flushed in turn),
+// then commits the stores' write buffers.
+func (d *Driver) commit() error {
+	for {
+		for _, id := range d.ids {
+			if err := d.tasks[id].FlushCaches(); err != nil {
+				d.err = err
+				return d.abort(err)
+			}
+		}
+		if len(d.pending) == 0 {
+			break
+		}
+		if err := d.drain(); err != nil {
+			return d.abort(err)
 		}
 	}
 	clear(d.written)
+	for store, n := range d.changelogPending {
+		d.changelogs[store] += n
+	}
+	clear(d.changelogPending)
+	var err error
 	for _, id := range d.ids {
-		t := d.tasks[id]
-		if err != nil {
-			t.Abort()
-			continue
-		}
-		for _, s := range t.RawStores() {
+		for _, s := range d.tasks[id].RawStores() {
 			if ferr := s.Flush(); ferr != nil && err == nil {
 				err = fmt.Errorf("testkit: task %s: commit store %q: %w", id, s.Name(), ferr)
 				d.err = err
@@ -322,6 +402,18 @@ func (d *Driver) settle(err error) error {
 		}
 	}
 	return err
+}
+
+// Commit commits the work since the last commit (DriverConfig.ManualCommit):
+// the record caches are flushed (their updates written to the stores and
+// forwarded), then the stores' writes and the records written become
+// committed; those records are readable from then on. Without
+// ManualCommit every pipe commits, and Commit has nothing to do.
+func (d *Driver) Commit() error {
+	if d.err != nil {
+		return d.err
+	}
+	return d.commit()
 }
 
 // Now returns the driver's wall-clock time.
@@ -562,8 +654,18 @@ func OutputTopic[K, V any](d *Driver, topic string, key serde.Serde[K], value se
 	return &Output[K, V]{d: d, topic: topic, key: key, value: value}
 }
 
-// QueueSize returns how many records are left to read.
-func (o *Output[K, V]) QueueSize() int { return len(o.d.outputs[o.topic]) - o.next }
+// QueueSize returns how many records are left to read. Only committed
+// records are readable, as a read_committed consumer reads them (see
+// DriverConfig.ManualCommit).
+func (o *Output[K, V]) QueueSize() int { return o.d.committedLen(o.topic) - o.next }
+
+// committedLen is the number of committed records of topic.
+func (d *Driver) committedLen(topic string) int {
+	if n, ok := d.written[topic]; ok {
+		return n
+	}
+	return len(d.outputs[topic])
+}
 
 // IsEmpty reports whether every record was read.
 func (o *Output[K, V]) IsEmpty() bool { return o.QueueSize() == 0 }

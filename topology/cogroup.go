@@ -47,8 +47,9 @@ func CogroupWith[K, V, A any](c *Cogrouped[K, A], s Stream[K, V], add func(key K
 // Aggregate folds the records of every cogrouped stream into one aggregate
 // per key, kept in the key-value store named store (logged), starting from
 // initial, each record with its own stream's adder; every updated aggregate
-// is emitted, as Kafka Streams' CogroupedKStream.aggregate(initializer)
-// .toStream() with caching off. As Aggregate: records with a null key or
+// is emitted (one per key and commit with the record cache, as in
+// Aggregate), as Kafka Streams' CogroupedKStream.aggregate(initializer)
+// .toStream(). As Aggregate: records with a null key or
 // value are dropped, an update carries the highest event time of the key's
 // records, and a re-keyed stream is repartitioned by key first (through
 // <application id>-<store>-cogroup-<n>-repartition for the n-th stream).

@@ -381,8 +381,12 @@ func GroupBy[K, V, K2 any](s Stream[K, V], name string, fn func(key K, value V) 
 
 // Aggregate folds the records of each key into an aggregate kept in the
 // key-value store named store (logged to <application id>-<store>-changelog)
-// and emits every updated aggregate: a changelog stream, as a KTable
-// (Kafka Streams' groupByKey().aggregate(...).toStream() with caching off).
+// and emits the updated aggregates: a changelog stream, as a KTable
+// (Kafka Streams' groupByKey().aggregate(...).toStream()). The store's
+// record cache (samsa.Config.CacheMaxBytes, on by default) collapses the
+// updates of a key between two commits into one, written and emitted at
+// the commit with the latest aggregate and time; Topology.WithoutCache
+// emits every update, as Kafka Streams with caching off.
 // After a key change (Map, MapErr, FlatMap, Process upstream, with no
 // Repartition or GroupBy since), the records are first repartitioned by
 // key through <application id>-<store>-repartition, as Kafka Streams
@@ -424,7 +428,8 @@ func AggregateErr[K, V, A any](s Stream[K, V], store string, initial func() A, a
 }
 
 // Count counts the records of each key in the key-value store named store
-// and emits every updated count, as Kafka Streams'
+// and emits the updated counts (one per key and commit with the record
+// cache, as in Aggregate), as Kafka Streams'
 // groupByKey().count().toStream(). It is Aggregate with a counter: records
 // with a null key or value are dropped, a count carries the highest
 // event time of the records counted, and after a key change the records
@@ -438,7 +443,8 @@ func Count[K, V any](s Stream[K, V], store string, key serde.Serde[K]) Stream[K,
 }
 
 // Reduce combines the records of each key with reducer, kept in the
-// key-value store named store, and emits every updated result, as Kafka
+// key-value store named store, and emits the updated results (one per key
+// and commit with the record cache, as in Aggregate), as Kafka
 // Streams' groupByKey().reduce(reducer).toStream(): the first value of a
 // key is its result as it is, each later one is reducer(result, value).
 // Records with a null key or value are dropped, and a result carries the
@@ -492,7 +498,17 @@ func (a *aggregator[K, V, A]) Init(ctx processor.Context[K, A]) error {
 		return fmt.Errorf("topology: store %q is a %T, not an aggregation's timestamped store", a.store, s)
 	}
 	a.ctx, a.st = ctx, st
+	st.enableCache(ctx, func(e *cacheEntry[K, A]) { a.ctx.Forward(e.rec) })
 	return nil
+}
+
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (a *aggregator[K, V, A]) FlushCache() error {
+	if a.st == nil || a.st.cache == nil {
+		return nil
+	}
+	return a.st.cache.flush()
 }
 
 func (a *aggregator[K, V, A]) Process(r processor.Record[K, V]) error {
@@ -517,16 +533,26 @@ func (a *aggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	if err != nil {
 		return err // to the processing-error policy; nothing is written
 	}
-	if err := a.st.putTimed(r.Key, timestamped[A]{agg: next, ms: ts.UnixMilli()}); err != nil {
-		return err
-	}
 	out := processor.WithValue(r, next)
 	out.Timestamp = ts
+	v := timestamped[A]{agg: next, ms: ts.UnixMilli()}
+	if c := a.st.cache; c != nil {
+		return c.put(r.Key, v, out, cur, ok)
+	}
+	if err := a.st.putTimed(r.Key, v); err != nil {
+		return err
+	}
 	a.ctx.Forward(out)
 	return nil
 }
 
-func (a *aggregator[K, V, A]) Close() error { return nil }
+func (a *aggregator[K, V, A]) Close() error {
+	if a.st != nil && a.st.cache != nil {
+		a.st.cache.close()
+		a.st.cache = nil
+	}
+	return nil
+}
 
 // dropped reports a record an operator drops by design to the task, which
 // counts and logs it; a context that is not the engine's (a test's fake)
@@ -588,12 +614,45 @@ type timestampedKV[K, A any] struct {
 	key   serde.Serde[K]
 	value timestampedSerde[A]
 	inner processor.KeyValueStore[K, timestamped[A]]
+	// cache is the store's record cache (cache.go), nil when off.
+	cache *kvCache[K, A]
 }
 
 // StoreType names the store as processors see it, for errors.
 func (s *timestampedKV[K, A]) StoreType() string { return stores.TypeName[K, A]("KeyValueStore") }
 
-func (s *timestampedKV[K, A]) getTimed(k K) (timestamped[A], bool, error) { return s.inner.Get(k) }
+func (s *timestampedKV[K, A]) getTimed(k K) (timestamped[A], bool, error) {
+	if s.cache != nil {
+		kb, err := s.key.Serialize(s.raw.Name(), k)
+		if err != nil {
+			return timestamped[A]{}, false, fmt.Errorf("store %q: serialize key: %w", s.raw.Name(), err)
+		}
+		if e, ok := s.cache.lookup(kb); ok {
+			if e.vb == nil {
+				return timestamped[A]{}, false, nil // a cached delete
+			}
+			return e.val, true, nil
+		}
+	}
+	return s.inner.Get(k)
+}
+
+// bypass prepares a write or read that does not go through the cache: the
+// key's cached update is written and forwarded first (key nil: every
+// dirty entry is written, to be forwarded at the flush).
+func (s *timestampedKV[K, A]) bypass(k *K) error {
+	if s.cache == nil {
+		return nil
+	}
+	if k == nil {
+		return s.cache.writeDirty()
+	}
+	kb, err := s.key.Serialize(s.raw.Name(), *k)
+	if err != nil {
+		return fmt.Errorf("store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	return s.cache.flushKey(kb)
+}
 
 // putTimed stores v under k, or deletes k when v's aggregate is written as
 // null (Kafka Streams' put of a null aggregate), whatever the raw store
@@ -607,6 +666,11 @@ func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
 	if err != nil {
 		return fmt.Errorf("store %q: serialize value: %w", s.raw.Name(), err)
 	}
+	if s.cache != nil {
+		if err := s.cache.flushKey(kb); err != nil {
+			return err
+		}
+	}
 	if vb == nil {
 		return s.raw.Delete(kb)
 	}
@@ -616,7 +680,7 @@ func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
 func (s *timestampedKV[K, A]) Name() string { return s.inner.Name() }
 
 func (s *timestampedKV[K, A]) Get(k K) (A, bool, error) {
-	v, ok, err := s.inner.Get(k)
+	v, ok, err := s.getTimed(k)
 	return v.agg, ok, err
 }
 
@@ -625,32 +689,50 @@ func (s *timestampedKV[K, A]) Put(k K, a A) error {
 }
 
 func (s *timestampedKV[K, A]) PutIfAbsent(k K, a A) (A, bool, error) {
+	if err := s.bypass(&k); err != nil {
+		return a, false, err
+	}
 	v, ok, err := s.inner.PutIfAbsent(k, timestamped[A]{agg: a, ms: -1})
 	return v.agg, ok, err
 }
 
 func (s *timestampedKV[K, A]) Delete(k K) (A, bool, error) {
+	if err := s.bypass(&k); err != nil {
+		var zero A
+		return zero, false, err
+	}
 	v, ok, err := s.inner.Delete(k)
 	return v.agg, ok, err
 }
 
 func (s *timestampedKV[K, A]) Range(from, to K) iter.Seq2[processor.KeyValue[K, A], error] {
-	return untimed(s.inner.Range(from, to))
+	return s.untimed(func() iter.Seq2[processor.KeyValue[K, timestamped[A]], error] { return s.inner.Range(from, to) })
 }
 
 func (s *timestampedKV[K, A]) PrefixScan(prefix []byte) iter.Seq2[processor.KeyValue[K, A], error] {
-	return untimed(s.inner.PrefixScan(prefix))
+	return s.untimed(func() iter.Seq2[processor.KeyValue[K, timestamped[A]], error] { return s.inner.PrefixScan(prefix) })
 }
 
 func (s *timestampedKV[K, A]) All() iter.Seq2[processor.KeyValue[K, A], error] {
-	return untimed(s.inner.All())
+	return s.untimed(s.inner.All)
 }
 
-func (s *timestampedKV[K, A]) ApproximateCount() (int64, error) { return s.inner.ApproximateCount() }
+func (s *timestampedKV[K, A]) ApproximateCount() (int64, error) {
+	if err := s.bypass(nil); err != nil {
+		return 0, err
+	}
+	return s.inner.ApproximateCount()
+}
 
-func untimed[K, A any](seq iter.Seq2[processor.KeyValue[K, timestamped[A]], error]) iter.Seq2[processor.KeyValue[K, A], error] {
+// untimed yields the aggregates of the entries of seq, once the cache's
+// dirty entries are in the store (a range read sees the cache too).
+func (s *timestampedKV[K, A]) untimed(seq func() iter.Seq2[processor.KeyValue[K, timestamped[A]], error]) iter.Seq2[processor.KeyValue[K, A], error] {
 	return func(yield func(processor.KeyValue[K, A], error) bool) {
-		for kv, err := range seq {
+		if err := s.bypass(nil); err != nil {
+			yield(processor.KeyValue[K, A]{}, err)
+			return
+		}
+		for kv, err := range seq() {
 			if !yield(processor.KeyValue[K, A]{Key: kv.Key, Value: kv.Value.agg}, err) {
 				return
 			}

@@ -124,7 +124,9 @@ func (s changeSerde[V]) Deserialize(topic string, data []byte) (change[V], error
 // KGroupedTable.aggregate(initializer, adder, subtractor): for each update
 // of a group, subtract removes the old value (when the group has an
 // aggregate), then add folds the new value in (starting from initial when
-// the group has none). The result table forwards every updated aggregate;
+// the group has none). The result table forwards the updated aggregates
+// (one per group and commit with the record cache, as in Aggregate, whose
+// old value is the group's aggregate at the last commit);
 // its update carries the highest event time of the group's records, as
 // Kafka Streams stamps it. An aggregate that agg writes as null (a nil
 // pointer with serde.JSON) deletes the group.
@@ -195,7 +197,28 @@ func (p *tableAggregator[K, V, A]) Init(ctx processor.Context[K, change[A]]) err
 		return err
 	}
 	p.ctx, p.st = ctx, st
+	st.enableCache(ctx, p.emit)
 	return nil
+}
+
+// emit forwards a flushed cache entry: the group's latest aggregate, and
+// (when the table sends old values) the one it had at the last flush, as
+// Kafka Streams' TimestampedCacheFlushListener.
+func (p *tableAggregator[K, V, A]) emit(e *cacheEntry[K, A]) {
+	c := change[A]{new: e.val.agg, hasNew: true}
+	if p.old.on {
+		c.old, c.hasOld = e.old.agg, e.hadOld
+	}
+	p.ctx.Forward(processor.WithValue(e.rec, c))
+}
+
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (p *tableAggregator[K, V, A]) FlushCache() error {
+	if p.st == nil || p.st.cache == nil {
+		return nil
+	}
+	return p.st.cache.flush()
 }
 
 func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) error {
@@ -223,6 +246,11 @@ func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) err
 	if !hasNext {
 		return nil // a removal from a group that has no aggregate
 	}
+	if c := p.st.cache; c != nil {
+		out := processor.WithValue(r, next)
+		out.Timestamp = time.UnixMilli(ts)
+		return c.put(r.Key, timestamped[A]{agg: next, ms: ts}, out, cur, has)
+	}
 	if err := p.st.putTimed(r.Key, timestamped[A]{agg: next, ms: ts}); err != nil {
 		return err
 	}
@@ -236,4 +264,10 @@ func (p *tableAggregator[K, V, A]) Process(r processor.Record[K, change[V]]) err
 	return nil
 }
 
-func (p *tableAggregator[K, V, A]) Close() error { return nil }
+func (p *tableAggregator[K, V, A]) Close() error {
+	if p.st != nil && p.st.cache != nil {
+		p.st.cache.close()
+		p.st.cache = nil
+	}
+	return nil
+}

@@ -70,6 +70,9 @@ type StoreDef struct {
 	Retention time.Duration
 	// Wrap turns the raw bytes store into the typed store processors see.
 	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
+	// Uncached turns the record cache off for the store (its cached
+	// operators write and forward every update at once).
+	Uncached bool
 }
 
 // GlobalDef defines a global store, as Kafka Streams' global state store

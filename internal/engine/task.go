@@ -82,6 +82,10 @@ type Task struct {
 	// queue of a task with several inputs, whether the task may process
 	// without it (SetInputGate).
 	gate func(topic string) bool
+	// cache is the record cache budget the task's cached stores share
+	// (nil: caching off); flushing is set while a cache flush forwards.
+	cache    *CacheBudget
+	flushing bool
 
 	// The metrics hooks (nil: none), from TaskConfig.
 	processLatency   func(time.Duration)
@@ -148,6 +152,9 @@ type TaskConfig struct {
 	// OnDrop, if set, is told the reason of every record an operator
 	// dropped by design (see Dropped).
 	OnDrop func(reason string)
+	// Cache is the record cache budget of the instance, shared by the
+	// cached stores of all its tasks; nil turns caching off.
+	Cache *CacheBudget
 }
 
 // ErrorKind says where an error happened.
@@ -215,6 +222,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 		processLatency:   cfg.ProcessLatency,
 		punctuateLatency: cfg.PunctuateLatency,
 		onDrop:           cfg.OnDrop,
+		cache:            cfg.Cache,
 		inst:             make(map[string]Instance, len(sub.Nodes)),
 		order:            sub.Nodes,
 		sources:          map[string]sourceInstance{},
@@ -599,8 +607,16 @@ func (t *Task) processingError(node string, err error) {
 		t.fail(fmt.Errorf("task %s: node %q: %w", t.ID, node, err))
 		return
 	}
+	flush := ""
+	if t.flushing {
+		flush = " (record cache flush)"
+	}
 	if r := t.current; r != nil {
-		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, r.Topic, r.Partition, r.Offset, err))
+		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q%s on record at topic %q partition %d offset %d: %w", t.ID, ErrProcessing, node, flush, r.Topic, r.Partition, r.Offset, err))
+		return
+	}
+	if t.flushing {
+		t.handle(ErrorProcessing, fmt.Errorf("task %s: %w: node %q in a record cache flush: %w", t.ID, ErrProcessing, node, err))
 		return
 	}
 	if p := t.punct; p != nil && p.node != node {

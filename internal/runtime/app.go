@@ -32,9 +32,11 @@ import (
 // application id. Start more instances with the same id to scale out.
 type App struct {
 	// Set by New and never changed: read by every goroutine.
-	cfg      Config
-	g        *engine.Graph
-	subs     []*engine.Subtopology
+	cfg  Config
+	g    *engine.Graph
+	subs []*engine.Subtopology
+	// cache is the record cache budget of the instance's tasks (nil: off).
+	cache    *engine.CacheBudget
 	log      *slog.Logger
 	topicSub map[string]int // source topic → sub-topology
 
@@ -165,7 +167,7 @@ type App struct {
 // that package samsa validated. It does not contact the brokers: Run does.
 func New(plan *engine.Plan, c Config) *App {
 	a := &App{
-		cfg: c, g: plan.Graph, subs: plan.Subs,
+		cfg: c, g: plan.Graph, subs: plan.Subs, cache: engine.NewCacheBudget(c.CacheMaxBytes),
 		log:          c.Logger.With("app", c.ApplicationID),
 		topicSub:     plan.TopicSub,
 		tasks:        map[processor.TaskID]*engine.Task{},
@@ -1090,6 +1092,13 @@ func (a *App) commitLocked() error {
 	began := time.Now()
 	ctx, cancel := a.commitContext()
 	defer cancel()
+	// The record caches write and forward what they hold first: their
+	// records belong to this commit (and its transaction).
+	for _, t := range a.tasks {
+		if err := t.FlushCaches(); err != nil {
+			return err
+		}
+	}
 	offsets := exactlyonce.Offsets{}
 	for _, t := range a.tasks {
 		for topic, eo := range t.Offsets() {
@@ -1165,7 +1174,7 @@ func (a *App) onAssigned(_ context.Context, cl *kgo.Client, assigned map[string]
 				AppID: a.cfg.ApplicationID, Output: a.out, Stores: a.stores,
 				OnError: a.onError, OnHandled: a.onHandled, DeadLetterTopic: a.cfg.DeadLetterTopic, Poisoned: a.out.poisoned,
 				ProcessLatency: tm.ProcessLatency, PunctuateLatency: tm.PunctuateLatency, OnDrop: tm.Dropped,
-				Globals: a.globals.stores(),
+				Globals: a.globals.stores(), Cache: a.cache,
 			})
 			if err != nil {
 				tm.Close()

@@ -42,6 +42,9 @@ type Config struct {
 	TaskTimeout         time.Duration
 	CloseTimeout        time.Duration
 	MaxUncommittedBytes int64
+	// CacheMaxBytes is the record cache budget of the instance, shared by
+	// the cached stores of its tasks; negative: caching off.
+	CacheMaxBytes int64
 	// The group client's timeouts, static membership (GroupInstanceID
 	// empty: dynamic) and fetch bounds, as Kafka's consumer settings.
 	SessionTimeout         time.Duration

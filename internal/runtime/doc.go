@@ -19,8 +19,10 @@
 //     Store.OnWrite), the sink serializes and calls engine.Output.Produce.
 //  4. collector.go: the collector produces the record; its promise only
 //     notes a rejection.
-//  5. app.go commitLocked, then collector.go settleProduction: the
-//     producer is flushed and every rejection decided before any offset
+//  5. app.go commitLocked (which first has every task flush its record
+//     caches, engine.Task.FlushCaches: the cached aggregations write and
+//     forward each key updated since the last commit), then collector.go
+//     settleProduction: the producer is flushed and every rejection decided before any offset
 //     is committed; exactlyonce/exactlyonce.go commits (offsets and
 //     transaction), then changelog/engine.go applies every store's buffer
 //     in one synced batch with the changelog offsets it reflects.

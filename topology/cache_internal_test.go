@@ -1,0 +1,121 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/stores"
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+)
+
+// cacheCtx is the part of a task context a record cache uses.
+type cacheCtx struct {
+	processor.TaskContext
+	budget *engine.CacheBudget
+}
+
+func (c cacheCtx) RecordCache(string) (func() int64, func(), bool) {
+	share, leave := c.budget.Join()
+	return share, leave, true
+}
+func (cacheCtx) Input() engine.Input               { return engine.Input{} }
+func (cacheCtx) AsInput(_ engine.Input, fn func()) { fn() }
+
+// TestCacheFollowsTransactions: an aborted transaction drops the cache's
+// updates (the records are processed again by the same task, which must
+// read the committed aggregates), and what was flushed before the abort
+// is rolled back with the store.
+func TestCacheFollowsTransactions(t *testing.T) {
+	e, err := changelog.NewEngine(changelog.Options{ApplicationID: "app", InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	raw, err := e.Open(processor.TaskID{}, "counts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := timestampedSerde[int64]{serde.Int64}
+	s := &timestampedKV[string, int64]{raw: raw, key: serde.String, value: ts, inner: stores.NewKeyValueStore(raw, serde.String, serde.Serde[timestamped[int64]](ts))}
+	var emitted []string
+	s.enableCache(cacheCtx{budget: engine.NewCacheBudget(1 << 20)}, func(e *cacheEntry[string, int64]) {
+		emitted = append(emitted, fmt.Sprintf("%s=%d", e.rec.Key, e.val.agg))
+	})
+	if s.cache == nil {
+		t.Fatal("no cache")
+	}
+	put := func(k string, n int64) {
+		t.Helper()
+		cur, ok, err := s.getTimed(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.cache.put(k, timestamped[int64]{agg: n, ms: 1}, processor.NewRecord(k, n, time.UnixMilli(1)), cur, ok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(k string) int64 {
+		t.Helper()
+		v, _, err := s.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	put("a", 1)
+	put("a", 2)
+	if err := s.cache.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	put("a", 3)
+	put("b", 1)
+	if get("a") != 3 {
+		t.Fatalf("a = %d before the abort, want 3 from the cache", get("a"))
+	}
+	raw.Abort()
+	if get("a") != 2 || get("b") != 0 {
+		t.Fatalf("after the abort a = %d, b = %d; want the committed 2 and none", get("a"), get("b"))
+	}
+	if err := s.cache.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(emitted, " ") != "a=2" {
+		t.Fatalf("emitted %v, want only a=2: the aborted updates are dropped", emitted)
+	}
+	// Flushed but not committed: rolled back with the store.
+	put("a", 4)
+	if err := s.cache.flush(); err != nil {
+		t.Fatal(err)
+	}
+	raw.Abort()
+	if get("a") != 2 {
+		t.Fatalf("a = %d after aborting a flushed update, want 2", get("a"))
+	}
+	// A restore writes beneath the cache: the cache is cleared and reads
+	// see the restored value.
+	put("a", 5)
+	if err := s.cache.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	vb, err := ts.Serialize("counts", timestamped[int64]{agg: 7, ms: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Restore([]changelog.Record{{Key: []byte("a"), Value: vb}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if get("a") != 7 {
+		t.Fatalf("a = %d after a restore, want the restored 7", get("a"))
+	}
+}
