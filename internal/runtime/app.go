@@ -1356,7 +1356,7 @@ func (a *App) measureStores() {
 	if time.Since(a.storesMeasured) < 10*time.Second {
 		return
 	}
-	a.storesMeasured = time.Now()
+	measured := false
 	for id, t := range a.tasks {
 		tm := a.taskMetrics[id]
 		if tm == nil {
@@ -1366,9 +1366,15 @@ func (a *App) measureStores() {
 			if cs, ok := rs.(*changelog.Store); ok {
 				if n, err := cs.DiskBytes(); err == nil {
 					tm.StoreBytes(cs.Name(), n)
+					measured = true
 				}
 			}
 		}
+	}
+	if measured {
+		// A commit before any task runs (at startup, tasks still
+		// restoring) does not put the first measurement off by 10 s.
+		a.storesMeasured = time.Now()
 	}
 }
 
