@@ -234,3 +234,18 @@ func (s *timestampedWindowStore[K, A]) finalResult(w dueWindow) (K, timestamped[
 	}
 	return k, timestamped[A]{}, false, nil
 }
+
+// emitStateOf returns the <store>-emitted state of a final-results
+// aggregation; what names the aggregation for the error.
+func emitStateOf(ctx processor.TaskContext, store, what string) (*emitState, error) {
+	name := store + emittedSuffix
+	s, err := ctx.StateStore(name)
+	if err != nil {
+		return nil, err
+	}
+	fin, ok := s.(*emitState)
+	if !ok {
+		return nil, fmt.Errorf("topology: store %q is a %T, not a %s's emitted store", name, s, what)
+	}
+	return fin, nil
+}

@@ -259,13 +259,8 @@ func (a *slidingAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 	}
 	a.ctx, a.st = ctx, st
 	if a.windows.final {
-		name := a.store + emittedSuffix
-		s, err := ctx.StateStore(name)
-		if err != nil {
+		if a.fin, err = emitStateOf(ctx, a.store, "sliding aggregation"); err != nil {
 			return err
-		}
-		if a.fin, ok = s.(*emitState); !ok {
-			return fmt.Errorf("topology: store %q is a %T, not a sliding aggregation's emitted store", name, s)
 		}
 	}
 	return nil

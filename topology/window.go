@@ -404,13 +404,8 @@ func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) 
 	}
 	a.ctx, a.st = ctx, st
 	if a.windows.final {
-		name := a.store + emittedSuffix
-		s, err := ctx.StateStore(name)
-		if err != nil {
+		if a.fin, err = emitStateOf(ctx, a.store, "windowed aggregation"); err != nil {
 			return err
-		}
-		if a.fin, ok = s.(*emitState); !ok {
-			return fmt.Errorf("topology: store %q is a %T, not a windowed aggregation's emitted store", name, s)
 		}
 		if a.windows.processingTime {
 			ctx.Schedule(min(a.windows.advance, time.Second), processor.WallClockTime, a.closeByWallClock)
