@@ -234,3 +234,80 @@ func TestMaxTaskIdleTransactionalTableIsCaughtUp(t *testing.T) {
 		t.Errorf("enforced processing with a caught-up transactional table: %q", enforced)
 	}
 }
+
+// TestExactlyOnceCommitsNoOffsetPastAHeldRecord runs the stream–table join
+// of TestMaxTaskIdleWaitsForTheTable under exactly-once, its table fetched
+// 3s late: while MaxTaskIdle's gate holds the 200 orders (polled, not
+// processed), transactions commit every 100ms. No commit may move the
+// orders' offset past a record not processed (a transaction commits the
+// consumer's position, so a crash then would lose the orders held): the
+// group's committed offset of the orders stays 0 until the table came,
+// and every order is joined once in the end.
+func TestExactlyOnceCommitsNoOffsetPastAHeldRecord(t *testing.T) {
+	c := testkit.RealCluster(t)
+	table, orders, out := c.Topic(t, "held-table", 1), c.Topic(t, "held-orders", 1), c.Topic(t, "held-joined", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range 200 {
+		recs = append(recs, &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "name-%03d", i)})
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+	recs = recs[:0]
+	for i := range 200 {
+		recs = append(recs, &kgo.Record{Topic: orders, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "order-%03d", i)})
+	}
+	if err := c.Produce(ctx, false, recs...); err != nil {
+		t.Fatal(err)
+	}
+	top := topology.New()
+	os := topology.StreamOf(top, serde.String, serde.String, orders)
+	ts := topology.TableOf(top, table, "names", serde.String, serde.String)
+	topology.Join(os, ts, func(_ string, o, name string) string { return o + "@" + name }).To(out, serde.String, serde.String)
+	const delay = 3 * time.Second
+	defer runtime.DelayFetchForTest(table, delay)()
+	appID := testkit.UniqueName("held-app")
+	app, err := samsa.New(top, samsa.Config{
+		ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
+		CommitInterval: 100 * time.Millisecond, StateDir: t.TempDir(), Logger: testkit.Logger(t, 0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := testkit.Start(t, app)
+	r.WaitFor(t, 60*time.Second, "running", func() bool { return app.State() == samsa.StateRunning })
+	// The orders are polled and held; commits run meanwhile.
+	deadline := time.Now().Add(delay - 500*time.Millisecond)
+	checks := 0
+	for time.Now().Before(deadline) && app.Processed() == 0 {
+		committed, err := c.CommittedOffsets(ctx, appID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off := committed[orders][0]; off > 0 {
+			t.Fatalf("the group committed the orders up to offset %d with %d records processed: a crash now loses them", off, app.Processed())
+		}
+		checks++
+		time.Sleep(100 * time.Millisecond)
+	}
+	if checks < 5 {
+		t.Fatalf("only %d checks while the orders were held (processed %d): the table was not fetched late, the test proves nothing", checks, app.Processed())
+	}
+	r.WaitFor(t, 90*time.Second, "400 records processed", func() bool { return app.Processed() >= 400 })
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	joined := readAll(t, c, out)
+	seen := map[string]int{}
+	for _, rec := range joined {
+		seen[string(rec.Key)]++
+		if want := "order-" + string(rec.Key[1:]) + "@name-" + string(rec.Key[1:]); string(rec.Value) != want {
+			t.Errorf("order %s joined as %q, want %q", rec.Key, rec.Value, want)
+		}
+	}
+	if len(joined) != 200 || len(seen) != 200 {
+		t.Errorf("%d joined records for %d orders, want 200 once each", len(joined), len(seen))
+	}
+}

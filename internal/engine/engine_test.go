@@ -240,6 +240,57 @@ func TestInputGateStopsProcessingWhileAnInputIsEmpty(t *testing.T) {
 	}
 }
 
+// TestUnprocessedAndDrop: the gate holds queued records; Unprocessed
+// names the first of them per input (where the consumer goes back to),
+// DropUnprocessed forgets them and a marker behind them, and the offsets
+// processed before stay to be committed.
+func TestUnprocessedAndDrop(t *testing.T) {
+	g, subs := newGraph(t, func(g *Graph) {
+		g.Add(&Node{Name: "a", Kind: KindSource, Topics: []string{"ta"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "b", Kind: KindSource, Topics: []string{"tb"}, Make: NewSource(serde.String, serde.String, nil)})
+		g.Add(&Node{Name: "out", Kind: KindSink, Parents: []string{"a", "b"}, Topic: "o", Make: NewSink(SinkSpec[string, string]{Topic: "o", Key: serde.String, Value: serde.String})})
+	})
+	out := &collect{}
+	task, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: out, Stores: NewMemoryStores()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer task.Close()
+	at := func(topic, v string, ms int64, off int64) *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(v), Timestamp: time.UnixMilli(ms), Offset: off, LeaderEpoch: 3}
+	}
+	open := map[string]bool{}
+	task.SetInputGate(func(topic string) bool { return open[topic] })
+	if got := task.Unprocessed(); got != nil {
+		t.Fatalf("unprocessed %v with nothing queued", got)
+	}
+	task.Add(at("ta", "a1", 10, 7))
+	task.Add(at("tb", "b1", 20, 4))
+	task.Add(at("ta", "a2", 40, 8))
+	task.Add(&kgo.Record{Topic: "ta", Offset: 9, Attrs: kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true})})
+	if n := task.Process(100); n != 2 {
+		t.Fatalf("processed %d, want 2 (a1, b1) before waiting for tb", n)
+	}
+	got := task.Unprocessed()
+	if len(got) != 1 || got["ta"] != (kgo.EpochOffset{Epoch: 3, Offset: 8}) {
+		t.Fatalf("unprocessed %v, want ta at offset 8 epoch 3 (a2, held by the gate)", got)
+	}
+	task.DropUnprocessed()
+	if got := task.Unprocessed(); got != nil {
+		t.Fatalf("unprocessed %v after the drop", got)
+	}
+	offs := task.Offsets()
+	if offs["ta"].Offset != 8 || offs["tb"].Offset != 5 {
+		t.Fatalf("offsets to commit %v, want ta 8 (not past the dropped a2 nor its marker), tb 5", offs)
+	}
+	open["tb"] = true
+	task.Add(at("ta", "a2", 40, 8))
+	task.Process(100)
+	if s := strings.Join(out.recs, " "); s != "o:=a1 o:=b1 o:=a2" {
+		t.Errorf("outputs %s, want a2 once, after it was fetched again", s)
+	}
+}
+
 // TestTransactionMarkersMoveTheOffsetToCommit checks that a transaction
 // marker is never processed and that the offset to commit moves past it
 // once the records before it are processed, not before.

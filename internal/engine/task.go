@@ -434,6 +434,37 @@ func (t *Task) Offsets() map[string]kgo.EpochOffset {
 	return m
 }
 
+// Unprocessed returns, for each input topic with records queued and not
+// processed yet (held by the input gate, or not reached), the offset of the
+// first of them: where the consumer must go back to if they are dropped.
+func (t *Task) Unprocessed() map[string]kgo.EpochOffset {
+	var m map[string]kgo.EpochOffset
+	for _, q := range t.queues {
+		if q.head == len(q.recs) {
+			continue
+		}
+		if m == nil {
+			m = make(map[string]kgo.EpochOffset, len(t.queues))
+		}
+		r := q.recs[q.head]
+		m[q.topic] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
+	}
+	return m
+}
+
+// DropUnprocessed forgets the records queued and not processed, and the
+// transaction markers polled behind them, once the consumer was moved back
+// to the offsets Unprocessed returned: they are fetched again. What was
+// processed stays, to be committed.
+func (t *Task) DropUnprocessed() {
+	for _, q := range t.queues {
+		for i := q.head; i < len(q.recs); i++ {
+			q.recs[i] = nil
+		}
+		q.recs, q.head, q.after = q.recs[:0], 0, 0
+	}
+}
+
 // MarkOffsetsCommitted records that the offsets returned by Offsets are
 // committed, together with the stream time and the punctuation schedules
 // that Abort goes back to, when the caller commits the stores itself (all

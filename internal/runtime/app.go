@@ -984,6 +984,47 @@ func (a *App) dropQueued() {
 	a.idle.rewind()
 }
 
+// rewindUnprocessed moves the consumer back to the first record polled and
+// not processed of every input partition that has one, and drops those
+// records: they are fetched again. A transaction commits the consumer's
+// position (franz-go's GroupTransactSession commits every offset polled),
+// so without this a record held by MaxTaskIdle's input gate, or polled for
+// a task still restoring, would be committed past while unprocessed, and
+// lost at the next crash or rebalance. a.mu must be held.
+func (a *App) rewindUnprocessed() {
+	to := map[string]map[int32]kgo.EpochOffset{}
+	back := func(topic string, partition int32, eo kgo.EpochOffset) {
+		if to[topic] == nil {
+			to[topic] = map[int32]kgo.EpochOffset{}
+		}
+		if cur, ok := to[topic][partition]; !ok || eo.Offset < cur.Offset {
+			to[topic][partition] = eo
+		}
+	}
+	for _, t := range a.tasks {
+		for topic, eo := range t.Unprocessed() {
+			back(topic, t.ID.Partition, eo)
+		}
+		t.DropUnprocessed()
+	}
+	for _, recs := range a.early {
+		for _, r := range recs {
+			back(r.Topic, r.Partition, kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset})
+		}
+	}
+	clear(a.early)
+	if len(to) == 0 {
+		return
+	}
+	a.cl.SetOffsets(to)
+	for topic, ps := range to {
+		for p, eo := range ps {
+			a.idle.rewound(topicPartition{topic, p}, eo.Offset)
+		}
+	}
+	a.log.Debug("commit: records polled and not processed are fetched again", "partitions", to)
+}
+
 // commitStores applies the write buffers of every task's stores in one
 // synced batch (one fsync per commit, not one per store) and marks the
 // tasks committed. a.mu must be held.
@@ -1107,6 +1148,9 @@ func (a *App) commitLocked() error {
 			}
 			offsets[topic][t.ID.Partition] = eo
 		}
+	}
+	if a.proto.Transactional() {
+		a.rewindUnprocessed()
 	}
 	// Every produce error of the batch is known and decided before any
 	// offset is committed.

@@ -193,6 +193,16 @@ func (it *idleTracker) rewind() {
 	}
 }
 
+// rewound notes that the consumer went back to offset on a partition:
+// the records from there are fetched again.
+func (it *idleTracker) rewound(tp topicPartition, offset int64) {
+	it.mu.Lock()
+	defer it.mu.Unlock()
+	if p := it.parts[tp]; p != nil {
+		p.pos = offset
+	}
+}
+
 // received notes a record (or, data false, a transaction marker) of a
 // tracked partition polled before its task was tracked.
 func (it *idleTracker) received(r *kgo.Record, data bool) {
