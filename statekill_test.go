@@ -36,7 +36,7 @@ func counterApp() {
 		ApplicationID: os.Getenv("APP"), Bootstrap: strings.Split(os.Getenv("BOOTSTRAP"), ","),
 		Guarantee: samsa.ExactlyOnce, StateDir: os.Getenv("STATE_DIR"), InstanceID: instance,
 		StandbyReplicas: standby,
-		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:          childLogger(),
 		// The killed instance leaves the group only when its session
 		// times out: keep that short.
 		ClientOptions: []kgo.Opt{kgo.SessionTimeout(6 * time.Second), kgo.HeartbeatInterval(time.Second)},
@@ -69,6 +69,20 @@ func counterApp() {
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// childLogger logs to $LOG_FILE at debug level, or nowhere.
+func childLogger() *slog.Logger {
+	var w io.Writer = io.Discard
+	if path := os.Getenv("LOG_FILE"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		w = f
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 type child struct {
