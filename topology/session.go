@@ -192,7 +192,8 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 //   - a session merged into another before it closes emits nothing (no
 //     tombstones);
 //   - a result carries the session's end as its time and the headers of
-//     the record that closed it.
+//     the record that closed it (Kafka Streams' suppress: of the session's
+//     last update).
 //
 // Final results are exactly once, as WindowedAggregate's: the sessions not
 // emitted yet and the close time up to which sessions were emitted are
