@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 	"github.com/samsa-streams/samsa/testkit"
 	"github.com/samsa-streams/samsa/topology"
@@ -194,18 +193,9 @@ func TestSessionEmitFinalAcrossRestart(t *testing.T) {
 func TestSessionEmitFinalAbortedPipe(t *testing.T) {
 	top := topology.New()
 	in := topology.StreamOf(top, serde.String, serde.String, "in")
-	failed := false
 	errOnce := errors.New("downstream failure")
-	counts := topology.SessionCount(in, topology.SessionWindows(10*ms).EmitFinal(), "sessions", serde.String)
-	topology.ProcessValues(counts, processor.Func[topology.Windowed[string], int64, topology.Windowed[string], int64](
-		func(ctx processor.Context[topology.Windowed[string], int64], r processor.Record[topology.Windowed[string], int64]) error {
-			ctx.Forward(r)
-			if r.Key.Key == "b" && !failed {
-				failed = true
-				return errOnce // after "a" went on: it must not stay written
-			}
-			return nil
-		}).Supplier()).To("out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	failOnceOnB(topology.SessionCount(in, topology.SessionWindows(10*ms).EmitFinal(), "sessions", serde.String), errOnce).
+		To("out", topology.SessionWindowedSerde(serde.String), serde.Int64)
 	d := aggDriver(t, top, 1)
 	checkOut(t, sessionStep(t, d, "a", "x", 1, "b", "x", 2, "a", "x", 8), nil)
 	raw := testkit.InputTopic(d, "in", serde.String, serde.String)
