@@ -174,6 +174,47 @@ func (s *emitState) untrack(w dueWindow) error {
 	return nil
 }
 
+// emitDue hands every window not emitted yet that is indexed at or before
+// maxStart to emit, by index time then serialized key, and forgets each
+// once emitted.
+func (s *emitState) emitDue(maxStart int64, emit func(dueWindow) error) error {
+	due, err := s.due(maxStart)
+	if err != nil {
+		return err
+	}
+	for _, w := range due {
+		if err := emit(w); err != nil {
+			return err
+		}
+		if err := s.untrack(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advanceClock moves an aggregation's stream time to ts if it is later (the
+// stream time of fin with final results, else clock's) and returns the
+// close time, the stream time less lag: what ends at or before it (by the
+// aggregation's measure) can no longer change. With final results the
+// close time is never before the one emitted up to: after a restart the
+// stream time starts again, but what was emitted stays closed.
+func advanceClock(clock *streamClock, fin *emitState, ts, lag int64) (int64, error) {
+	observed := &clock.now
+	if fin != nil {
+		if err := fin.load(); err != nil {
+			return 0, err
+		}
+		observed = &fin.observed
+	}
+	*observed = max(*observed, ts)
+	closeTime := *observed - lag
+	if fin != nil {
+		closeTime = max(closeTime, fin.emitted)
+	}
+	return closeTime, nil
+}
+
 // emitClosed forwards the result of every window that closed since the last
 // call, those with end <= closeTime, once each, by start then serialized
 // key, each with the time of its aggregate (the highest event time of its
@@ -185,17 +226,8 @@ func (a *windowAggregator[K, V, A]) emitClosed(r processor.Record[K, V], closeTi
 		return nil
 	}
 	size := a.windows.size.Milliseconds()
-	due, err := f.due(closeTime - size)
-	if err != nil {
+	if err := f.emitDue(closeTime-size, func(w dueWindow) error { return a.emitFinal(r, w, size) }); err != nil {
 		return err
-	}
-	for _, w := range due {
-		if err := a.emitFinal(r, w, size); err != nil {
-			return err
-		}
-		if err := f.untrack(w); err != nil {
-			return err
-		}
 	}
 	return f.setEmitted(closeTime)
 }

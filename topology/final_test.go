@@ -157,6 +157,21 @@ func TestEmitFinalAcrossRestart(t *testing.T) {
 	checkOut(t, step(t, d, 10*ms, "a", "x", 19, "c", "x", 35), []string{"c@[20,30)=1@25"})
 }
 
+// failOnceOnB forwards the results of s and fails with err after the first
+// one of key "b": what went on before in that pipe must not stay written.
+func failOnceOnB(s topology.Stream[topology.Windowed[string], int64], err error) topology.Stream[topology.Windowed[string], int64] {
+	failed := false
+	return topology.ProcessValues(s, processor.Func[topology.Windowed[string], int64, topology.Windowed[string], int64](
+		func(ctx processor.Context[topology.Windowed[string], int64], r processor.Record[topology.Windowed[string], int64]) error {
+			ctx.Forward(r)
+			if r.Key.Key == "b" && !failed {
+				failed = true
+				return err
+			}
+			return nil
+		}).Supplier())
+}
+
 // TestEmitFinalAbortedPipe: a pipe that fails after the aggregation emitted
 // final results is rolled back, outputs, emitted close time and windows
 // alike; processed again after a restart, it emits them once, and the
@@ -165,18 +180,9 @@ func TestEmitFinalAbortedPipe(t *testing.T) {
 	top := topology.New()
 	in := topology.StreamOf(top, serde.String, serde.String, "in")
 	w := topology.TumblingWindows(10 * ms).EmitFinal()
-	failed := false
 	errOnce := errors.New("downstream failure")
-	counts := topology.WindowedCount(in, w, "counts", serde.String)
-	topology.ProcessValues(counts, processor.Func[topology.Windowed[string], int64, topology.Windowed[string], int64](
-		func(ctx processor.Context[topology.Windowed[string], int64], r processor.Record[topology.Windowed[string], int64]) error {
-			ctx.Forward(r)
-			if r.Key.Key == "b" && !failed {
-				failed = true
-				return errOnce // after "a" went on: it must not stay written
-			}
-			return nil
-		}).Supplier()).To("out", topology.TimeWindowedSerde(serde.String, w.Size()), serde.Int64)
+	failOnceOnB(topology.WindowedCount(in, w, "counts", serde.String), errOnce).
+		To("out", topology.TimeWindowedSerde(serde.String, w.Size()), serde.Int64)
 	d := aggDriver(t, top, 1)
 	checkOut(t, step(t, d, 10*ms, "a", "x", 1, "b", "x", 2, "a", "x", 8), nil)
 	raw := testkit.InputTopic(d, "in", serde.String, serde.String)

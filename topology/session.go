@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -21,8 +22,17 @@ import (
 // extend ends before stream time - gap - grace. The default is no grace, as
 // SessionWindows.ofInactivityGapWithNoGrace; WithGrace sets one, as
 // ofInactivityGapAndGrace. Times are whole milliseconds.
+//
+// By default a session aggregation emits every update of a session (and a
+// tombstone for each session merged away); with EmitFinal it emits each
+// session's result once, when the session can no longer change.
+// WithMaxOutOfOrder delays the watermark behind the stream time, and
+// LateRecordsTo sends late records to a topic, as for Windows.
 type Sessions struct {
-	gap, grace time.Duration
+	gap, grace    time.Duration
+	final         bool // EmitFinal
+	maxOutOfOrder time.Duration
+	lateTopic     string // LateRecordsTo
 }
 
 // SessionWindows returns session windows with the given inactivity gap and
@@ -35,6 +45,51 @@ func (w Sessions) WithGrace(grace time.Duration) Sessions {
 	return w
 }
 
+// EmitFinal returns w with final results only: a session aggregation over
+// w forwards nothing when a session is updated or merged away, and
+// forwards each session's result exactly once, when the session can no
+// longer change (end + gap + grace <= watermark, the watermark being the
+// stream time less MaxOutOfOrder), as Kafka Streams'
+// suppress(Suppressed.untilWindowCloses(...)) on a session-windowed
+// aggregation. A session merged away before it closes emits nothing. See
+// SessionAggregate.
+func (w Sessions) EmitFinal() Sessions {
+	w.final = true
+	return w
+}
+
+// Final reports whether w emits final results only (EmitFinal).
+func (w Sessions) Final() bool { return w.final }
+
+// WithMaxOutOfOrder returns w with a watermark delay, as
+// Windows.WithMaxOutOfOrder: the aggregation's watermark trails its stream
+// time by d; a record is on time when the session it would make or extend
+// ends at or after watermark - gap - grace, and a session is closed once
+// end + gap + grace <= watermark. The default is 0, Kafka Streams' model.
+func (w Sessions) WithMaxOutOfOrder(d time.Duration) Sessions {
+	w.maxOutOfOrder = d
+	return w
+}
+
+// MaxOutOfOrder returns the watermark delay (WithMaxOutOfOrder).
+func (w Sessions) MaxOutOfOrder() time.Duration { return w.maxOutOfOrder }
+
+// LateRecordsTo returns w with a late-records topic, as
+// Windows.LateRecordsTo: a record that a session aggregation over w does
+// not apply because the session it would make or extend is closed is
+// written to topic as the aggregation read it, with the headers
+// samsa.late.reason ("session closed"), samsa.late.window.start and
+// samsa.late.window.end (that session, both ends inclusive, Unix
+// milliseconds), samsa.late.watermark, then the source headers of a dead
+// letter. The topic must exist when the App starts, as a sink topic.
+func (w Sessions) LateRecordsTo(topic string) Sessions {
+	w.lateTopic = topic
+	return w
+}
+
+// LateTopic returns the late-records topic (LateRecordsTo), or "".
+func (w Sessions) LateTopic() string { return w.lateTopic }
+
 // Gap returns the inactivity gap.
 func (w Sessions) Gap() time.Duration { return w.gap }
 
@@ -42,17 +97,24 @@ func (w Sessions) Gap() time.Duration { return w.gap }
 func (w Sessions) Grace() time.Duration { return w.grace }
 
 // Retention returns how long a session aggregation keeps a session after
-// its end: gap + grace, as Kafka Streams' default.
-func (w Sessions) Retention() time.Duration { return w.gap + w.grace }
+// its end: gap + grace (+ MaxOutOfOrder), as Kafka Streams' default.
+func (w Sessions) Retention() time.Duration { return w.gap + w.grace + w.maxOutOfOrder }
+
+// lag is how far (ms) the close time trails the stream time: a session
+// that ends at or before stream time - lag can no longer change.
+func (w Sessions) lag() int64 { return w.Retention().Milliseconds() }
 
 func (w Sessions) check() error {
+	whole := func(d time.Duration) bool { return d%time.Millisecond == 0 }
 	switch {
 	case w.gap <= 0:
 		return fmt.Errorf("session inactivity gap %v is not positive", w.gap)
 	case w.grace < 0:
 		return fmt.Errorf("session grace %v is negative", w.grace)
-	case w.gap%time.Millisecond != 0 || w.grace%time.Millisecond != 0:
-		return fmt.Errorf("session gap %v and grace %v must be whole milliseconds", w.gap, w.grace)
+	case w.maxOutOfOrder < 0:
+		return fmt.Errorf("session max out-of-order %v is negative", w.maxOutOfOrder)
+	case !whole(w.gap) || !whole(w.grace) || !whole(w.maxOutOfOrder):
+		return fmt.Errorf("session gap %v, grace %v and max out-of-order %v must be whole milliseconds", w.gap, w.grace, w.maxOutOfOrder)
 	}
 	return nil
 }
@@ -113,7 +175,34 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // logged at debug level); sessions that ended gap + grace or more before
 // the stream time are gone and no longer merge; a null key is dropped
 // without advancing the stream time; a tombstone is aggregated (add
-// receives the zero value).
+// receives the zero value). With sessions.WithMaxOutOfOrder(d) both bounds
+// move d further back; with sessions.LateRecordsTo(topic) late records are
+// also written to topic.
+//
+// With sessions.EmitFinal(), nothing is emitted when a session is updated
+// or merged away: a session's result is emitted once, when it can no
+// longer change (end <= stream time - MaxOutOfOrder - gap - grace: a
+// record within the gap would be late, and the session no longer merges),
+// as Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())) on
+// a session-windowed aggregation:
+//   - the sessions that close at once (of any keys) are emitted by end,
+//     then serialized key; a new session that is closed as soon as it is
+//     made (it ends exactly at the close time) is emitted by the record
+//     that made it;
+//   - a session merged into another before it closes emits nothing (no
+//     tombstones);
+//   - a result carries the session's end as its time and the headers of
+//     the record that closed it (Kafka Streams' suppress: of the session's
+//     last update).
+//
+// Final results are exactly once, as WindowedAggregate's: the sessions not
+// emitted yet and the close time up to which sessions were emitted are
+// kept in the key-value store <store>-emitted (logged to <application
+// id>-<store>-emitted-changelog), which rolls back with an aborted
+// transaction and is restored after a crash; after an abort the stream
+// time goes back to the last commit. After a restart a session emitted
+// before stays closed (it no longer merges, and a record for it is late)
+// even though the stream time starts again.
 func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store string, initial func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	s.t.nilFuncs("SessionAggregate "+strconv.Quote(store), "initial", initial, "add", add, "merge", merge)
 	s = byKey(s, fmt.Sprintf("SessionAggregate %q", store), store, key, nil)
@@ -125,12 +214,18 @@ func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store stri
 	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
 		return &sessionAggregator[K, V, A]{sessions: sessions, store: store, initial: initial, add: add, merge: merge}
 	}, s.node)
+	if sessions.final {
+		addEmittedStore(s.t, store, name)
+	}
+	if n, ok := s.t.g.Node(name); ok && sessions.lateTopic != "" {
+		n.SideTopics = append(n.SideTopics, sessions.lateTopic)
+	}
 	_, exists := s.t.g.Stores[store]
 	AddSessionStore(s.t, SessionStore[K, A]{Name: store, Key: key, Value: agg, Retention: sessions.Retention()}, name)
 	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ret := sessions.Retention()
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), clock: newStreamClock(raw)}
+			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), key: key, clock: newStreamClock(raw)}
 		}
 	}
 	return Stream[Windowed[K], A]{t: s.t, node: name}
@@ -139,7 +234,8 @@ func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store stri
 // SessionCount counts the records of each key in session windows kept in the
 // session store named store, and emits every updated session's count (and a
 // tombstone for each session merged away), as Kafka Streams'
-// groupByKey().windowedBy(sessions).count().toStream(). It is
+// groupByKey().windowedBy(sessions).count().toStream(), or, with
+// sessions.EmitFinal(), each session's count once, when it closes. It is
 // SessionAggregate with a counter; a tombstone counts as a record.
 func SessionCount[K, V any](s Stream[K, V], sessions Sessions, store string, key serde.Serde[K]) Stream[Windowed[K], int64] {
 	s = byKey(s, fmt.Sprintf("SessionCount %q", store), store, key, serde.Serde[V](ignoredValue[V]{}))
@@ -157,14 +253,18 @@ type sessionAggregator[K, V, A any] struct {
 	add      func(K, V, A) A
 	merge    func(K, A, A) A
 	ctx      processor.Context[Windowed[K], A]
-	st       processor.SessionStore[K, A]
+	st       *clockedSessionStore[K, A]
 	clock    *streamClock // the stream time, in step with the store
+	// fin is the state of final results (Sessions.EmitFinal), nil without:
+	// it keeps the stream time in place of clock.
+	fin *emitState
 }
 
 // clockedSessionStore is the session store of a session aggregation, with
 // the aggregation's stream time kept in step with its transactions.
 type clockedSessionStore[K, A any] struct {
 	processor.SessionStore[K, A]
+	key   serde.Serde[K]
 	clock *streamClock
 }
 
@@ -182,7 +282,12 @@ func (a *sessionAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 	if !ok {
 		return fmt.Errorf("topology: store %q is a %T, not a session aggregation's store", a.store, st)
 	}
-	a.ctx, a.st, a.clock = ctx, st, c.clock
+	a.ctx, a.st, a.clock = ctx, c, c.clock
+	if a.sessions.final {
+		if a.fin, err = emitStateOf(ctx, a.store, "session aggregation"); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -196,17 +301,22 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a session aggregation")
 		return nil
 	}
-	a.clock.now = max(a.clock.now, ts)
-	observed := a.clock.now
-	gap, grace := a.sessions.gap.Milliseconds(), a.sessions.grace.Milliseconds()
-	closeTime := observed - gap - grace
-	// Sessions that ended at or before stream time - retention are expired,
-	// as in Kafka Streams' session store, even if not yet deleted.
-	earliestEnd := max(ts-gap, observed-(gap+grace)+1)
+	gap := a.sessions.gap.Milliseconds()
+	// Sessions that end at or before the close time can no longer change:
+	// they are expired, as in Kafka Streams' session store, even if not
+	// yet deleted, and with final results they are emitted (before the
+	// store is written to, which may delete them).
+	closeTime, err := advanceClock(a.clock, a.fin, ts, a.sessions.lag())
+	if err != nil {
+		return err
+	}
+	if err := a.emitClosed(r, closeTime-1); err != nil {
+		return err
+	}
 	var merged []processor.KeyValue[processor.Session[K], A]
 	start, end := ts, ts
 	agg := a.initial()
-	for kv, err := range a.st.FindSessions(r.Key, time.UnixMilli(earliestEnd), time.UnixMilli(ts+gap)) {
+	for kv, err := range a.st.FindSessions(r.Key, time.UnixMilli(max(ts-gap, closeTime+1)), time.UnixMilli(ts+gap)) {
 		if err != nil {
 			return err
 		}
@@ -215,15 +325,31 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		start, end = min(start, kv.Key.Start.UnixMilli()), max(end, kv.Key.End.UnixMilli())
 	}
 	if end < closeTime {
-		droppedf(a.ctx, "late record in a session aggregation", "event time %d, session [%d,%d] closed (stream time %d, gap %v, grace %v)",
-			ts, start, end, observed, a.sessions.gap, a.sessions.grace)
-		return nil
+		watermark := closeTime + a.sessions.lag() - a.sessions.maxOutOfOrder.Milliseconds()
+		droppedf(a.ctx, "late record in a session aggregation", "event time %d, session [%d,%d] closed (watermark %d, gap %v, grace %v)",
+			ts, start, end, watermark, a.sessions.gap, a.sessions.grace)
+		if a.sessions.lateTopic != "" {
+			divertLate(a.ctx, a.sessions.lateTopic, "session closed", start, end, watermark)
+		}
+		return a.emitClosed(r, closeTime)
 	}
 	agg = a.add(r.Key, r.Value, agg)
+	var kb []byte // the serialized key, with final results
+	if a.fin != nil {
+		if kb, err = a.st.key.Serialize(a.store, r.Key); err != nil {
+			return fmt.Errorf("session store %q: serialize key: %w", a.store, err)
+		}
+	}
 	if start != ts || end != ts {
 		for _, kv := range merged {
 			if err := a.st.Remove(kv.Key); err != nil {
 				return err
+			}
+			if a.fin != nil {
+				if err := a.fin.untrack(sessionDue(kb, kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli())); err != nil {
+					return err
+				}
+				continue
 			}
 			gone := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: kv.Key.Start, End: kv.Key.End}, kv.Value).AsTombstone()
 			gone.Timestamp = kv.Key.End
@@ -234,9 +360,67 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	if err := a.st.Put(sess, agg); err != nil {
 		return err
 	}
+	if a.fin != nil {
+		w := sessionDue(kb, start, end)
+		if err := a.fin.track(w.start, w.key); err != nil {
+			return err
+		}
+		return a.emitClosed(r, closeTime)
+	}
 	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: sess.Start, End: sess.End}, agg)
 	out.Timestamp = sess.End
 	a.ctx.Forward(out)
+	return nil
+}
+
+// sessionDue is a session of serialized key kb as the emitted store
+// indexes it: by end, then key, then start.
+func sessionDue(kb []byte, start, end int64) dueWindow {
+	return dueWindow{start: end, key: binary.BigEndian.AppendUint64(bytes.Clone(kb), uint64(start))}
+}
+
+// emitClosed, with final results, emits every session not emitted yet that
+// ends at or before upTo, by end then serialized key, and records upTo as
+// emitted when it is later than what was.
+func (a *sessionAggregator[K, V, A]) emitClosed(r processor.Record[K, V], upTo int64) error {
+	if a.fin == nil {
+		return nil
+	}
+	if err := a.fin.emitDue(upTo, func(w dueWindow) error { return a.emitFinal(r, w) }); err != nil {
+		return err
+	}
+	if upTo > a.fin.emitted {
+		return a.fin.setEmitted(upTo)
+	}
+	return nil
+}
+
+// emitFinal forwards the final result of one session, with r's headers
+// and the session's end as its time, if the session is still in the store.
+func (a *sessionAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow) error {
+	if len(w.key) < 8 {
+		return fmt.Errorf("store %q: malformed session index key %x", a.store+emittedSuffix, w.key)
+	}
+	n := len(w.key) - 8
+	start, end := int64(binary.BigEndian.Uint64(w.key[n:])), w.start
+	k, err := a.st.key.Deserialize(a.store, w.key[:n:n])
+	if err != nil {
+		return fmt.Errorf("session store %q: deserialize key: %w", a.store, err)
+	}
+	for kv, err := range a.st.FindSessions(k, time.UnixMilli(end), time.UnixMilli(start)) {
+		if err != nil {
+			return err
+		}
+		if e := kv.Key.End.UnixMilli(); e > end {
+			break // by end: not there
+		} else if e < end || kv.Key.Start.UnixMilli() != start {
+			continue
+		}
+		out := processor.WithKeyValue(r, Windowed[K]{Key: k, Start: kv.Key.Start, End: kv.Key.End}, kv.Value)
+		out.Timestamp = kv.Key.End
+		a.ctx.Forward(out)
+		return nil
+	}
 	return nil
 }
 

@@ -302,21 +302,16 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		dropped(a.ctx, "event time before the Unix epoch in a sliding window aggregation")
 		return nil
 	}
+	d, grace := a.windows.diff.Milliseconds(), a.windows.grace.Milliseconds()
+	closeTime, err := advanceClock(a.st.clock, a.fin, ts, grace)
+	if err != nil {
+		return err
+	}
 	now := &a.st.clock.now
 	if a.fin != nil {
-		if err := a.fin.load(); err != nil {
-			return err
-		}
 		now = &a.fin.observed
 	}
-	*now = max(*now, ts)
-	d, grace := a.windows.diff.Milliseconds(), a.windows.grace.Milliseconds()
-	w := &slidingRecord[K, V, A]{r: r, ts: ts, close: *now - grace}
-	if a.fin != nil {
-		// After a restart the stream time starts again, but what was
-		// emitted stays closed.
-		w.close = max(w.close, a.fin.emitted)
-	}
+	w := &slidingRecord[K, V, A]{r: r, ts: ts, close: closeTime}
 	if ts+d < w.close {
 		droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
 			ts, ts-d, ts, ts+d+1+grace, *now, a.windows.grace)
@@ -324,7 +319,6 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	// Every window's new aggregate first, so that an error from add leaves
 	// them all as they were; then store and emit them.
-	var err error
 	if ts < d {
 		err = a.processEarly(w)
 	} else {
@@ -373,20 +367,7 @@ func (a *slidingAggregator[K, V, A]) trackAndEmit(r processor.Record[K, V], star
 	if err := a.fin.track(start, kb); err != nil {
 		return err
 	}
-	d := a.windows.diff.Milliseconds()
-	due, err := a.fin.due(closeTime - d)
-	if err != nil {
-		return err
-	}
-	for _, w := range due {
-		if err := a.emitFinal(r, w); err != nil {
-			return err
-		}
-		if err := a.fin.untrack(w); err != nil {
-			return err
-		}
-	}
-	return nil
+	return a.fin.emitDue(closeTime-a.windows.diff.Milliseconds(), func(w dueWindow) error { return a.emitFinal(r, w) })
 }
 
 // emitFinal forwards the final result of one window, if it has one, with

@@ -429,21 +429,7 @@ func (a *windowAggregator[K, V, A]) closeByWallClock(now time.Time) error {
 // (end + grace <= watermark, the watermark being the stream time minus
 // MaxOutOfOrder), and the watermark.
 func (a *windowAggregator[K, V, A]) advance(ts int64) (closeTime int64, err error) {
-	observed := &a.st.clock.now
-	if a.fin != nil {
-		if err := a.fin.load(); err != nil {
-			return 0, err
-		}
-		observed = &a.fin.observed
-	}
-	*observed = max(*observed, ts)
-	closeTime = *observed - a.windows.maxOutOfOrder.Milliseconds() - a.windows.grace.Milliseconds()
-	if a.fin != nil {
-		// After a restart the stream time starts again, but what was
-		// emitted stays closed.
-		closeTime = max(closeTime, a.fin.emitted)
-	}
-	return closeTime, nil
+	return advanceClock(a.st.clock, a.fin, ts, a.windows.maxOutOfOrder.Milliseconds()+a.windows.grace.Milliseconds())
 }
 
 func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
@@ -483,7 +469,7 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		updates = append(updates, u)
 	}
 	if late >= 0 && len(updates) == 0 && a.windows.lateTopic != "" {
-		a.divertLate(late, late+size, closeTime+a.windows.grace.Milliseconds())
+		divertLate(a.ctx, a.windows.lateTopic, "window closed", late, late+size, closeTime+a.windows.grace.Milliseconds())
 	}
 	if a.fin != nil {
 		// Before the updates: a window store put may expire closed
@@ -508,15 +494,18 @@ const (
 	HeaderLateWatermark   = "samsa.late.watermark"
 )
 
-// divertLate writes the record being processed to the late-records topic.
-func (a *windowAggregator[K, V, A]) divertLate(start, end, watermark int64) {
-	d, ok := a.ctx.(engine.Diverter)
+// divertLate writes the record being processed by the aggregation whose
+// context is ctx to its late-records topic, with the late-record headers:
+// why, the (most recent) closed window or session it belongs to, [start,
+// end] in ms, and the watermark.
+func divertLate(ctx any, topic, reason string, start, end, watermark int64) {
+	d, ok := ctx.(engine.Diverter)
 	if !ok {
 		return
 	}
 	ms := func(v int64) []byte { return strconv.AppendInt(nil, v, 10) }
-	d.Divert(a.windows.lateTopic, []processor.Header{
-		{Key: HeaderLateReason, Value: []byte("window closed")},
+	d.Divert(topic, []processor.Header{
+		{Key: HeaderLateReason, Value: []byte(reason)},
 		{Key: HeaderLateWindowStart, Value: ms(start)},
 		{Key: HeaderLateWindowEnd, Value: ms(end)},
 		{Key: HeaderLateWatermark, Value: ms(watermark)},

@@ -11,15 +11,19 @@ import org.apache.kafka.streams.kstream.KGroupedStream;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.Suppressed;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.state.SessionStore;
 import org.apache.kafka.streams.state.WindowStore;
 
 /**
  * The Kafka Streams side of the conformance topologies of final results of
- * windowed aggregations (samsa's Windows.EmitFinal), by name. Each has a
- * twin of the same name in conformance/topologies_final_test.go. Windowed
+ * windowed aggregations (samsa's Windows.EmitFinal and Sessions.EmitFinal),
+ * by name. Each has a twin of the same name in
+ * conformance/topologies_final_test.go (sessions:
+ * conformance/topologies_session_final_test.go). Windowed
  * keys are written as key + "@" + start + "/" + end (milliseconds), as in
  * {@link WindowTopologies}.
  *
@@ -37,6 +41,7 @@ final class FinalTopologies {
     TimeWindows tumbling = TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(5));
     TimeWindows hopping = TimeWindows.ofSizeAndGrace(Duration.ofMillis(10), Duration.ofMillis(3))
         .advanceBy(Duration.ofMillis(5));
+    SessionWindows sessions = SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(10), Duration.ofMillis(5));
     switch (name) {
       // Tumbling windows of 10 ms with 5 ms grace, counted, final results.
       case "tumblingCountFinal" -> longs(suppressed(in.windowedBy(tumbling).count(counts())));
@@ -51,6 +56,12 @@ final class FinalTopologies {
       case "windowedReduceFinal" -> strings(suppressed(in.windowedBy(tumbling)
           .reduce((agg, v) -> agg + "+" + (v == null ? "" : v),
               Materialized.with(Serdes.String(), Serdes.String()))));
+      // Session windows with a 10 ms inactivity gap and 5 ms grace, counted,
+      // final results (samsa: SessionCount with Sessions.EmitFinal).
+      case "sessionCountFinal" -> longs(suppressed(in.windowedBy(sessions)
+          .count(Materialized.<String, Long, SessionStore<Bytes, byte[]>>with(Serdes.String(), Serdes.Long()))));
+      case "sessionCountFinalEmit" -> longs(in.windowedBy(sessions)
+          .emitStrategy(EmitStrategy.onWindowClose()).count());
       default -> {
         return null;
       }
