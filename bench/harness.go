@@ -109,7 +109,9 @@ type runResult struct {
 	// the second's (the one measured above) time to the end of the last
 	// store's restore and changelog records restored, as the contender
 	// reports them.
-	Phase1   time.Duration `json:",omitempty"`
+	Phase1 time.Duration `json:",omitempty"`
+	// Stop is the time from SIGTERM to the process' exit.
+	Stop     time.Duration `json:",omitempty"`
 	Restore  time.Duration `json:",omitempty"`
 	Restored int64         `json:",omitempty"`
 }
@@ -146,7 +148,8 @@ type harness struct {
 }
 
 func newHarness(ctx context.Context, log *slog.Logger, bootstrap, root, tmp string, o options) (*harness, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.MaxBufferedRecords(200000), kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.MaxBufferedRecords(200000), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MetadataMinAge(100*time.Millisecond)) // a new input topic is produced to at once
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -301,7 +304,7 @@ func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 					"records/s", int(r.perSec()), "first_output", r.First.Round(time.Millisecond),
 					"total", r.Total.Round(time.Millisecond), "cpu", r.CPU.Round(time.Millisecond),
 					"rss_mb", r.MaxRSS>>20, "written", r.written(), "state_mb", r.StateBytes>>20,
-					"restore", r.Restore.Round(time.Millisecond), "restored", r.Restored)
+					"restore", r.Restore.Round(time.Millisecond), "restored", r.Restored, "stop", r.Stop.Round(time.Millisecond))
 				sr.Runs = append(sr.Runs, r)
 			}
 		}
@@ -604,6 +607,7 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 	res.Total = time.Since(start)
 
 	// Stop: SIGTERM, then SIGKILL after 20 s.
+	term := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -613,6 +617,7 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 		<-exited
 	}
 	stopped = true
+	res.Stop = time.Since(term)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
