@@ -88,9 +88,6 @@ type scenario struct {
 	Contenders []contender
 }
 
-// stateful reports whether the scenario keeps state.
-func (s *scenario) stateful() bool { return s.Topology != work.Stateless }
-
 // runResult is the measure of one run of one contender.
 type runResult struct {
 	Contender   string
