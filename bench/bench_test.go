@@ -231,6 +231,14 @@ func TestWriteChart(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
 		t.Errorf("not a PNG chart: %d bytes starting %q", len(b), b[:min(8, len(b))])
 	}
+	sr.Scenario.Restore = true
+	sr.Runs[0].Restore, sr.Runs[1].Restore = time.Second, 2*time.Second
+	if err := writeChart(path, sr); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("restore chart: %v", err)
+	}
 }
 
 func TestReportWrite(t *testing.T) {
@@ -428,7 +436,7 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 	cs := []contender{{ID: "samsa", Name: "samsa"}, {ID: "streams", Name: "Kafka Streams 4.4.0"}}
 	count := scenarioResult{Scenario: &scenario{ID: "c", Title: "C", Topology: work.GroupByCount, Input: &input{N: 1000, Keys: 10}, Contenders: cs},
 		Runs: []runResult{
-			{Contender: "samsa", Records: 1000, Total: time.Second, Output: 10, Changelog: 10, Repartition: 1000, StateBytes: 2e6},
+			{Contender: "samsa", Records: 1000, Total: time.Second, Output: 10, Changelog: 10, Repartition: 1000, StateBytes: 2e6, StateSize: 1e6},
 			{Contender: "streams", Records: 1000, Total: 2 * time.Second, Output: 500, Changelog: 500, Repartition: 1000},
 		}}
 	restore := scenarioResult{Scenario: &scenario{ID: "r", Title: "R", Topology: work.Count, Input: &input{N: 1000, Keys: 1000}, Restore: true, RestoreKeys: 10, Contenders: cs},
@@ -441,7 +449,7 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 		"| C | 1,000 | – | 2.00 | – / 0.00 s / 0.00 s | 1.02 / 2.00 |",
 		"| R | 1.50 s / 2.00 s | 5.00 s / 6.00 s |",
 		"| samsa | 1 | 1,000 | 1,000 | 1.50 s | 2.00 s | 3.00 s |",
-		"| 2.0 | 1,020 (10 + 10 + 1,000) | 1.02 |",
+		"| 2.0 (1.0) | 1,020 (10 + 10 + 1,000) | 1.02 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)

@@ -99,7 +99,8 @@ type runResult struct {
 	Output      int64         // output records read until complete
 	Changelog   int64         // changelog topics' end offsets
 	Repartition int64         // repartition topics' end offsets
-	StateBytes  int64         // disk usage of the state directory after the run
+	StateBytes  int64         // disk usage of the state directory after the run (du)
+	StateSize   int64         // the size of its files (less than du when preallocated)
 	Records     int           // input records
 	Load1       float64       // the machine's 1-minute load average at the start (-1 if unknown)
 	// Restore scenario: the first start's time to complete output, and
@@ -300,7 +301,7 @@ func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 				h.log.Info("run", "scenario", s.ID, "contender", c.ID, "run", run+1,
 					"records/s", int(r.perSec()), "first_output", r.First.Round(time.Millisecond),
 					"total", r.Total.Round(time.Millisecond), "cpu", r.CPU.Round(time.Millisecond),
-					"rss_mb", r.MaxRSS>>20, "written", r.written(), "state_mb", r.StateBytes>>20,
+					"rss_mb", r.MaxRSS>>20, "written", r.written(), "state_mb", r.StateBytes>>20, "state_files_mb", r.StateSize>>20,
 					"restore", r.Restore.Round(time.Millisecond), "restored", r.Restored, "stop", r.Stop.Round(time.Millisecond))
 				sr.Runs = append(sr.Runs, r)
 			}
@@ -619,7 +620,7 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	res.StateBytes = diskUsage(rs.StateDir)
+	res.StateBytes, res.StateSize = diskUsage(rs.StateDir)
 	return res, start, nil
 }
 
@@ -653,22 +654,23 @@ func (h *harness) measureTopics(ctx context.Context, app string, res *runResult)
 	return nil
 }
 
-// diskUsage is the disk space the files under dir take (du's figure), 0
-// if there are none.
-func diskUsage(dir string) int64 {
-	var n int64
+// diskUsage is the disk space the files under dir take (du's figure, with
+// the space files reserve: Pebble preallocates its write-ahead logs) and
+// the sum of their sizes, 0 if there are none.
+func diskUsage(dir string) (du, size int64) {
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
 		if info, err := d.Info(); err == nil {
+			size += info.Size()
 			if st, ok := info.Sys().(*syscall.Stat_t); ok {
-				n += st.Blocks * 512
+				du += st.Blocks * 512
 			}
 		}
 		return nil
 	})
-	return n
+	return du, size
 }
 
 // appTopics lists the topics whose name starts with app.

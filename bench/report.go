@@ -88,7 +88,8 @@ type summary struct {
 	Output, Changelog       float64
 	Repartition             float64
 	WrittenPerInput         float64 // Written / input records
-	StateMB                 float64 // state directory on disk after the run
+	StateMB                 float64 // state directory on disk after the run (du)
+	StateFilesMB            float64 // the size of its files
 	MinPerSec, MaxPerSec    float64
 	CPUPerMillion           float64 // CPU seconds per million input records
 	// Restore scenario: the second start's time to complete output, to
@@ -106,7 +107,7 @@ func summarize(sr scenarioResult) []summary {
 	var out []summary
 	for _, c := range sr.Scenario.Contenders {
 		s := summary{Contender: c.ID, Name: c.Name, MinPerSec: math.Inf(1), MaxPerSec: math.Inf(-1)}
-		var ps, pf, first, cpu, rss, outN, cl, rp, st, tot, rest, restd, p1 []float64
+		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1 []float64
 		for _, r := range sr.Runs {
 			if r.Contender != c.ID {
 				continue
@@ -122,6 +123,7 @@ func summarize(sr scenarioResult) []summary {
 			cl = append(cl, float64(r.Changelog))
 			rp = append(rp, float64(r.Repartition))
 			st = append(st, float64(r.StateBytes)/1e6)
+			sf = append(sf, float64(r.StateSize)/1e6)
 			tot = append(tot, float64(r.Total))
 			rest = append(rest, float64(r.Restore))
 			restd = append(restd, float64(r.Restored))
@@ -140,7 +142,7 @@ func summarize(sr scenarioResult) []summary {
 		s.Output, s.Changelog, s.Repartition = median(outN), median(cl), median(rp)
 		s.Written = s.Output + s.Changelog + s.Repartition
 		s.WrittenPerInput = s.Written / float64(s.recordsIn)
-		s.StateMB = median(st)
+		s.StateMB, s.StateFilesMB = median(st), median(sf)
 		s.Total, s.Restore = time.Duration(median(tot)), time.Duration(median(rest))
 		s.Restored, s.Phase1PerSec = median(restd), median(p1)
 		s.CPUPerMillion = s.CPU / float64(s.recordsIn) * 1e6
@@ -178,7 +180,7 @@ func (r report) markdown(charts string) string {
 	p("with a fresh application id and output topic (so every run includes creating the application's internal topics); contenders alternate run by run, %d run(s) each; figures are medians. ", r.Runs)
 	p("Records/s are input records over the time from the process' start (JVM or Go binary, group join included) ")
 	p("to the last expected output record read with a `read_committed` consumer, and over the time from the first output record. ")
-	p("CPU is user+system seconds and peak RSS the maximum resident set, both from the process' rusage; state on disk is the disk usage of the contender's state directory once it has stopped. ")
+	p("CPU is user+system seconds and peak RSS the maximum resident set, both from the process' rusage; state on disk is the disk usage (du) of the contender's state directory once it has stopped, and in brackets the size of its files: Pebble preallocates its write-ahead log files (about 18 MB each on disk for a few hundred kB written), which du counts. ")
 	p("Records written are the output records read plus the changelog and repartition topics' end offsets (transaction markers included), also per input record. ")
 	p("Every run's output is checked and a wrong run fails the harness: stateless, every kept record, upper-cased, none filtered wrongly, no extra; ")
 	p("counts (per key, per new key after groupBy, per key and window), the final count of every key (and window) equals the input's and none is above it; ")
@@ -247,12 +249,12 @@ func (r report) markdown(charts string) string {
 				p(" re-keyed to %s new keys", thousands(float64((s.Input.Keys+9)/10)))
 			}
 			p(". `cd bench && go run . -scenarios %s`\n\n", s.ID)
-			p("| contender | runs | records/s from start (min–max) | records/s from first output | first output | CPU s | CPU s per 10⁶ records | peak RSS MB | state on disk MB | records written (output + changelog + repartition) | per input record |\n")
+			p("| contender | runs | records/s from start (min–max) | records/s from first output | first output | CPU s | CPU s per 10⁶ records | peak RSS MB | state on disk MB (files) | records written (output + changelog + repartition) | per input record |\n")
 			p("|---|---|---|---|---|---|---|---|---|---|---|\n")
 			for _, c := range summarize(sr) {
 				p("| %s | %d | %s (%s–%s) | %s | %s | %.1f | %.2f | %.0f | %s | %s (%s + %s + %s) | %.2f |\n", c.Name, c.Runs, thousands(c.PerSec),
 					thousands(c.MinPerSec), thousands(c.MaxPerSec), thousands(c.PerSecFromFirst), fmtDur(c.First), c.CPU, c.CPUPerMillion, c.RSS,
-					fmtMB(c.StateMB), thousands(c.Written), thousands(c.Output), thousands(c.Changelog), thousands(c.Repartition), c.WrittenPerInput)
+					fmtState(c), thousands(c.Written), thousands(c.Output), thousands(c.Changelog), thousands(c.Repartition), c.WrittenPerInput)
 			}
 		}
 		if charts != "" {
@@ -270,11 +272,11 @@ func restoreSection(p func(string, ...any), sr scenarioResult) {
 	p("then its state directory is deleted, %s records of keys it counted are added, and it starts again with the same application id. ", thousands(float64(s.RestoreKeys)))
 	p("Restored: from the second start to the end of the last store's restore, as the contender's restore listener reports it (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`); ")
 	p("first and complete output: from the second start to the first and the last of the %s new counts. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.RestoreKeys)), s.ID)
-	p("| contender | runs | first start: records/s | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB |\n")
+	p("| contender | runs | first start: records/s | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB (files) |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range summarize(sr) {
 		p("| %s | %d | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), thousands(c.Restored),
-			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtMB(c.StateMB))
+			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtState(c))
 	}
 }
 
@@ -292,12 +294,13 @@ func fmtPerInput(s summary, ok bool) string {
 	return fmt.Sprintf("%.2f", s.WrittenPerInput)
 }
 
-// fmtMB formats megabytes, "–" for none.
-func fmtMB(mb float64) string {
-	if mb <= 0 || math.IsNaN(mb) {
+// fmtState formats the state on disk and the size of its files, in
+// megabytes, "–" for none.
+func fmtState(s summary) string {
+	if s.StateMB <= 0 || math.IsNaN(s.StateMB) {
 		return "–"
 	}
-	return fmt.Sprintf("%.1f", mb)
+	return fmt.Sprintf("%.1f (%.1f)", s.StateMB, s.StateFilesMB)
 }
 
 func fmtFirst(s summary, ok bool) string {
