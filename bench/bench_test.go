@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samsa-streams/samsa/bench/internal/work"
 )
 
 func TestMedian(t *testing.T) {
@@ -229,6 +231,14 @@ func TestWriteChart(t *testing.T) {
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 1000 {
 		t.Errorf("not a PNG chart: %d bytes starting %q", len(b), b[:min(8, len(b))])
 	}
+	sr.Scenario.Restore = true
+	sr.Runs[0].Restore, sr.Runs[1].Restore = time.Second, 2*time.Second
+	if err := writeChart(path, sr); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("restore chart: %v", err)
+	}
 }
 
 func TestReportWrite(t *testing.T) {
@@ -258,5 +268,194 @@ func TestReportWrite(t *testing.T) {
 	}
 	if got, want := back.markdown("bench"), r.markdown("bench"); got != want {
 		t.Errorf("markdown from results.json:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestGroupCountChecker(t *testing.T) {
+	// 25 records over 25 keys (one each): new keys g000000 (keys 0–9, 10
+	// records), g000001 (10–19, 10) and g000002 (20–24, 5).
+	c := newGroupCountChecker(25, 25)
+	if len(c.want) != 3 || c.want[0] != 10 || c.want[2] != 5 {
+		t.Fatalf("want %v", c.want)
+	}
+	for _, s := range []struct {
+		key string
+		n   int64
+	}{{"g000000", 3}, {"g000000", 10}, {"g000001", 10}, {"g000002", 4}} {
+		if err := c.add([]byte(s.key), count(s.n)); err != nil {
+			t.Fatalf("%s %d: %v", s.key, s.n, err)
+		}
+	}
+	if c.done() {
+		t.Fatal("done with g000002 at 4 of 5")
+	}
+	if err := c.add([]byte("g000002"), count(5)); err != nil || !c.done() {
+		t.Fatalf("not done: %v, %s", err, c.progress())
+	}
+	for name, kv := range map[string][2][]byte{
+		"count above the input's":     {[]byte("g000001"), count(11)},
+		"an input key, not a new key": {[]byte("k0000001"), count(1)},
+		"a new key out of range":      {[]byte("g000003"), count(1)},
+		"a value not an int64":        {[]byte("g000000"), []byte("10")},
+	} {
+		if err := newGroupCountChecker(25, 25).add(kv[0], kv[1]); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// windowed is a windowed count's output key: key, then the window start.
+func windowed(key string, start int64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(key), uint64(start))
+}
+
+func TestWindowCountChecker(t *testing.T) {
+	base := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC).UnixMilli()
+	// 6 records over 2 keys, 3 minutes: records 0–1 in window 0, 2–3 in
+	// window 1, 4–5 in window 2; key 0 has records 0, 2, 4.
+	in := &input{N: 6, Keys: 2, Kind: timedInput, Base: base, Span: 3 * time.Minute}
+	if in.windows() != 3 {
+		t.Fatalf("windows() = %d", in.windows())
+	}
+	c := newWindowCountChecker(in)
+	minute := time.Minute.Milliseconds()
+	for w := range int64(3) {
+		for _, k := range []string{"k0000000", "k0000001"} {
+			if c.done() {
+				t.Fatal("done early")
+			}
+			if err := c.add(windowed(k, base+w*minute), count(1)); err != nil {
+				t.Fatalf("%s window %d: %v", k, w, err)
+			}
+		}
+	}
+	if !c.done() {
+		t.Fatalf("not done: %s", c.progress())
+	}
+	for name, key := range map[string][]byte{
+		"a window before the input's": windowed("k0000000", base-minute),
+		"a window after the input's":  windowed("k0000000", base+3*minute),
+		"a start not on a minute":     windowed("k0000000", base+1000),
+		"a key out of range":          windowed("k0000002", base),
+		"no window":                   []byte("k0000000"),
+	} {
+		if err := newWindowCountChecker(in).add(key, count(1)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := newWindowCountChecker(in).add(windowed("k0000000", base), count(2)); err == nil {
+		t.Error("a count above the window's was accepted")
+	}
+}
+
+func TestJoinChecker(t *testing.T) {
+	// 8 records over 4 keys, the table over 4 keys: key 3 is not in it.
+	if tableHas(3) || !tableHas(2) || tableSize(4) != 3 || tableSize(8) != 6 {
+		t.Fatal("tableHas or tableSize")
+	}
+	vs := values()
+	joined := func(i int) []byte {
+		k := i % 4
+		tv := []byte(tableValue(k))
+		return work.Joined(vs[i%len(vs)], tv, tableHas(k))
+	}
+	c := newJoinChecker(8, 4, 4)
+	for i := range 8 {
+		if c.done() {
+			t.Fatal("done early")
+		}
+		if err := c.add([]byte(keyName(i, 4)), joined(i)); err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+	if !c.done() {
+		t.Fatalf("not done: %s", c.progress())
+	}
+	if err := c.add([]byte(keyName(0, 4)), joined(0)); err == nil {
+		t.Error("an extra join was accepted")
+	}
+	for name, kv := range map[string][2]string{
+		"another key's table value":             {keyName(1, 4), tableValue(2) + "|1bcdefghij"},
+		"no table value for a key in the table": {keyName(1, 4), "-|1bcdefghij"},
+		"a table value for a key not in it":     {keyName(3, 4), tableValue(3) + "|1bcdefghij"},
+		"no stream value":                       {keyName(0, 4), tableValue(0) + "|"},
+		"a stream value not an input's":         {keyName(0, 4), tableValue(0) + "|1BCDEFGHIJ"},
+		"no separator":                          {keyName(0, 4), tableValue(0)},
+		"an unknown key":                        {"k0000004", "-|1bcdefghij"},
+	} {
+		if err := newJoinChecker(8, 4, 4).add([]byte(kv[0]), []byte(kv[1])); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestRestoreChecker(t *testing.T) {
+	// 10 keys, the first 3 counted again after the restore.
+	c := newRestoreChecker(10, 3)
+	for k := range 3 {
+		if c.done() {
+			t.Fatal("done early")
+		}
+		if err := c.add([]byte(keyName(k, 10)), count(2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !c.done() {
+		t.Fatalf("not done: %s", c.progress())
+	}
+	for name, kv := range map[string][2][]byte{
+		"a count of 1 (the state was not restored)": {[]byte(keyName(0, 10)), count(1)},
+		"a count of 3":            {[]byte(keyName(0, 10)), count(3)},
+		"a key not counted again": {[]byte(keyName(5, 10)), count(1)},
+	} {
+		if err := newRestoreChecker(10, 3).add(kv[0], kv[1]); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestRestoreEnd(t *testing.T) {
+	path := t.TempDir() + "/log"
+	log := "noise\nbench-restored unixms=1000 records=5\n[x] warn\nbench-restored unixms=3000 records=7\nbench-restored unixms=2000 records=1\n"
+	if err := os.WriteFile(path, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	end, n, err := restoreEnd(path)
+	if err != nil || end.UnixMilli() != 3000 || n != 13 {
+		t.Errorf("restoreEnd = %v, %d, %v; want 3000 ms, 13", end.UnixMilli(), n, err)
+	}
+	if err := os.WriteFile(path, []byte("nothing restored\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := restoreEnd(path); err == nil {
+		t.Error("a log with no restore was accepted")
+	}
+}
+
+func TestRestoreAndWrittenMarkdown(t *testing.T) {
+	cs := []contender{{ID: "samsa", Name: "samsa"}, {ID: "streams", Name: "Kafka Streams 4.4.0"}}
+	count := scenarioResult{Scenario: &scenario{ID: "c", Title: "C", Topology: work.GroupByCount, Input: &input{N: 1000, Keys: 10}, Contenders: cs},
+		Runs: []runResult{
+			{Contender: "samsa", Records: 1000, Total: time.Second, Output: 10, Changelog: 10, Repartition: 1000, StateBytes: 2e6, StateSize: 1e6},
+			{Contender: "streams", Records: 1000, Total: 2 * time.Second, Output: 500, Changelog: 500, Repartition: 1000},
+		}}
+	restore := scenarioResult{Scenario: &scenario{ID: "r", Title: "R", Topology: work.Count, Input: &input{N: 1000, Keys: 1000}, Restore: true, RestoreKeys: 10, Contenders: cs},
+		Runs: []runResult{
+			{Contender: "samsa", Records: 1000, Phase1: time.Second, Restore: 1500 * time.Millisecond, First: 2 * time.Second, Total: 3 * time.Second, Restored: 1000},
+			{Contender: "streams", Records: 1000, Phase1: 4 * time.Second, Restore: 5 * time.Second, First: 6 * time.Second, Total: 7 * time.Second, Restored: 1000},
+		}}
+	md := report{Runs: 1, Scenarios: []scenarioResult{restore, count}}.markdown("")
+	for _, want := range []string{
+		"| C | 1,000 | – | 2.00 | – / 0.00 s / 0.00 s | 1.02 / 2.00 |",
+		"| R | 1.50 s / 2.00 s | 5.00 s / 6.00 s |",
+		"| samsa | 1 | 1,000 | 1,000 | 1.50 s | 2.00 s | 3.00 s |",
+		"| 2.0 (1.0) | 1,020 (10 + 10 + 1,000) | 1.02 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Count(md, "| scenario | samsa records/s") != 1 {
+		t.Errorf("markdown has not one summary table header:\n%s", md)
 	}
 }

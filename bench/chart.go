@@ -12,7 +12,8 @@ import (
 
 // writeChart writes the chart of one scenario as a PNG: the median
 // records/s of each contender from the start and from the first output,
-// bars side by side.
+// bars side by side (for a restore scenario, the seconds from the restart
+// to the end of the restore and to the first output).
 func writeChart(path string, sr scenarioResult) error {
 	ss := summarize(sr)
 	if len(ss) == 0 {
@@ -21,6 +22,11 @@ func writeChart(path string, sr scenarioResult) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s (%s records)", sr.Scenario.Title, thousands(float64(sr.Scenario.Input.N)))
 	p.Y.Label.Text = "input records/s (median)"
+	restore := sr.Scenario.Restore
+	if restore {
+		p.Title.Text = sr.Scenario.Title
+		p.Y.Label.Text = "seconds after the restart (median)"
+	}
 	p.Y.Min = 0
 	p.Y.Tick.Marker = thousandsTicks{}
 	p.Legend.Top = true
@@ -29,7 +35,11 @@ func writeChart(path string, sr scenarioResult) error {
 	w := vg.Points(40)
 	top := 0.0
 	for i, s := range ss {
-		bars, err := plotter.NewBarChart(plotter.Values{s.PerSec, s.PerSecFromFirst}, w)
+		vals := plotter.Values{s.PerSec, s.PerSecFromFirst}
+		if restore {
+			vals = plotter.Values{s.Restore.Seconds(), s.First.Seconds()}
+		}
+		bars, err := plotter.NewBarChart(vals, w)
 		if err != nil {
 			return fmt.Errorf("chart %s: %w", path, err)
 		}
@@ -38,12 +48,16 @@ func writeChart(path string, sr scenarioResult) error {
 		bars.Offset = vg.Length(float64(i)-float64(len(ss)-1)/2) * w
 		p.Add(bars)
 		p.Legend.Add(s.Name, bars)
-		top = max(top, s.PerSec, s.PerSecFromFirst)
+		top = max(top, vals[0], vals[1])
 	}
 	// Room above the bars for the legend, and beside them.
 	p.Y.Max = top * 1.35
 	p.X.Min, p.X.Max = -0.7, 1.7
 	p.NominalX("from the process' start", "from the first output")
+	if restore {
+		p.Y.Tick.Marker = plot.DefaultTicks{}
+		p.NominalX("restored", "first output")
+	}
 	if err := p.Save(8*vg.Inch, 4*vg.Inch, path); err != nil {
 		return fmt.Errorf("chart %s: %w", path, err)
 	}

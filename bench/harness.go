@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -24,12 +25,34 @@ import (
 // partitions is the partition count of every input and output topic.
 const partitions = 8
 
+// Kinds of input.
+const (
+	plainInput = ""      // record i: key keyName(i, Keys), value values()[i%260], timestamp at produce
+	timedInput = "timed" // as plain, with event times spread evenly over Span from Base
+	tableInput = "table" // one record per key in the table (tableHas), value tableValue
+)
+
 // input is a pre-loaded input topic.
 type input struct {
 	Name  string // part of the topic's name
 	Topic string
 	N     int // records
 	Keys  int
+	Kind  string
+	// Timed inputs: record i's timestamp is Base + i·Span/N, Base (Unix
+	// milliseconds) a whole minute.
+	Base int64
+	Span time.Duration
+}
+
+// timestamp is the event time of record i of a timed input, Unix ms.
+func (in *input) timestamp(i int) int64 {
+	return in.Base + int64(i)*in.Span.Milliseconds()/int64(in.N)
+}
+
+// windows is the number of work.Window windows a timed input spans.
+func (in *input) windows() int {
+	return int((in.timestamp(in.N-1)-in.Base)/work.Window.Milliseconds()) + 1
 }
 
 // contender is one program under test.
@@ -42,32 +65,57 @@ type contender struct {
 
 // runSpec is what one run of a contender gets.
 type runSpec struct {
-	App, Out, StateDir, CPUProfile string
+	App, In, Table, Out, StateDir, CPUProfile string
 }
 
 // scenario is one topology under one guarantee and commit interval.
 type scenario struct {
-	ID, Title  string
-	Topology   string // work.Stateless or work.Count
-	Guarantee  string // work.AtLeastOnce or work.ExactlyOnce
-	Commit     time.Duration
-	Input      *input
+	ID, Title string
+	Topology  string // a work topology
+	Guarantee string // work.AtLeastOnce or work.ExactlyOnce
+	Commit    time.Duration
+	Input     *input
+	// Table is the join's table topic, pre-loaded before Input.
+	Table *input `json:",omitempty"`
+	// Restore: each run counts a fresh input of Input.Keys keys (one
+	// record each), is stopped, loses its state directory and starts
+	// again on RestoreKeys more records (keys 0…RestoreKeys-1 again):
+	// the figures of interest are the second start's.
+	Restore     bool `json:",omitempty"`
+	RestoreKeys int  `json:",omitempty"`
+	// Skip are the contenders that do not run the scenario.
+	Skip       []string `json:",omitempty"`
 	Contenders []contender
 }
 
 // runResult is the measure of one run of one contender.
 type runResult struct {
-	Contender string
-	Run       int
-	First     time.Duration // start to first output record
-	Total     time.Duration // start to complete output
-	CPU       time.Duration // user + system
-	MaxRSS    int64         // bytes
-	Output    int64         // output records read until complete
-	Changelog int64         // changelog topics' end offsets
-	Records   int           // input records
-	Load1     float64       // the machine's 1-minute load average at the start (-1 if unknown)
+	Contender   string
+	Run         int
+	First       time.Duration // start to first output record
+	Total       time.Duration // start to complete output
+	CPU         time.Duration // user + system
+	MaxRSS      int64         // bytes
+	Output      int64         // output records read until complete
+	Changelog   int64         // changelog topics' end offsets
+	Repartition int64         // repartition topics' end offsets
+	StateBytes  int64         // disk usage of the state directory after the run (du)
+	StateSize   int64         // the size of its files (less than du when preallocated)
+	Records     int           // input records
+	Load1       float64       // the machine's 1-minute load average at the start (-1 if unknown)
+	// Restore scenario: the first start's time to complete output, and
+	// the second's (the one measured above) time to the end of the last
+	// store's restore and changelog records restored, as the contender
+	// reports them.
+	Phase1 time.Duration `json:",omitempty"`
+	// Stop is the time from SIGTERM to the process' exit.
+	Stop     time.Duration `json:",omitempty"`
+	Restore  time.Duration `json:",omitempty"`
+	Restored int64         `json:",omitempty"`
 }
+
+// written is the records written: output, changelog and repartition.
+func (r runResult) written() int64 { return r.Output + r.Changelog + r.Repartition }
 
 // perSec is the input records per second from the start.
 func (r runResult) perSec() float64 { return float64(r.Records) / r.Total.Seconds() }
@@ -98,7 +146,8 @@ type harness struct {
 }
 
 func newHarness(ctx context.Context, log *slog.Logger, bootstrap, root, tmp string, o options) (*harness, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.MaxBufferedRecords(200000), kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.MaxBufferedRecords(200000), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MetadataMinAge(100*time.Millisecond)) // a new input topic is produced to at once
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -126,13 +175,26 @@ func (h *harness) close() {
 
 // setup builds the contenders and defines the scenarios.
 func (h *harness) setup(ctx context.Context) error {
+	// Timed records: 5 minutes of event time ending 5 minutes ago.
+	base := time.Now().Add(-10 * time.Minute).Truncate(time.Minute).UnixMilli()
 	stateless := &input{Name: "stateless", N: 2_000_000, Keys: 10_000}
 	count := &input{Name: "count", N: 1_000_000, Keys: 100_000}
+	windowed := &input{Name: "window", N: 1_000_000, Keys: 100_000, Kind: timedInput, Base: base, Span: 5 * time.Minute}
+	table := &input{Name: "table", Keys: 100_000, Kind: tableInput}
+	joined := &input{Name: "join", N: 1_000_000, Keys: 100_000}
+	restore := &input{Name: "restore", N: 1_000_000, Keys: 1_000_000} // one per run
+	restoreKeys := 10_000
 	if h.opts.quick {
 		stateless = &input{Name: "stateless", N: 100_000, Keys: 10_000}
 		count = &input{Name: "count", N: 100_000, Keys: 10_000}
+		windowed = &input{Name: "window", N: 100_000, Keys: 10_000, Kind: timedInput, Base: base, Span: 5 * time.Minute}
+		table = &input{Name: "table", Keys: 10_000, Kind: tableInput}
+		joined = &input{Name: "join", N: 100_000, Keys: 10_000}
+		restore = &input{Name: "restore", N: 100_000, Keys: 100_000}
+		restoreKeys = 1_000
 	}
-	h.inputs = []*input{stateless, count}
+	table.N = tableSize(table.Keys)
+	h.inputs = []*input{stateless, count, windowed, table, joined}
 
 	bin := filepath.Join(h.tmp, "bin")
 	var all []contender
@@ -166,6 +228,11 @@ func (h *harness) setup(ctx context.Context) error {
 		{ID: "count-alos-30s", Title: "Count per key, at-least-once, 30 s commits", Topology: work.Count, Guarantee: work.AtLeastOnce, Commit: 30 * time.Second, Input: count},
 		{ID: "count-alos-100ms", Title: "Count per key, at-least-once, 100 ms commits", Topology: work.Count, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: count},
 		{ID: "count-eos-100ms", Title: "Count per key, exactly-once, 100 ms commits", Topology: work.Count, Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond, Input: count},
+		{ID: "groupby-count", Title: "groupBy (new key) + count through a repartition topic, at-least-once, 100 ms commits", Topology: work.GroupByCount, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: count},
+		{ID: "window-count", Title: "Tumbling 1-minute window count, at-least-once, 100 ms commits", Topology: work.WindowCount, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: windowed},
+		{ID: "join", Title: "Stream–table left join, at-least-once, 100 ms commits", Topology: work.Join, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: joined, Table: table},
+		{ID: "restore", Title: fmt.Sprintf("Restore of a %s-key count store after losing the state directory", thousands(float64(restore.Keys))), Topology: work.Count, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond,
+			Input: restore, Restore: true, RestoreKeys: restoreKeys, Skip: []string{"raw"}},
 	}
 	if h.opts.quick && h.opts.only == "" {
 		// The 30 s at-least-once count mostly measures Kafka Streams'
@@ -180,7 +247,7 @@ func (h *harness) setup(ctx context.Context) error {
 		return errors.New("no scenario or no contender left to run")
 	}
 	for _, s := range h.scenarios {
-		s.Contenders = all
+		s.Contenders = slices.DeleteFunc(slices.Clone(all), func(c contender) bool { return slices.Contains(s.Skip, c.ID) })
 	}
 	return nil
 }
@@ -198,17 +265,24 @@ func goCmd(exe, bootstrap string) func(*scenario, runSpec) *exec.Cmd {
 
 // contenderArgs are the flags every contender takes.
 func contenderArgs(s *scenario, rs runSpec, bootstrap string) []string {
-	return []string{"-bootstrap", bootstrap, "-in", s.Input.Topic, "-out", rs.Out, "-app", rs.App,
+	args := []string{"-bootstrap", bootstrap, "-in", rs.In, "-out", rs.Out, "-app", rs.App,
 		"-topology", s.Topology, "-guarantee", s.Guarantee, "-commit", s.Commit.String()}
+	if rs.Table != "" {
+		args = append(args, "-table", rs.Table)
+	}
+	return args
 }
 
 // runAll pre-loads the inputs and runs every scenario.
 func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 	var out []scenarioResult
 	for _, s := range h.scenarios {
-		if s.Input.Topic == "" {
-			if err := h.preload(ctx, s.Input); err != nil {
-				return nil, err
+		// The table first: its records are older than the stream's.
+		for _, in := range []*input{s.Table, s.Input} {
+			if in != nil && in.Topic == "" && !s.Restore {
+				if err := h.preload(ctx, in); err != nil {
+					return nil, err
+				}
 			}
 		}
 		sr := scenarioResult{Scenario: s}
@@ -216,14 +290,19 @@ func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 			// Alternate: each run starts with the next contender.
 			for i := range s.Contenders {
 				c := s.Contenders[(run+i)%len(s.Contenders)]
-				r, err := h.runOnce(ctx, s, c, run)
+				run1 := h.runOnce
+				if s.Restore {
+					run1 = h.runRestore
+				}
+				r, err := run1(ctx, s, c, run)
 				if err != nil {
 					return nil, fmt.Errorf("scenario %s, %s, run %d: %w", s.ID, c.Name, run+1, err)
 				}
 				h.log.Info("run", "scenario", s.ID, "contender", c.ID, "run", run+1,
 					"records/s", int(r.perSec()), "first_output", r.First.Round(time.Millisecond),
 					"total", r.Total.Round(time.Millisecond), "cpu", r.CPU.Round(time.Millisecond),
-					"rss_mb", r.MaxRSS>>20, "written", r.Output+r.Changelog)
+					"rss_mb", r.MaxRSS>>20, "written", r.written(), "state_mb", r.StateBytes>>20, "state_files_mb", r.StateSize>>20,
+					"restore", r.Restore.Round(time.Millisecond), "restored", r.Restored, "stop", r.Stop.Round(time.Millisecond))
 				sr.Runs = append(sr.Runs, r)
 			}
 		}
@@ -247,6 +326,16 @@ func values() [][]byte {
 	return vs
 }
 
+// tableHas reports whether the join's table holds key index k: three keys
+// in four (k%4 != 3), so that the left join sees both cases.
+func tableHas(k int) bool { return k%4 != 3 }
+
+// tableSize is the number of records of a table over keys keys.
+func tableSize(keys int) int { return keys - (keys+1)/4 }
+
+// tableValue is the table's value of key index k.
+func tableValue(k int) string { return fmt.Sprintf("t%07d", k) }
+
 // preload creates the input topic and produces its records.
 func (h *harness) preload(ctx context.Context, in *input) error {
 	in.Topic = fmt.Sprintf("bench-in-%s-%s-%d-%d", h.stamp, in.Name, in.N, in.Keys)
@@ -256,8 +345,21 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 	start := time.Now()
 	vs := values()
 	var perr work.FirstErr
-	for i := range in.N {
-		h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}, perr.Set)
+	switch in.Kind {
+	case tableInput:
+		for k := range in.Keys {
+			if tableHas(k) {
+				h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(k, in.Keys)), Value: []byte(tableValue(k))}, perr.Set)
+			}
+		}
+	default:
+		for i := range in.N {
+			r := &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}
+			if in.Kind == timedInput {
+				r.Timestamp = time.UnixMilli(in.timestamp(i))
+			}
+			h.cl.Produce(ctx, r, perr.Set)
+		}
 	}
 	if err := h.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("preload %s: %w", in.Topic, err)
@@ -300,10 +402,18 @@ func (h *harness) createTopic(ctx context.Context, topic string) error {
 	}
 }
 
-// newChecker returns the output check of s.
+// newChecker returns the output check of s (the first start's, for the
+// restore scenario).
 func newChecker(s *scenario) checker {
-	if s.Topology == work.Stateless {
+	switch s.Topology {
+	case work.Stateless:
 		return &statelessChecker{want: statelessExpected(s.Input.N)}
+	case work.GroupByCount:
+		return newGroupCountChecker(s.Input.N, s.Input.Keys)
+	case work.WindowCount:
+		return newWindowCountChecker(s.Input)
+	case work.Join:
+		return newJoinChecker(s.Input.N, s.Input.Keys, s.Table.Keys)
 	}
 	return newCountChecker(s.Input.N, s.Input.Keys)
 }
@@ -312,41 +422,134 @@ func newChecker(s *scenario) checker {
 const stallTimeout = 90 * time.Second
 
 // runOnce runs contender c once on scenario s: a fresh application id and
-// output topic, the process started while a read_committed consumer reads
-// the output, stopped when the output is complete.
+// output topic (the application creates its internal topics), the process
+// started while a read_committed consumer reads the output, stopped when
+// the output is complete.
 func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int) (runResult, error) {
-	res := runResult{Contender: c.ID, Run: run, Records: s.Input.N, Load1: loadAverage()}
 	app := fmt.Sprintf("bench-%s-%s-%s-%d", h.stamp, s.ID, c.ID, run)
-	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
+	rs := runSpec{App: app, In: s.Input.Topic, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
+	if s.Table != nil {
+		rs.Table = s.Table.Topic
+	}
 	if h.opts.cpuprofile != "" && !h.profiled && c.ID == "samsa" {
 		rs.CPUProfile, _ = filepath.Abs(h.opts.cpuprofile)
 		h.profiled = true
 	}
-	if err := h.createTopic(ctx, rs.Out); err != nil {
+	defer h.cleanup(app, rs.StateDir)
+	res, _, err := h.runProcess(ctx, s, c, rs, newChecker(s), filepath.Join(h.tmp, app+".log"))
+	res.Run = run
+	if err != nil {
 		return res, err
 	}
-	defer h.cleanup(app, rs.StateDir)
+	err = h.measureTopics(ctx, app, &res)
+	return res, err
+}
 
+// runRestore runs contender c once on the restore scenario s: a fresh
+// input of s.Input.Keys keys, one record each, counted to the end; then
+// the process is stopped, its state directory deleted, s.RestoreKeys
+// records (keys 0…RestoreKeys-1 again) added to the input, and the process
+// started again with an empty state directory, writing to a second output
+// topic whose every count must be 2 (a store not restored writes 1). The
+// result is the second start's, with the first's time in Phase1.
+func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run int) (runResult, error) {
+	app := fmt.Sprintf("bench-%s-%s-%s-%d", h.stamp, s.ID, c.ID, run)
+	in := &input{Name: fmt.Sprintf("%s-%s-%d", s.ID, c.ID, run), N: s.Input.Keys, Keys: s.Input.Keys}
+	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
+	defer h.cleanup(app, rs.StateDir)
+	defer func() {
+		if in.Topic != "" {
+			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := h.adm.DeleteTopics(dctx, in.Topic); err != nil {
+				h.log.Warn("deleting an input topic", "topic", in.Topic, "err", err)
+			}
+		}
+	}()
+	if err := h.preload(ctx, in); err != nil {
+		return runResult{Contender: c.ID, Run: run}, err
+	}
+	rs.In = in.Topic
+	first, _, err := h.runProcess(ctx, s, c, rs, newCountChecker(in.N, in.Keys), filepath.Join(h.tmp, app+"-1.log"))
+	if err != nil {
+		return first, fmt.Errorf("first start: %w", err)
+	}
+	if err := os.RemoveAll(rs.StateDir); err != nil {
+		return first, fmt.Errorf("deleting the state directory: %w", err)
+	}
+	var perr work.FirstErr
+	for k := range s.RestoreKeys {
+		h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(k, in.Keys)), Value: values()[0]}, perr.Set)
+	}
+	if err := h.cl.Flush(ctx); err != nil {
+		return first, fmt.Errorf("adding records: %w", err)
+	}
+	if err := perr.Get(); err != nil {
+		return first, fmt.Errorf("adding records: %w", err)
+	}
+	rs.Out = app + "-out2"
+	logPath := filepath.Join(h.tmp, app+"-2.log")
+	res, start, err := h.runProcess(ctx, s, c, rs, newRestoreChecker(in.Keys, s.RestoreKeys), logPath)
+	res.Run, res.Records, res.Phase1 = run, in.N, first.Total
+	if err != nil {
+		return res, fmt.Errorf("second start, state directory deleted: %w", err)
+	}
+	end, n, err := restoreEnd(logPath)
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	res.Restore, res.Restored = end.Sub(start), n
+	err = h.measureTopics(ctx, app, &res)
+	return res, err
+}
+
+// restoreEnd reads the "bench-restored unixms=… records=…" lines of a
+// contender's log: the latest time and the records in all.
+func restoreEnd(logPath string) (time.Time, int64, error) {
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	var last, n int64
+	for _, l := range strings.Split(string(b), "\n") {
+		var ms, recs int64
+		if _, err := fmt.Sscanf(l, "bench-restored unixms=%d records=%d", &ms, &recs); err == nil {
+			last = max(last, ms)
+			n += recs
+		}
+	}
+	if last == 0 {
+		return time.Time{}, 0, errors.New("no bench-restored line in its log: no store was restored")
+	}
+	return time.UnixMilli(last), n, nil
+}
+
+// runProcess starts contender c with rs and reads rs.Out (created here)
+// with chk until the output is complete, then stops the process; it
+// returns the result (output, times, CPU, peak RSS) and the start time.
+func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs runSpec, chk checker, logPath string) (runResult, time.Time, error) {
+	res := runResult{Contender: c.ID, Records: s.Input.N, Load1: loadAverage()}
+	if err := h.createTopic(ctx, rs.Out); err != nil {
+		return res, time.Time{}, err
+	}
 	cons, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(h.bootstrap, ",")...), kgo.ConsumeTopics(rs.Out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.MetadataMinAge(100*time.Millisecond), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {
-		return res, fmt.Errorf("output consumer: %w", err)
+		return res, time.Time{}, fmt.Errorf("output consumer: %w", err)
 	}
 	defer cons.Close()
-	logPath := filepath.Join(h.tmp, app+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {
-		return res, fmt.Errorf("contender log: %w", err)
+		return res, time.Time{}, fmt.Errorf("contender log: %w", err)
 	}
 	defer logf.Close()
 
 	cmd := c.Cmd(s, rs)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	chk := newChecker(s)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return res, start, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -364,7 +567,7 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 		fs := cons.PollFetches(pctx)
 		cancel()
 		if ctx.Err() != nil {
-			return res, ctx.Err()
+			return res, start, ctx.Err()
 		}
 		var cerr error
 		fs.EachError(func(t string, p int32, err error) {
@@ -373,7 +576,7 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 			}
 		})
 		if cerr != nil {
-			return res, cerr
+			return res, start, cerr
 		}
 		now := time.Now()
 		it := fs.RecordIter()
@@ -387,21 +590,22 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 			cerr = chk.add(r.Key, r.Value)
 		}
 		if cerr != nil {
-			return res, fmt.Errorf("WRONG OUTPUT from %s: %w", c.Name, cerr)
+			return res, start, fmt.Errorf("WRONG OUTPUT from %s: %w", c.Name, cerr)
 		}
 		select {
 		case err := <-exited:
 			stopped = true
-			return res, fmt.Errorf("%s exited before its output was complete (%s): %v\n%s", c.Name, chk.progress(), err, tail(logPath))
+			return res, start, fmt.Errorf("%s exited before its output was complete (%s): %v\n%s", c.Name, chk.progress(), err, tail(logPath))
 		default:
 		}
 		if now.Sub(lastProgress) > stallTimeout {
-			return res, fmt.Errorf("%s: no output for %s, output incomplete: %s\n%s", c.Name, stallTimeout, chk.progress(), tail(logPath))
+			return res, start, fmt.Errorf("%s: no output for %s, output incomplete: %s\n%s", c.Name, stallTimeout, chk.progress(), tail(logPath))
 		}
 	}
 	res.Total = time.Since(start)
 
 	// Stop: SIGTERM, then SIGKILL after 20 s.
+	term := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -411,31 +615,62 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 		<-exited
 	}
 	stopped = true
+	res.Stop = time.Since(term)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
 	}
-	res.Changelog, err = h.changelogOffsets(ctx, app)
-	return res, err
+	res.StateBytes, res.StateSize = diskUsage(rs.StateDir)
+	return res, start, nil
 }
 
-// changelogOffsets sums the end offsets of the changelog topics of app.
-func (h *harness) changelogOffsets(ctx context.Context, app string) (int64, error) {
+// measureTopics sets the changelog and repartition records of app's run:
+// the end offsets of its topics named so (transaction markers included).
+func (h *harness) measureTopics(ctx context.Context, app string, res *runResult) error {
 	topics, err := h.appTopics(ctx, app)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	topics = slices.DeleteFunc(topics, func(t string) bool { return !strings.HasSuffix(t, "-changelog") })
+	topics = slices.DeleteFunc(topics, func(t string) bool {
+		return !strings.HasSuffix(t, "-changelog") && !strings.HasSuffix(t, "-repartition")
+	})
 	if len(topics) == 0 {
-		return 0, nil
+		return nil
 	}
 	ends, err := h.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
-		return 0, fmt.Errorf("changelog end offsets: %w", err)
+		return fmt.Errorf("internal topics' end offsets: %w", err)
 	}
-	var n int64
-	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
-	return n, nil
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("internal topics' end offsets: %w", err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if strings.HasSuffix(o.Topic, "-changelog") {
+			res.Changelog += o.Offset
+		} else {
+			res.Repartition += o.Offset
+		}
+	})
+	return nil
+}
+
+// diskUsage is the disk space the files under dir take (du's figure, with
+// the space files reserve: Pebble preallocates its write-ahead logs) and
+// the sum of their sizes, 0 if there are none.
+func diskUsage(dir string) (du, size int64) {
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			size += info.Size()
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				du += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return du, size
 }
 
 // appTopics lists the topics whose name starts with app.

@@ -1,10 +1,32 @@
 // Command bench is samsa's end-to-end benchmark harness (issue 14): it runs
-// the same topologies — a stateless map+filter and a count per key — as
-// separate OS processes of a raw franz-go consume→produce loop, samsa and
-// Kafka Streams, on the same pre-loaded input topics of one real Kafka
-// broker, alternating the contenders run by run, checks every contender's
-// output, and writes medians, ratios and charts into a generated section of
-// docs/benchmarks.md.
+// the same topologies as separate OS processes of a raw franz-go
+// consume→produce loop, samsa and Kafka Streams, on the same pre-loaded
+// input topics of one real Kafka broker, alternating the contenders run by
+// run, checks every contender's output, and writes medians, ratios and
+// charts into a generated section of docs/benchmarks.md. The scenarios
+// (-scenarios takes their ids):
+//
+//   - stateless, stateless-eos: map+filter, at-least-once 30 s commits and
+//     exactly-once 100 ms; every kept record upper-cased, none wrongly
+//     filtered, no extra.
+//   - count-alos-30s (not in -quick), count-alos-100ms, count-eos-100ms: a
+//     count per key; every key's final count is the input's, none above.
+//   - groupby-count: the key re-mapped (ten input keys per new key) and
+//     counted per new key through a repartition topic; checked as a count.
+//   - window-count: a count per key and 1-minute tumbling window (event
+//     times spread over 5 minutes, no grace); every (key, window)'s final
+//     count is the input's. State on disk and peak RSS are in every table.
+//   - join: a stream left-joined with a table pre-loaded before it (one key
+//     in four missing); every stream record joined once, with its key's
+//     table value or none.
+//   - restore (samsa and Kafka Streams only): a count over 1,000,000 keys
+//     (100,000 with -quick), stopped, its state directory deleted, started
+//     again on more records of its keys: the time to the end of the
+//     restore (the contenders' restore listeners) and to the first output,
+//     every count after it exactly 2.
+//
+// The raw loop's counts are Go maps (no changelog, no repartition), its
+// join a Go map of the table; it has nothing to restore.
 //
 //	cd bench && go run . [-quick] [-out docs/benchmarks.md]
 //
@@ -53,7 +75,7 @@ type options struct {
 
 func run(log *slog.Logger) error {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input, one run per contender, no 30 s count scenario")
+	flag.BoolVar(&o.quick, "quick", false, "about 100k records per input (a 100k-key restore), one run per contender, no 30 s count scenario")
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "markdown file whose generated section is written, relative to the repository root (charts go to bench/ beside it); empty: print only")
 	flag.IntVar(&o.runs, "runs", 0, "runs per contender and scenario (default 3, 1 with -quick)")
 	flag.StringVar(&o.only, "scenarios", "", "comma-separated scenario ids to run (default all)")

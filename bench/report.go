@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/samsa-streams/samsa/bench/internal/work"
 )
 
 // Markers around the generated section of the benchmarks document.
@@ -82,11 +84,21 @@ type summary struct {
 	First                   time.Duration
 	CPU                     float64 // seconds
 	RSS                     float64 // MB
-	Written                 float64 // output + changelog records (medians)
+	Written                 float64 // output + changelog + repartition records (medians)
 	Output, Changelog       float64
+	Repartition             float64
+	WrittenPerInput         float64 // Written / input records
+	StateMB                 float64 // state directory on disk after the run (du)
+	StateFilesMB            float64 // the size of its files
 	MinPerSec, MaxPerSec    float64
 	CPUPerMillion           float64 // CPU seconds per million input records
-	recordsIn               int
+	// Restore scenario: the second start's time to complete output, to
+	// the last store restored, the changelog records restored, and the
+	// first start's records/s.
+	Total, Restore time.Duration
+	Restored       float64
+	Phase1PerSec   float64
+	recordsIn      int
 }
 
 // summarize returns the medians of each contender of sr, in the
@@ -95,7 +107,7 @@ func summarize(sr scenarioResult) []summary {
 	var out []summary
 	for _, c := range sr.Scenario.Contenders {
 		s := summary{Contender: c.ID, Name: c.Name, MinPerSec: math.Inf(1), MaxPerSec: math.Inf(-1)}
-		var ps, pf, first, cpu, rss, outN, cl []float64
+		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1 []float64
 		for _, r := range sr.Runs {
 			if r.Contender != c.ID {
 				continue
@@ -109,6 +121,15 @@ func summarize(sr scenarioResult) []summary {
 			rss = append(rss, float64(r.MaxRSS)/1e6)
 			outN = append(outN, float64(r.Output))
 			cl = append(cl, float64(r.Changelog))
+			rp = append(rp, float64(r.Repartition))
+			st = append(st, float64(r.StateBytes)/1e6)
+			sf = append(sf, float64(r.StateSize)/1e6)
+			tot = append(tot, float64(r.Total))
+			rest = append(rest, float64(r.Restore))
+			restd = append(restd, float64(r.Restored))
+			if r.Phase1 > 0 {
+				p1 = append(p1, float64(r.Records)/r.Phase1.Seconds())
+			}
 			s.MinPerSec = math.Min(s.MinPerSec, r.perSec())
 			s.MaxPerSec = math.Max(s.MaxPerSec, r.perSec())
 		}
@@ -118,8 +139,12 @@ func summarize(sr scenarioResult) []summary {
 		s.PerSec, s.PerSecFromFirst = median(ps), median(pf)
 		s.First = time.Duration(median(first))
 		s.CPU, s.RSS = median(cpu), median(rss)
-		s.Output, s.Changelog = median(outN), median(cl)
-		s.Written = s.Output + s.Changelog
+		s.Output, s.Changelog, s.Repartition = median(outN), median(cl), median(rp)
+		s.Written = s.Output + s.Changelog + s.Repartition
+		s.WrittenPerInput = s.Written / float64(s.recordsIn)
+		s.StateMB, s.StateFilesMB = median(st), median(sf)
+		s.Total, s.Restore = time.Duration(median(tot)), time.Duration(median(rest))
+		s.Restored, s.Phase1PerSec = median(restd), median(p1)
 		s.CPUPerMillion = s.CPU / float64(s.recordsIn) * 1e6
 		out = append(out, s)
 	}
@@ -152,22 +177,32 @@ func (r report) markdown(charts string) string {
 	p("Machine: %d cores (%s), %s, %s, %s; %s. ", m.CPUs, m.CPUModel, m.OS, m.GoVersion, m.Java, m.BrokerDescription)
 	p("The broker, the harness' output reader and the contender share those cores%s.\n\n", r.loadNote())
 	p("Each contender is its own OS process reading the same pre-loaded input topic (8 partitions, 100-byte values) ")
-	p("with a fresh application id and output topic; contenders alternate run by run, %d run(s) each; figures are medians. ", r.Runs)
+	p("with a fresh application id and output topic (so every run includes creating the application's internal topics); contenders alternate run by run, %d run(s) each; figures are medians. ", r.Runs)
 	p("Records/s are input records over the time from the process' start (JVM or Go binary, group join included) ")
 	p("to the last expected output record read with a `read_committed` consumer, and over the time from the first output record. ")
-	p("CPU is user+system seconds and peak RSS the maximum resident set, both from the process' rusage. ")
-	p("Records written are the output records read plus the changelog topics' end offsets (transaction markers included). ")
-	p("Every run's output is checked (stateless: every kept record, upper-cased, none filtered wrongly, no extra; count: the final count of every key equals the input's) and a wrong run fails the harness.\n\n")
-	p("Contenders: **raw loop** (`bench/cmd/raw`): franz-go consume→produce with the same work; at-least-once it flushes then commits every commit interval, exactly-once it ends a `GroupTransactSession` transaction every interval; its count is a Go map with no changelog (no fault tolerance: an upper bound, not a peer). ")
-	p("**samsa** (`bench/cmd/samsa`): `StreamOf`→`MapValues`→`Filter`→`To`, or `Count`→`To`, with `serde.StringView`, its defaults otherwise. ")
-	p("**Kafka Streams** (`bench/streams`): the same DSL topologies, its defaults otherwise (one stream thread, 10 MB record cache, RocksDB, JVM default heap). ")
+	p("CPU is user+system seconds and peak RSS the maximum resident set, both from the process' rusage; state on disk is the disk usage (du) of the contender's state directory once it has stopped, and in brackets the size of its files: Pebble preallocates its write-ahead log files (about 18 MB each on disk for a few hundred kB written), which du counts. ")
+	p("Records written are the output records read plus the changelog and repartition topics' end offsets (transaction markers included), also per input record. ")
+	p("Every run's output is checked and a wrong run fails the harness: stateless, every kept record, upper-cased, none filtered wrongly, no extra; ")
+	p("counts (per key, per new key after groupBy, per key and window), the final count of every key (and window) equals the input's and none is above it; ")
+	p("join, every stream record joined once, with its key's table value or none when the table lacks the key; ")
+	p("restore, every count after the restart is exactly 2 (1 before the state was lost, 1 after).\n\n")
+	p("Contenders: **raw loop** (`bench/cmd/raw`): franz-go consume→produce with the same work; at-least-once it flushes then commits every commit interval, exactly-once it ends a `GroupTransactSession` transaction every interval; its counts are a Go map with no changelog and no repartition (one process reads every partition), its join a Go map of the table read to its end before the stream (no fault tolerance: an upper bound, not a peer; not run for the restore, having no state to restore). ")
+	p("**samsa** (`bench/cmd/samsa`): `StreamOf`→`MapValues`→`Filter`→`To`, `Count`, `SelectKey`→`Count` (which inserts the repartition topic), `WindowedCount(TumblingWindows(time.Minute))`, or `LeftJoin` with a `TableOf`, with `serde.StringView`, its defaults otherwise. ")
+	p("**Kafka Streams** (`bench/streams`): the same DSL topologies (`groupBy(…).count()`, `windowedBy(TimeWindows.ofSizeWithNoGrace(1 min)).count()`, `leftJoin(table)`), its defaults otherwise (one stream thread, 10 MB record cache, RocksDB, JVM default heap). ")
 	p("Records/s from the first output overstate a contender whose output appears in bursts: under exactly-once nothing is visible before the first transaction commits (the raw loop's first one holds every record polled in its first interval), and Kafka Streams' record cache holds counts until a commit or until the cache is full (which is also why it writes fewer count updates). ")
-	p("Kafka Streams' default commit intervals are samsa's (30 s at-least-once, 100 ms exactly-once): the 30 s and exactly-once scenarios run both at their defaults, the at-least-once 100 ms one at samsa's shorter interval. ")
+	p("Kafka Streams' default commit intervals are samsa's (30 s at-least-once, 100 ms exactly-once): the 30 s and exactly-once scenarios run both at their defaults, the at-least-once 100 ms ones at samsa's shorter interval. ")
 	p("goka: not measured (`github.com/lovoo/goka` is not available from the Go module proxy this machine uses).\n\n")
 
 	p("### Summary\n\n")
-	p("| scenario | samsa records/s | samsa / raw loop | samsa / Kafka Streams | first output: raw / samsa / Streams |\n|---|---|---|---|---|\n")
-	for _, sr := range r.Scenarios {
+	var restores []scenarioResult
+	for i, sr := range r.Scenarios {
+		if sr.Scenario.Restore {
+			restores = append(restores, sr)
+			continue
+		}
+		if len(restores) == i {
+			p("| scenario | samsa records/s | samsa / raw loop | samsa / Kafka Streams | first output: raw / samsa / Streams | records written per input record: samsa / Streams |\n|---|---|---|---|---|---|\n")
+		}
 		ss := summarize(sr)
 		sa, okS := find(ss, "samsa")
 		raw, okR := find(ss, "raw")
@@ -182,21 +217,45 @@ func (r report) markdown(charts string) string {
 		if okK {
 			kPS = ks.PerSec
 		}
-		p("| %s | %s | %s | %s | %s / %s / %s |\n", sr.Scenario.Title, thousands(sPS), fmtRatio(ratio(sPS, rPS)), fmtRatio(ratio(sPS, kPS)),
-			fmtFirst(raw, okR), fmtFirst(sa, okS), fmtFirst(ks, okK))
+		p("| %s | %s | %s | %s | %s / %s / %s | %s / %s |\n", sr.Scenario.Title, thousands(sPS), fmtRatio(ratio(sPS, rPS)), fmtRatio(ratio(sPS, kPS)),
+			fmtFirst(raw, okR), fmtFirst(sa, okS), fmtFirst(ks, okK), fmtPerInput(sa, okS), fmtPerInput(ks, okK))
 	}
-	p("\nRatios are of the medians of records/s from start. \"First output\" is the time from the process' start to its first output record on a fresh application (median).\n")
+	if len(restores) < len(r.Scenarios) {
+		p("\nRatios are of the medians of records/s from start. \"First output\" is the time from the process' start to its first output record on a fresh application (median).\n")
+	}
+	if len(restores) > 0 {
+		p("\n| restore | samsa: restored / first output after restart | Kafka Streams: restored / first output after restart |\n|---|---|---|\n")
+		for _, sr := range restores {
+			ss := summarize(sr)
+			sa, okS := find(ss, "samsa")
+			ks, okK := find(ss, "streams")
+			p("| %s | %s / %s | %s / %s |\n", sr.Scenario.Title, fmtRestore(sa, okS), fmtFirst(sa, okS), fmtRestore(ks, okK), fmtFirst(ks, okK))
+		}
+	}
 
 	for _, sr := range r.Scenarios {
 		s := sr.Scenario
 		p("\n### %s\n\n", s.Title)
-		p("%s records, %s keys. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.ID)
-		p("| contender | runs | records/s from start (min–max) | records/s from first output | first output | CPU s | CPU s per 10⁶ records | peak RSS MB | records written (output + changelog) |\n")
-		p("|---|---|---|---|---|---|---|---|---|\n")
-		for _, c := range summarize(sr) {
-			p("| %s | %d | %s (%s–%s) | %s | %s | %.1f | %.2f | %.0f | %s (%s + %s) |\n", c.Name, c.Runs, thousands(c.PerSec),
-				thousands(c.MinPerSec), thousands(c.MaxPerSec), thousands(c.PerSecFromFirst), fmtDur(c.First), c.CPU, c.CPUPerMillion, c.RSS,
-				thousands(c.Written), thousands(c.Output), thousands(c.Changelog))
+		if s.Restore {
+			restoreSection(p, sr)
+		} else {
+			p("%s records, %s keys", thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)))
+			switch {
+			case s.Table != nil:
+				p(", joined with a table of %s keys (one key in four of the stream's missing)", thousands(float64(s.Table.N)))
+			case s.Input.Kind == timedInput:
+				p(", event times spread evenly over %s (%d windows)", s.Input.Span, s.Input.windows())
+			case s.Topology == work.GroupByCount:
+				p(" re-keyed to %s new keys", thousands(float64((s.Input.Keys+9)/10)))
+			}
+			p(". `cd bench && go run . -scenarios %s`\n\n", s.ID)
+			p("| contender | runs | records/s from start (min–max) | records/s from first output | first output | CPU s | CPU s per 10⁶ records | peak RSS MB | state on disk MB (files) | records written (output + changelog + repartition) | per input record |\n")
+			p("|---|---|---|---|---|---|---|---|---|---|---|\n")
+			for _, c := range summarize(sr) {
+				p("| %s | %d | %s (%s–%s) | %s | %s | %.1f | %.2f | %.0f | %s | %s (%s + %s + %s) | %.2f |\n", c.Name, c.Runs, thousands(c.PerSec),
+					thousands(c.MinPerSec), thousands(c.MaxPerSec), thousands(c.PerSecFromFirst), fmtDur(c.First), c.CPU, c.CPUPerMillion, c.RSS,
+					fmtState(c), thousands(c.Written), thousands(c.Output), thousands(c.Changelog), thousands(c.Repartition), c.WrittenPerInput)
+			}
 		}
 		if charts != "" {
 			p("\n![%s](%s)\n", s.Title, filepath.ToSlash(filepath.Join(charts, s.ID+".png")))
@@ -204,6 +263,44 @@ func (r report) markdown(charts string) string {
 	}
 	p("%s\n", endMarker)
 	return b.String()
+}
+
+// restoreSection writes the table of a restore scenario.
+func restoreSection(p func(string, ...any), sr scenarioResult) {
+	s := sr.Scenario
+	p("A count over %s keys (one record each; the store and its changelog hold %s keys), run to its complete output, stopped; ", thousands(float64(s.Input.Keys)), thousands(float64(s.Input.Keys)))
+	p("then its state directory is deleted, %s records of keys it counted are added, and it starts again with the same application id. ", thousands(float64(s.RestoreKeys)))
+	p("Restored: from the second start to the end of the last store's restore, as the contender's restore listener reports it (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`); ")
+	p("first and complete output: from the second start to the first and the last of the %s new counts. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.RestoreKeys)), s.ID)
+	p("| contender | runs | first start: records/s | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB (files) |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range summarize(sr) {
+		p("| %s | %d | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), thousands(c.Restored),
+			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtState(c))
+	}
+}
+
+func fmtRestore(s summary, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return fmtDur(s.Restore)
+}
+
+func fmtPerInput(s summary, ok bool) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", s.WrittenPerInput)
+}
+
+// fmtState formats the state on disk and the size of its files, in
+// megabytes, "–" for none.
+func fmtState(s summary) string {
+	if s.StateMB <= 0 || math.IsNaN(s.StateMB) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f (%.1f)", s.StateMB, s.StateFilesMB)
 }
 
 func fmtFirst(s summary, ok bool) string {

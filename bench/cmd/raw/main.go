@@ -1,6 +1,8 @@
 // Command raw is the benchmark harness' baseline: a plain franz-go
 // consume→produce loop doing the same work as the samsa topologies (map and
-// filter, or a count per key kept in a Go map with no changelog), under
+// filter; a count per key, per new key or per key and window kept in a Go
+// map with no changelog; a left join with the table topic read into a Go
+// map before the stream), under
 // at-least-once (flush, then commit the offsets, every commit interval) or
 // exactly-once (a GroupTransactSession ending a transaction every commit
 // interval). It runs until SIGTERM or SIGINT.
@@ -18,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/bench/internal/work"
@@ -44,10 +47,14 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if f.Guarantee == work.ExactlyOnce {
-		err = runTxn(ctx, f, log)
-	} else {
-		err = runPlain(ctx, f, log)
+	var proc processor
+	proc, err = newProcessor(ctx, f)
+	switch {
+	case err != nil:
+	case f.Guarantee == work.ExactlyOnce:
+		err = runTxn(ctx, f, proc, log)
+	default:
+		err = runPlain(ctx, f, proc, log)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("raw loop failed", "err", err)
@@ -60,22 +67,82 @@ func main() {
 // record, or nil when the record is dropped.
 type processor func(r *kgo.Record) *kgo.Record
 
-func newProcessor(f work.Flags) processor {
-	if f.Topology == work.Stateless {
+func newProcessor(ctx context.Context, f work.Flags) (processor, error) {
+	switch f.Topology {
+	case work.Stateless:
 		return func(r *kgo.Record) *kgo.Record {
 			v := work.MapBytes(r.Value)
 			if !work.Keep(v) {
 				return nil
 			}
 			return &kgo.Record{Topic: f.Out, Key: r.Key, Value: v}
+		}, nil
+	case work.Join:
+		table, err := readTable(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		return func(r *kgo.Record) *kgo.Record {
+			tv, found := table[string(r.Key)]
+			return &kgo.Record{Topic: f.Out, Key: r.Key, Value: work.Joined(r.Value, tv, found)}
+		}, nil
+	}
+	key := func(r *kgo.Record) []byte { return r.Key }
+	switch f.Topology {
+	case work.GroupByCount:
+		key = func(r *kgo.Record) []byte { return work.GroupKey(r.Key) }
+	case work.WindowCount:
+		size := work.Window.Milliseconds()
+		key = func(r *kgo.Record) []byte {
+			ms := r.Timestamp.UnixMilli()
+			return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(r.Key)+8), r.Key...), uint64(ms-ms%size))
 		}
 	}
 	counts := make(map[string]int64)
 	return func(r *kgo.Record) *kgo.Record {
-		n := counts[string(r.Key)] + 1
-		counts[string(r.Key)] = n
-		return &kgo.Record{Topic: f.Out, Key: r.Key, Value: binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(n))}
+		k := key(r)
+		n := counts[string(k)] + 1
+		counts[string(k)] = n
+		return &kgo.Record{Topic: f.Out, Key: k, Value: binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(n))}
+	}, nil
+}
+
+// readTable reads the table topic from its start to its end offsets at
+// the start into a map, the latest value of each key.
+func readTable(ctx context.Context, f work.Flags) (map[string][]byte, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(f.Brokers()...), kgo.ConsumeTopics(f.Table),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		return nil, fmt.Errorf("raw: table client: %w", err)
 	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, f.Table)
+	if err != nil {
+		return nil, fmt.Errorf("raw: table end offsets: %w", err)
+	}
+	left := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	table := make(map[string][]byte)
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := fetchErr(fs); err != nil {
+			return nil, err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			table[string(r.Key)] = r.Value
+			if r.Offset+1 >= left[r.Partition] {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return table, nil
 }
 
 func commonOpts(f work.Flags) []kgo.Opt {
@@ -91,14 +158,13 @@ func commonOpts(f work.Flags) []kgo.Opt {
 
 // runPlain is the at-least-once loop: produce asynchronously, and every
 // commit interval flush the producer, then commit the offsets polled.
-func runPlain(ctx context.Context, f work.Flags, log *slog.Logger) error {
+func runPlain(ctx context.Context, f work.Flags, proc processor, log *slog.Logger) error {
 	opts := append(commonOpts(f), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll())
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("raw: client: %w", err)
 	}
 	defer cl.Close()
-	proc := newProcessor(f)
 	var perr work.FirstErr
 	commit := func() error {
 		if err := cl.Flush(context.WithoutCancel(ctx)); err != nil {
@@ -153,14 +219,13 @@ func fetchErr(fs kgo.Fetches) error {
 // runTxn is the exactly-once loop: one transaction per commit interval
 // through a GroupTransactSession (produce, then commit the offsets in the
 // transaction).
-func runTxn(ctx context.Context, f work.Flags, log *slog.Logger) error {
+func runTxn(ctx context.Context, f work.Flags, proc processor, log *slog.Logger) error {
 	opts := append(commonOpts(f), kgo.TransactionalID(f.App+"-txn"))
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("raw: session: %w", err)
 	}
 	defer sess.Close()
-	proc := newProcessor(f)
 	for ctx.Err() == nil {
 		if err := sess.Begin(); err != nil {
 			return fmt.Errorf("raw: begin: %w", err)

@@ -1,7 +1,11 @@
 // Command samsa is the benchmark harness' samsa contender: the stateless
-// (MapValues then Filter) or count (Count per key) topology through samsa's
-// public API, under the guarantee and commit interval given, until SIGTERM
-// or SIGINT.
+// (MapValues then Filter), count (Count per key), groupby-count (SelectKey
+// then Count, through a repartition topic), window-count (WindowedCount
+// over 1-minute tumbling windows) or join (LeftJoin with a TableOf)
+// topology through samsa's public API, under the guarantee and commit
+// interval given, until SIGTERM or SIGINT. At the end of each store's
+// restore it prints "bench-restored unixms=<wall clock> records=<n>" to
+// stdout (the harness' restore scenario reads it).
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/bench/internal/work"
@@ -71,7 +76,20 @@ func build(f work.Flags) *topology.Topology {
 			To(f.Out, serde.StringView, serde.StringView)
 		return top
 	}
-	topology.Count(in, "counts", serde.StringView).To(f.Out, serde.StringView, serde.Int64)
+	switch f.Topology {
+	case work.GroupByCount:
+		topology.Count(topology.SelectKey(in, func(k, _ string) string { return work.GroupKeyString(k) }), "counts", serde.StringView).
+			To(f.Out, serde.StringView, serde.Int64)
+	case work.WindowCount:
+		topology.WindowedCount(in, topology.TumblingWindows(work.Window), "wcounts", serde.StringView).
+			To(f.Out, topology.TimeWindowedSerde(serde.StringView, work.Window), serde.Int64)
+	case work.Join:
+		table := topology.TableOf(top, f.Table, "table", serde.StringView, serde.String)
+		topology.LeftJoin(in, table, func(_ string, v, tv string, found bool) string { return work.JoinedString(v, tv, found) }).
+			To(f.Out, serde.StringView, serde.StringView)
+	default:
+		topology.Count(in, "counts", serde.StringView).To(f.Out, serde.StringView, serde.Int64)
+	}
 	return top
 }
 
@@ -84,6 +102,11 @@ func config(f work.Flags, log *slog.Logger) samsa.Config {
 		CommitInterval: f.Commit,
 		StateDir:       f.StateDir,
 		Logger:         log,
+		RestoreListener: func(p samsa.RestoreProgress) {
+			if p.Finished {
+				fmt.Printf("bench-restored unixms=%d records=%d\n", time.Now().UnixMilli(), p.Done)
+			}
+		},
 	}
 	if f.Guarantee == work.ExactlyOnce {
 		cfg.Guarantee = samsa.ExactlyOnce

@@ -36,3 +36,16 @@ func TestWork(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupKeyAndJoined(t *testing.T) {
+	if got := string(GroupKey([]byte("k0001234"))); got != "g000123" || GroupKeyString("k0001234") != got {
+		t.Errorf("GroupKey = %q, GroupKeyString = %q", got, GroupKeyString("k0001234"))
+	}
+	v := "1bcdefghijklmnop"
+	if got := string(Joined([]byte(v), []byte("t0000001"), true)); got != "t0000001|1bcdefghij" || JoinedString(v, "t0000001", true) != got {
+		t.Errorf("Joined = %q", got)
+	}
+	if got := string(Joined([]byte(v), nil, false)); got != "-|1bcdefghij" || JoinedString(v, "", false) != got {
+		t.Errorf("Joined not found = %q", got)
+	}
+}
