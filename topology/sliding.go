@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -252,19 +251,9 @@ func slidingAggregation[K, VIn, A any](t *Topology, windows Sliding, prefix, sto
 		return &slidingAggregator[K, A]{windows: windows, store: store}
 	}
 	addWindowedProcessor(t, name, store, windows.final, windows.lateness, supplier(core), parents)
-	_, exists := t.g.Stores[store]
-	ret, segs := max(windows.Retention(), time.Millisecond), 3
-	AddWindowStore(t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
-	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
-		ts := timestampedSerde[A]{agg}
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &slidingStore[K, A]{
-				timestampedWindowStore: &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)},
-				maxStart:               newStreamClock(raw),
-			}
-		}
-	}
+	addWindowedStore(t, name, store, max(windows.Retention(), time.Millisecond), key, agg, func(st *timestampedWindowStore[K, A], raw processor.BytesKeyValueStore) processor.StateStore {
+		return &slidingStore[K, A]{timestampedWindowStore: st, maxStart: newStreamClock(raw)}
+	})
 	return Stream[Windowed[K], A]{t: t, node: name}
 }
 

@@ -493,17 +493,27 @@ func windowAggregation[K, VIn, A any](t *Topology, windows Windows, prefix, stor
 		return &windowAggregator[K, A]{windows: windows, store: store}
 	}
 	addWindowedProcessor(t, name, store, windows.final, windows.lateness, supplier(core), parents)
+	addWindowedStore(t, name, store, windows.Retention(), key, agg, func(st *timestampedWindowStore[K, A], _ processor.BytesKeyValueStore) processor.StateStore {
+		return st
+	})
+	return Stream[Windowed[K], A]{t: t, node: name}
+}
+
+// addWindowedStore adds the window store of the windowed or sliding
+// aggregation node name, with retention ret, its aggregates kept with
+// their times; wrap makes the store the processor finds from the
+// timestamped window store over the raw store.
+func addWindowedStore[K, A any](t *Topology, name, store string, ret time.Duration, key serde.Serde[K], agg serde.Serde[A], wrap func(*timestampedWindowStore[K, A], processor.BytesKeyValueStore) processor.StateStore) {
 	_, exists := t.g.Stores[store]
-	ret, segs := windows.Retention(), 3
+	segs := 3
 	AddWindowStore(t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
 	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ts := timestampedSerde[A]{agg}
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}
+			return wrap(&timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}, raw)
 		}
 	}
-	return Stream[Windowed[K], A]{t: t, node: name}
 }
 
 // windowAggregator is the processor of the windowed aggregations, as Kafka
