@@ -41,13 +41,13 @@ func CogroupWith[K, V, A any](c *Cogrouped[K, A], s Stream[K, V], add func(key K
 		s.t.g.Errorf("topology: CogroupWith: the streams belong to different topologies")
 		return c
 	}
-	in := func(store string, key serde.Serde[K], i int) Stream[K, V] {
+	byStore := func(store string, key serde.Serde[K], i int) Stream[K, V] {
 		s.t.nilFuncs("Cogroup "+strconv.Quote(store), "add", add)
 		return byKey(s, fmt.Sprintf("Cogroup %q (stream %d)", store, i+1), store+"-cogroup-"+strconv.Itoa(i+1), key, nil)
 	}
 	c.parts = append(c.parts, cogroupPart[K, A]{
 		keyValue: func(store string, key serde.Serde[K], initial func() A, i int) string {
-			in := in(store, key, i)
+			in := byStore(store, key, i)
 			name := s.t.name("COGROUPKSTREAM-AGGREGATE")
 			AddProcessor(s.t, name, func() processor.Processor[K, V, K, A] {
 				return &aggregator[K, V, A]{store: store,
@@ -57,7 +57,7 @@ func CogroupWith[K, V, A any](c *Cogrouped[K, A], s Stream[K, V], add func(key K
 			return name
 		},
 		folds: func(store string, key serde.Serde[K], initial func() A, i int) string {
-			return foldNode(in(store, key, i),
+			return foldNode(byStore(store, key, i),
 				func(k K, v V, _ bool) (A, bool, error) { return add(k, v, initial()), false, nil },
 				func(k K, v V, a A) (A, error) { return add(k, v, a), nil })
 		},

@@ -142,7 +142,8 @@ func (w Sliding) check() error {
 // windows by decreasing start, then the created ones (the previous
 // record's right window, the left window, the right window).
 //
-// As in Kafka Streams:
+// As in Kafka Streams (with windows.WithMaxOutOfOrder, the watermark, the
+// stream time less that delay, takes the stream time's place below):
 //   - the aggregation's stream time is the highest event time of the
 //     records it has seen (records dropped before it do not advance it; it
 //     starts again after a restart, and goes back with an aborted
