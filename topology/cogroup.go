@@ -11,10 +11,21 @@ import (
 // Cogrouped is several streams with the same key type, each with its own
 // adder, to be folded into one aggregate per key, as Kafka Streams'
 // CogroupedKStream. Start it with Cogroup, add streams with CogroupWith,
-// finish with (*Cogrouped).Aggregate.
+// finish with (*Cogrouped).Aggregate, or per window with
+// (*Cogrouped).WindowedAggregate or (*Cogrouped).SlidingAggregate.
 type Cogrouped[K, A any] struct {
 	t     *Topology
-	parts []func(store string, key serde.Serde[K], initial func() A, i int) (node string)
+	parts []cogroupPart[K, A]
+}
+
+// cogroupPart is one stream of a cogrouped aggregation: given the store,
+// the key serde and the stream's position i, keyValue adds its processor
+// of a key-value aggregate (starting from initial) and folds adds the node
+// that turns its records into folds for a windowed aggregation (a window's
+// first aggregate from initial); each returns the node's name.
+type cogroupPart[K, A any] struct {
+	keyValue func(store string, key serde.Serde[K], initial func() A, i int) (node string)
+	folds    func(store string, key serde.Serde[K], initial func() A, i int) (node string)
 }
 
 // Cogroup starts a cogrouped aggregation with the stream s and its adder,
@@ -30,16 +41,26 @@ func CogroupWith[K, V, A any](c *Cogrouped[K, A], s Stream[K, V], add func(key K
 		s.t.g.Errorf("topology: CogroupWith: the streams belong to different topologies")
 		return c
 	}
-	c.parts = append(c.parts, func(store string, key serde.Serde[K], initial func() A, i int) string {
+	byStore := func(store string, key serde.Serde[K], i int) Stream[K, V] {
 		s.t.nilFuncs("Cogroup "+strconv.Quote(store), "add", add)
-		in := byKey(s, fmt.Sprintf("Cogroup %q (stream %d)", store, i+1), store+"-cogroup-"+strconv.Itoa(i+1), key, nil)
-		name := s.t.name("COGROUPKSTREAM-AGGREGATE")
-		AddProcessor(s.t, name, func() processor.Processor[K, V, K, A] {
-			return &aggregator[K, V, A]{store: store,
-				first: func(k K, v V) (A, error) { return add(k, v, initial()), nil },
-				add:   func(k K, v V, a A) (A, error) { return add(k, v, a), nil }}
-		}, in.node)
-		return name
+		return byKey(s, fmt.Sprintf("Cogroup %q (stream %d)", store, i+1), store+"-cogroup-"+strconv.Itoa(i+1), key, nil)
+	}
+	c.parts = append(c.parts, cogroupPart[K, A]{
+		keyValue: func(store string, key serde.Serde[K], initial func() A, i int) string {
+			in := byStore(store, key, i)
+			name := s.t.name("COGROUPKSTREAM-AGGREGATE")
+			AddProcessor(s.t, name, func() processor.Processor[K, V, K, A] {
+				return &aggregator[K, V, A]{store: store,
+					first: func(k K, v V) (A, error) { return add(k, v, initial()), nil },
+					add:   func(k K, v V, a A) (A, error) { return add(k, v, a), nil }}
+			}, in.node)
+			return name
+		},
+		folds: func(store string, key serde.Serde[K], initial func() A, i int) string {
+			return foldNode(byStore(store, key, i),
+				func(k K, v V, _ bool) (A, bool, error) { return add(k, v, initial()), false, nil },
+				func(k K, v V, a A) (A, error) { return add(k, v, a), nil })
+		},
 	})
 	return c
 }
@@ -58,7 +79,7 @@ func (c *Cogrouped[K, A]) Aggregate(store string, initial func() A, key serde.Se
 	c.t.nilFuncs("Cogroup "+strconv.Quote(store), "initial", initial)
 	nodes := make([]string, len(c.parts))
 	for i, part := range c.parts {
-		nodes[i] = part(store, key, initial, i)
+		nodes[i] = part.keyValue(store, key, initial, i)
 	}
 	if len(nodes) == 0 {
 		c.t.g.Errorf("topology: Cogroup %q: no stream", store)
@@ -77,4 +98,75 @@ func (c *Cogrouped[K, A]) Aggregate(store string, initial func() A, key serde.Se
 		others = append(others, Stream[K, A]{t: c.t, node: n})
 	}
 	return out.Merge(others...)
+}
+
+// WindowedAggregate folds the records of every cogrouped stream into one
+// aggregate per key and time window, each record with its own stream's
+// adder, a window's first record added to initial(), and emits every
+// updated window's aggregate, as Kafka Streams'
+// CogroupedKStream.windowedBy(TimeWindows).aggregate(initializer)
+// .toStream() with caching off. The aggregates are kept in the window
+// store named store, as WindowedAggregate keeps them, and every window
+// knob works as there: grace, EmitFinal, MaxOutOfOrder, LateRecordsTo,
+// ProcessingTime.
+//
+// The streams feed one aggregation, with one stream time (the highest
+// event time of the records of all the streams) that closes the windows
+// for all of them; in Kafka Streams each cogrouped stream's aggregation
+// has its own stream time, so that a record of one stream is late only by
+// the records of its own stream (and Kafka Streams has no emitStrategy
+// for a cogrouped aggregation: a suppress after it gives final results).
+// As in WindowedAggregate, a record with a null key is dropped, a
+// tombstone is given to its adder as the zero value, and a re-keyed
+// stream is repartitioned by key first (through <application
+// id>-<store>-cogroup-<n>-repartition for the n-th stream). The cogrouped
+// streams must be co-partitioned.
+func (c *Cogrouped[K, A]) WindowedAggregate(windows Windows, store string, initial func() A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	nodes, ok := c.folds(store, initial, key)
+	if !ok {
+		return Stream[Windowed[K], A]{t: c.t}
+	}
+	return windowAggregation(c.t, windows, "KSTREAM-AGGREGATE", store, cogrouped[K, A], key, agg, nodes...)
+}
+
+// SlidingAggregate folds the records of every cogrouped stream into one
+// aggregate per key and sliding window, each record with its own stream's
+// adder, a created window starting from initial(), and emits every updated
+// window's aggregate, as Kafka Streams'
+// CogroupedKStream.windowedBy(SlidingWindows).aggregate(initializer)
+// .toStream() with caching off. The windows are those of SlidingAggregate,
+// kept in the window store named store, and every knob of Sliding works as
+// there: grace, EmitFinal, MaxOutOfOrder, LateRecordsTo. As for
+// WindowedAggregate, the streams feed one aggregation with one stream
+// time, where Kafka Streams has one per stream; as in SlidingAggregate,
+// records with a null key or value are dropped.
+func (c *Cogrouped[K, A]) SlidingAggregate(windows Sliding, store string, initial func() A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	nodes, ok := c.folds(store, initial, key)
+	if !ok {
+		return Stream[Windowed[K], A]{t: c.t}
+	}
+	return slidingAggregation(c.t, windows, "KSTREAM-AGGREGATE", store, cogrouped[K, A], key, agg, nodes...)
+}
+
+// folds adds the nodes that turn each cogrouped stream's records into
+// folds, and returns their names; false (an error recorded) when there is
+// no stream.
+func (c *Cogrouped[K, A]) folds(store string, initial func() A, key serde.Serde[K]) ([]string, bool) {
+	c.t.nilFuncs("Cogroup "+strconv.Quote(store), "initial", initial)
+	nodes := make([]string, len(c.parts))
+	for i, part := range c.parts {
+		nodes[i] = part.folds(store, key, initial, i)
+	}
+	if len(nodes) == 0 {
+		c.t.g.Errorf("topology: Cogroup %q: no stream", store)
+		return nil, false
+	}
+	return nodes, true
+}
+
+// cogrouped is the supplier of a cogrouped windowed aggregation's
+// processor: the aggregation's processor itself, fed the folds of every
+// stream.
+func cogrouped[K, A any](core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, fold[A], Windowed[K], A] {
+	return processor.Supplier[K, fold[A], Windowed[K], A](core)
 }

@@ -511,3 +511,43 @@ func ExampleFKJoin() {
 	// o2 deleted
 	// o2: c2:pen for Bob
 }
+
+// A windowed cogroup: page views (strings) and purchases (amounts) of each
+// user folded into one activity per user and minute, with final results
+// only: each minute's activity is emitted once, when a record of either
+// stream moves the stream time past the minute's end + 10 s of grace.
+func ExampleCogrouped_WindowedAggregate() {
+	type activity struct{ Views, Spent int64 }
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views") // user → page
+	buys := topology.StreamOf(t, serde.String, serde.Int64, "purchases")    // user → amount
+	c := topology.Cogroup(views, func(_, _ string, a activity) activity { a.Views++; return a })
+	c = topology.CogroupWith(c, buys, func(_ string, amount int64, a activity) activity { a.Spent += amount; return a })
+	w := topology.TumblingWindows(time.Minute).WithGrace(10 * time.Second).EmitFinal()
+	c.WindowedAggregate(w, "activity", func() activity { return activity{} }, serde.String, serde.JSON[activity]()).
+		To("activity-per-minute", topology.TimeWindowedSerde(serde.String, time.Minute), serde.JSON[activity]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	pv := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	pu := testkit.InputTopic(d, "purchases", serde.String, serde.Int64)
+	at := func(s int) time.Time { return time.Date(2024, 1, 1, 10, 0, s, 0, time.UTC) }
+	_ = pv.PipeAt("ann", "/home", at(5))
+	_ = pv.PipeAt("ann", "/shoes", at(20))
+	_ = pu.PipeAt("ann", 80, at(50))
+	_ = pv.PipeAt("bob", "/home", at(65))
+	_ = pu.PipeAt("ann", 15, at(58))      // out of order, within the grace
+	_ = pv.PipeAt("bob", "/hats", at(75)) // closes 10:00
+	_ = pu.PipeAt("bob", 30, at(130))     // closes 10:01
+	out := testkit.OutputTopic(d, "activity-per-minute", topology.TimeWindowedSerde(serde.String, time.Minute), serde.JSON[activity]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s %s: %d views, spent %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Value.Views, r.Value.Spent)
+	}
+	// Output:
+	// ann 10:00: 2 views, spent 95
+	// bob 10:01: 2 views, spent 0
+}

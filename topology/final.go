@@ -220,7 +220,7 @@ func advanceClock(clock *streamClock, fin *emitState, ts, lag int64) (int64, err
 // key, each with the time of its aggregate (the highest event time of its
 // records) and r's headers; a window whose aggregate was deleted (a null
 // result) emits nothing. It then records closeTime as emitted.
-func (a *windowAggregator[K, V, A]) emitClosed(r processor.Record[K, V], closeTime int64) error {
+func (a *windowAggregator[K, A]) emitClosed(r processor.Record[K, fold[A]], closeTime int64) error {
 	f := a.fin
 	if closeTime <= f.emitted {
 		return nil
@@ -233,7 +233,7 @@ func (a *windowAggregator[K, V, A]) emitClosed(r processor.Record[K, V], closeTi
 }
 
 // emitFinal forwards the final result of one window, if it has one.
-func (a *windowAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow, size int64) error {
+func (a *windowAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w dueWindow, size int64) error {
 	k, v, ok, err := a.st.finalResult(w)
 	if !ok || err != nil {
 		return err

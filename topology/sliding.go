@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -26,12 +25,15 @@ import (
 // (its inclusive end is before the close time), and a record is late, and
 // dropped, when even its right window would be closed. The default is no
 // grace, as SlidingWindows.ofTimeDifferenceWithNoGrace; WithGrace sets one,
-// as ofTimeDifferenceAndGrace. Times are whole milliseconds: a duration
+// as ofTimeDifferenceAndGrace. WithMaxOutOfOrder delays the watermark
+// behind the stream time and LateRecordsTo sends late records to a topic,
+// as for time windows (Windows). Times are whole milliseconds: a duration
 // with a fraction of a millisecond, or a negative one, is an error reported
 // when the topology is validated.
 type Sliding struct {
 	diff, grace time.Duration
 	final       bool // EmitFinal
+	lateness
 }
 
 // SlidingWindows returns sliding windows with the given time difference
@@ -58,6 +60,40 @@ func (w Sliding) EmitFinal() Sliding {
 	return w
 }
 
+// WithMaxOutOfOrder returns w with a watermark delay, as
+// Windows.WithMaxOutOfOrder: the aggregation's watermark trails its stream
+// time by d, a window closes once end + grace < watermark, and a record is
+// late once t + time difference + 1 + grace <= watermark. A late record is
+// not applied: it is counted as dropped and, with LateRecordsTo, written to
+// the late-records topic. With EmitFinal, a window's result is emitted
+// once end + grace <= watermark. The default is 0, Kafka Streams' model.
+func (w Sliding) WithMaxOutOfOrder(d time.Duration) Sliding {
+	w.maxOutOfOrder = d
+	return w
+}
+
+// MaxOutOfOrder returns the watermark delay (WithMaxOutOfOrder).
+func (w Sliding) MaxOutOfOrder() time.Duration { return w.maxOutOfOrder }
+
+// LateRecordsTo returns w with a late-records topic, as
+// Windows.LateRecordsTo: a record that a sliding aggregation over w does
+// not apply because the windows it belongs to have closed (a late record,
+// or one whose every window is closed) is written to topic as it was read,
+// with the headers samsa.late.reason, samsa.late.window.start and
+// samsa.late.window.end (its left window [t - time difference, t], or
+// [0, time difference] for a record before the time difference; or, for a
+// record that is not late, the latest of its closed windows),
+// samsa.late.watermark (the aggregation's watermark when the record
+// arrived), then the source headers of a dead letter. The topic must exist
+// when the App starts, as a sink topic.
+func (w Sliding) LateRecordsTo(topic string) Sliding {
+	w.lateTopic = topic
+	return w
+}
+
+// LateTopic returns the late-records topic (LateRecordsTo), or "".
+func (w Sliding) LateTopic() string { return w.lateTopic }
+
 // Final reports whether w emits final results only (EmitFinal).
 func (w Sliding) Final() bool { return w.final }
 
@@ -69,8 +105,9 @@ func (w Sliding) TimeDifference() time.Duration { return w.diff }
 func (w Sliding) Grace() time.Duration { return w.grace }
 
 // Retention returns how long a sliding aggregation keeps a window behind
-// the newest window start: 2 × time difference + grace, as Kafka Streams.
-func (w Sliding) Retention() time.Duration { return 2*w.diff + w.grace }
+// the newest window start: 2 × time difference + grace, as Kafka Streams
+// (+ MaxOutOfOrder).
+func (w Sliding) Retention() time.Duration { return 2*w.diff + w.grace + w.maxOutOfOrder }
 
 // check reports what is wrong with w.
 func (w Sliding) check() error {
@@ -82,7 +119,7 @@ func (w Sliding) check() error {
 	case w.diff%time.Millisecond != 0 || w.grace%time.Millisecond != 0:
 		return fmt.Errorf("sliding window time difference %v and grace %v must be whole milliseconds", w.diff, w.grace)
 	}
-	return nil
+	return w.lateness.check()
 }
 
 // SlidingAggregate folds the records of each key into sliding windows kept
@@ -105,7 +142,8 @@ func (w Sliding) check() error {
 // windows by decreasing start, then the created ones (the previous
 // record's right window, the left window, the right window).
 //
-// As in Kafka Streams:
+// As in Kafka Streams (with windows.WithMaxOutOfOrder, the watermark, the
+// stream time less that delay, takes the stream time's place below):
 //   - the aggregation's stream time is the highest event time of the
 //     records it has seen (records dropped before it do not advance it; it
 //     starts again after a restart, and goes back with an aborted
@@ -152,7 +190,10 @@ func SlidingAggregate[K, V, A any](s Stream[K, V], windows Sliding, store string
 // goes to the processing-error policy (samsa.Config.Errors.Processing).
 func SlidingAggregateErr[K, V, A any](s Stream[K, V], windows Sliding, store string, initial func() A, add func(key K, value V, agg A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	s.t.nilFuncs("SlidingAggregateErr "+strconv.Quote(store), "initial", initial, "add", add)
-	first := func(k K, v V) (A, error) { return add(k, v, initial()) }
+	first := func(k K, v V, _ bool) (A, bool, error) {
+		a, err := add(k, v, initial())
+		return a, false, err
+	}
 	s = byKey(s, fmt.Sprintf("SlidingAggregate %q", store), store, key, nil)
 	return slidingAggregate(s, windows, "KSTREAM-AGGREGATE", store, first, add, key, agg)
 }
@@ -166,7 +207,7 @@ func SlidingAggregateErr[K, V, A any](s Stream[K, V], windows Sliding, store str
 func SlidingCount[K, V any](s Stream[K, V], windows Sliding, store string, key serde.Serde[K]) Stream[Windowed[K], int64] {
 	s = byKey(s, fmt.Sprintf("SlidingCount %q", store), store, key, serde.Serde[V](ignoredValue[V]{}))
 	return slidingAggregate(s, windows, "KSTREAM-AGGREGATE", store,
-		func(K, V) (int64, error) { return 1, nil },
+		func(K, V, bool) (int64, bool, error) { return 1, false, nil },
 		func(_ K, _ V, n int64) (int64, error) { return n + 1, nil },
 		key, serde.Int64)
 }
@@ -183,40 +224,38 @@ func SlidingReduce[K, V any](s Stream[K, V], windows Sliding, store string, redu
 	s.t.nilFuncs("SlidingReduce "+strconv.Quote(store), "reducer", reducer)
 	s = byKey(s, fmt.Sprintf("SlidingReduce %q", store), store, key, value)
 	return slidingAggregate(s, windows, "KSTREAM-REDUCE", store,
-		func(_ K, v V) (V, error) { return v, nil },
+		func(_ K, v V, _ bool) (V, bool, error) { return v, false, nil },
 		func(_ K, v V, agg V) (V, error) { return reducer(agg, v), nil },
 		key, value)
 }
 
 // slidingAggregate adds the processor and the timestamped window store
-// behind the sliding aggregations: first makes the aggregate of a window
-// that had none with a record, add folds a record into an aggregate.
-func slidingAggregate[K, V, A any](s Stream[K, V], windows Sliding, prefix, store string, first func(K, V) (A, error), add func(K, V, A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
-	name := s.t.name(prefix)
+// behind the sliding aggregations of one stream: first makes the aggregate
+// of a window that had none with a record, add folds a record into an
+// aggregate.
+func slidingAggregate[K, V, A any](s Stream[K, V], windows Sliding, prefix, store string, first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	return slidingAggregation(s.t, windows, prefix, store, func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, V, Windowed[K], A] {
+		return singleStream(core, first, add)
+	}, key, agg, s.node)
+}
+
+// slidingAggregation adds the processor of a sliding aggregation fed by
+// parents, made by supplier around the aggregation's processor (core), and
+// its timestamped window store.
+func slidingAggregation[K, VIn, A any](t *Topology, windows Sliding, prefix, store string, supplier func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, VIn, Windowed[K], A], key serde.Serde[K], agg serde.Serde[A], parents ...string) Stream[Windowed[K], A] {
+	name := t.name(prefix)
 	if err := windows.check(); err != nil {
-		s.t.g.Errorf("topology: sliding window aggregation %q (store %q): %v", name, store, err)
+		t.g.Errorf("topology: sliding window aggregation %q (store %q): %v", name, store, err)
 		windows = SlidingWindows(time.Millisecond) // keeps building; Validate fails
 	}
-	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
-		return &slidingAggregator[K, V, A]{windows: windows, store: store, first: first, add: add}
-	}, s.node)
-	if windows.final {
-		addEmittedStore(s.t, store, name)
+	core := func() processor.Processor[K, fold[A], Windowed[K], A] {
+		return &slidingAggregator[K, A]{windows: windows, store: store}
 	}
-	_, exists := s.t.g.Stores[store]
-	ret, segs := max(windows.Retention(), time.Millisecond), 3
-	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
-	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
-		ts := timestampedSerde[A]{agg}
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &slidingStore[K, A]{
-				timestampedWindowStore: &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)},
-				maxStart:               newStreamClock(raw),
-			}
-		}
-	}
-	return Stream[Windowed[K], A]{t: s.t, node: name}
+	addWindowedProcessor(t, name, store, windows.final, windows.lateness, supplier(core), parents)
+	addWindowedStore(t, name, store, max(windows.Retention(), time.Millisecond), key, agg, func(st *timestampedWindowStore[K, A], raw processor.BytesKeyValueStore) processor.StateStore {
+		return &slidingStore[K, A]{timestampedWindowStore: st, maxStart: newStreamClock(raw)}
+	})
+	return Stream[Windowed[K], A]{t: t, node: name}
 }
 
 // slidingStore is the store of a sliding aggregation: a windowed
@@ -235,12 +274,11 @@ type slidingStore[K, A any] struct {
 
 // slidingAggregator is the processor of the sliding aggregations, as Kafka
 // Streams' KStreamSlidingWindowAggregate over a store that iterates
-// backwards (as its default, persistent window store does).
-type slidingAggregator[K, V, A any] struct {
+// backwards (as its default, persistent window store does), over records
+// whose values are folds (of one stream or of several, cogrouped).
+type slidingAggregator[K, A any] struct {
 	windows Sliding
 	store   string
-	first   func(K, V) (A, error)
-	add     func(K, V, A) (A, error)
 	ctx     processor.Context[Windowed[K], A]
 	st      *slidingStore[K, A]
 	// fin is the state of final results (Sliding.EmitFinal), nil without:
@@ -248,7 +286,7 @@ type slidingAggregator[K, V, A any] struct {
 	fin *emitState
 }
 
-func (a *slidingAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
+func (a *slidingAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) error {
 	s, err := ctx.StateStore(a.store)
 	if err != nil {
 		return err
@@ -266,7 +304,7 @@ func (a *slidingAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 	return nil
 }
 
-func (a *slidingAggregator[K, V, A]) Close() error { return nil }
+func (a *slidingAggregator[K, A]) Close() error { return nil }
 
 // slidingWindow is a window found in the store: its start (ms) and
 // aggregate.
@@ -286,14 +324,14 @@ type slidingStep[A any] struct {
 
 // slidingRecord is the work on one record: the record, its time (ms), the
 // close time, and the steps so far.
-type slidingRecord[K, V, A any] struct {
-	r         processor.Record[K, V]
+type slidingRecord[K, A any] struct {
+	r         processor.Record[K, fold[A]]
 	ts, close int64
 	steps     []slidingStep[A]
 }
 
-func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
-	if r.KeyIsNull() || r.IsTombstone() {
+func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error {
+	if r.KeyIsNull() || r.Value.tombstone {
 		dropped(a.ctx, "null key or value in a sliding window aggregation")
 		return nil
 	}
@@ -303,18 +341,17 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		return nil
 	}
 	d, grace := a.windows.diff.Milliseconds(), a.windows.grace.Milliseconds()
-	closeTime, err := advanceClock(a.st.clock, a.fin, ts, grace)
+	closeTime, err := advanceClock(a.st.clock, a.fin, ts, a.windows.maxOutOfOrder.Milliseconds()+grace)
 	if err != nil {
 		return err
 	}
-	now := &a.st.clock.now
-	if a.fin != nil {
-		now = &a.fin.observed
-	}
-	w := &slidingRecord[K, V, A]{r: r, ts: ts, close: closeTime}
+	wm := closeTime + grace // the watermark (or, after a restart, the emitted close time's)
+	w := &slidingRecord[K, A]{r: r, ts: ts, close: closeTime}
 	if ts+d < w.close {
-		droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-			ts, ts-d, ts, ts+d+1+grace, *now, a.windows.grace)
+		droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at watermark %d (now %d, grace %v)",
+			ts, ts-d, ts, ts+d+1+grace, wm, a.windows.grace)
+		start := max(ts-d, 0)
+		a.windows.divert(a.ctx, start, start+d, wm)
 		return nil
 	}
 	// Every window's new aggregate first, so that an error from add leaves
@@ -327,19 +364,22 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	if err != nil {
 		return err
 	}
+	late, applied := int64(-1), false // the latest closed window's start
 	for _, s := range w.steps {
 		end := s.start + d
 		if s.late {
-			droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at %d (stream time %d, grace %v)",
-				ts, s.start, end, end+1+grace, *now, a.windows.grace)
+			late = max(late, s.start)
+			droppedf(a.ctx, "late record in a sliding window aggregation", "event time %d, window [%d,%d] closed at watermark %d (now %d, grace %v)",
+				ts, s.start, end, end+1+grace, wm, a.windows.grace)
 			continue
 		}
+		applied = true
 		if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
 			return err
 		}
 		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
 		if a.fin != nil {
-			if err := a.trackAndEmit(r, s.start, *now-grace); err != nil {
+			if err := a.trackAndEmit(r, s.start, wm-grace); err != nil {
 				return err
 			}
 			continue
@@ -348,8 +388,11 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		out.Timestamp = time.UnixMilli(s.agg.ms)
 		a.ctx.Forward(out)
 	}
-	if a.fin != nil && *now-grace > a.fin.emitted {
-		return a.fin.setEmitted(*now - grace)
+	if late >= 0 && !applied {
+		a.windows.divert(a.ctx, late, late+d, wm)
+	}
+	if a.fin != nil && wm-grace > a.fin.emitted {
+		return a.fin.setEmitted(wm - grace)
 	}
 	return nil
 }
@@ -358,7 +401,7 @@ func (a *slidingAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 // has a result to emit, then emits every window due at closeTime (end <=
 // closeTime), as Kafka Streams' suppress buffer does after each update it
 // receives.
-func (a *slidingAggregator[K, V, A]) trackAndEmit(r processor.Record[K, V], start, closeTime int64) error {
+func (a *slidingAggregator[K, A]) trackAndEmit(r processor.Record[K, fold[A]], start, closeTime int64) error {
 	name := a.st.raw.Name()
 	kb, err := a.st.key.Serialize(name, r.Key)
 	if err != nil {
@@ -372,7 +415,7 @@ func (a *slidingAggregator[K, V, A]) trackAndEmit(r processor.Record[K, V], star
 
 // emitFinal forwards the final result of one window, if it has one, with
 // r's headers.
-func (a *slidingAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow) error {
+func (a *slidingAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w dueWindow) error {
 	k, v, ok, err := a.st.finalResult(w)
 	if !ok || err != nil {
 		return err
@@ -387,7 +430,7 @@ func (a *slidingAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWi
 // start, leaving out those Kafka Streams' store no longer returns: the
 // windows that start more than the retention before the highest window
 // start written.
-func (a *slidingAggregator[K, V, A]) fetch(key K, from, to int64) ([]slidingWindow[A], error) {
+func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]slidingWindow[A], error) {
 	if s := a.st.maxStart.now; s >= 0 {
 		from = max(from, s-a.windows.Retention().Milliseconds()+1)
 	}
@@ -408,7 +451,7 @@ func (a *slidingAggregator[K, V, A]) fetch(key K, from, to int64) ([]slidingWind
 // update adds the record to the window starting at start whose aggregate
 // is old (nil: none, the record is the window's first), or counts it as
 // dropped when the window is closed.
-func (a *slidingAggregator[K, V, A]) update(w *slidingRecord[K, V, A], start int64, old *timestamped[A]) error {
+func (a *slidingAggregator[K, A]) update(w *slidingRecord[K, A], start int64, old *timestamped[A]) error {
 	if start+a.windows.diff.Milliseconds() < w.close {
 		w.steps = append(w.steps, slidingStep[A]{start: start, late: true})
 		return nil
@@ -416,9 +459,9 @@ func (a *slidingAggregator[K, V, A]) update(w *slidingRecord[K, V, A], start int
 	s := slidingStep[A]{start: start, agg: timestamped[A]{ms: w.ts}}
 	var err error
 	if old == nil {
-		s.agg.agg, err = a.first(w.r.Key, w.r.Value)
+		s.agg.agg, _, err = w.r.Value.first()
 	} else {
-		s.agg.agg, err = a.add(w.r.Key, w.r.Value, old.agg)
+		s.agg.agg, err = w.r.Value.add(old.agg)
 		s.agg.ms = max(w.ts, old.ms)
 	}
 	if err != nil {
@@ -431,7 +474,7 @@ func (a *slidingAggregator[K, V, A]) update(w *slidingRecord[K, V, A], start int
 // processReverse handles a record at ts >= the time difference: it visits
 // the windows that may hold it or be next to it by decreasing start, as
 // Kafka Streams' processReverse.
-func (a *slidingAggregator[K, V, A]) processReverse(w *slidingRecord[K, V, A]) error {
+func (a *slidingAggregator[K, A]) processReverse(w *slidingRecord[K, A]) error {
 	d, ts := a.windows.diff.Milliseconds(), w.ts
 	ws, err := a.fetch(w.r.Key, ts-2*d, ts+1)
 	if err != nil {
@@ -484,7 +527,7 @@ type slidingCreate[A any] struct {
 // createWindows creates the windows a record needs that do not exist yet:
 // the right window of the record before it if it holds the record, the
 // record's left window, and its right window if a later record is in it.
-func (a *slidingAggregator[K, V, A]) createWindows(w *slidingRecord[K, V, A], c slidingCreate[A]) error {
+func (a *slidingAggregator[K, A]) createWindows(w *slidingRecord[K, A], c slidingCreate[A]) error {
 	d, ts := a.windows.diff.Milliseconds(), w.ts
 	if c.hasPrev {
 		if s := c.prev + 1; !c.starts[s] && s+d >= ts {
@@ -509,7 +552,7 @@ func (a *slidingAggregator[K, V, A]) createWindows(w *slidingRecord[K, V, A], c 
 // createRight creates the record's right window, [ts+1, ts+1+d], with the
 // aggregate of the records after it, if there are any and it does not
 // exist yet.
-func (a *slidingAggregator[K, V, A]) createRight(w *slidingRecord[K, V, A], exists bool, agg *timestamped[A]) {
+func (a *slidingAggregator[K, A]) createRight(w *slidingRecord[K, A], exists bool, agg *timestamped[A]) {
 	if !exists && agg != nil && agg.ms > w.ts {
 		w.steps = append(w.steps, slidingStep[A]{start: w.ts + 1, agg: *agg})
 	}
@@ -518,7 +561,7 @@ func (a *slidingAggregator[K, V, A]) createRight(w *slidingRecord[K, V, A], exis
 // processEarly handles a record at ts < the time difference, whose left
 // window would start before the epoch: it goes into the window [0, d]
 // instead, as Kafka Streams' processEarly.
-func (a *slidingAggregator[K, V, A]) processEarly(w *slidingRecord[K, V, A]) error {
+func (a *slidingAggregator[K, A]) processEarly(w *slidingRecord[K, A]) error {
 	ts := w.ts
 	ws, err := a.fetch(w.r.Key, 0, ts+1)
 	if err != nil {

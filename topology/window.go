@@ -38,9 +38,35 @@ import (
 type Windows struct {
 	size, advance, grace time.Duration
 	final                bool // EmitFinal
-	maxOutOfOrder        time.Duration
-	lateTopic            string // LateRecordsTo
-	processingTime       bool   // ProcessingTime
+	lateness
+	processingTime bool // ProcessingTime
+}
+
+// lateness is what time and sliding windows share about late records: the
+// watermark delay (WithMaxOutOfOrder) and the late-records topic
+// (LateRecordsTo).
+type lateness struct {
+	maxOutOfOrder time.Duration
+	lateTopic     string
+}
+
+// check reports what is wrong with the watermark delay.
+func (l lateness) check() error {
+	switch {
+	case l.maxOutOfOrder < 0:
+		return fmt.Errorf("window max out-of-order %v is negative", l.maxOutOfOrder)
+	case l.maxOutOfOrder%time.Millisecond != 0:
+		return fmt.Errorf("window max out-of-order %v must be whole milliseconds", l.maxOutOfOrder)
+	}
+	return nil
+}
+
+// divert writes the record being processed to the late-records topic, if
+// there is one, naming its window [start, end] and the watermark (ms).
+func (l lateness) divert(ctx processor.TaskContext, start, end, watermark int64) {
+	if l.lateTopic != "" {
+		divertLate(ctx, l.lateTopic, "window closed", start, end, watermark)
+	}
 }
 
 // TumblingWindows returns windows of the given size that do not overlap:
@@ -161,12 +187,10 @@ func (w Windows) check() error {
 		return fmt.Errorf("window advance %v is not in (0, size %v]", w.advance, w.size)
 	case w.grace < 0:
 		return fmt.Errorf("window grace %v is negative", w.grace)
-	case w.maxOutOfOrder < 0:
-		return fmt.Errorf("window max out-of-order %v is negative", w.maxOutOfOrder)
-	case !whole(w.size) || !whole(w.advance) || !whole(w.grace) || !whole(w.maxOutOfOrder):
-		return fmt.Errorf("window size %v, advance %v, grace %v and max out-of-order %v must be whole milliseconds", w.size, w.advance, w.grace, w.maxOutOfOrder)
+	case !whole(w.size) || !whole(w.advance) || !whole(w.grace):
+		return fmt.Errorf("window size %v, advance %v and grace %v must be whole milliseconds", w.size, w.advance, w.grace)
 	}
-	return nil
+	return w.lateness.check()
 }
 
 // startsFor returns the starts (ms) of the windows holding event time ms, in
@@ -347,45 +371,133 @@ func WindowedReduce[K, V any](s Stream[K, V], windows Windows, store string, red
 		key, value)
 }
 
+// fold is a record's value as the processors of the windowed and sliding
+// aggregations see it: its stream's adder and first aggregate as closures
+// over the record, so that one processor serves streams of any value type
+// (the streams of a cogrouped aggregation).
+type fold[A any] struct {
+	// first makes the aggregate of a window's first record, and says
+	// whether it is null (nothing stored, a tombstone emitted).
+	first func() (A, bool, error)
+	// add folds the record into a window's aggregate.
+	add func(A) (A, error)
+	// tombstone: the record's value is null.
+	tombstone bool
+}
+
+// folded returns r with its value as a fold, with first and add.
+func folded[K, V, A any](r processor.Record[K, V], first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error)) processor.Record[K, fold[A]] {
+	k, v, tomb := r.Key, r.Value, r.IsTombstone()
+	return processor.WithValue(r, fold[A]{
+		first:     func() (A, bool, error) { return first(k, v, tomb) },
+		add:       func(a A) (A, error) { return add(k, v, a) },
+		tombstone: tomb,
+	})
+}
+
+// folding is the processor of a single-stream windowed or sliding
+// aggregation: the aggregation's processor, fed the stream's records as
+// folds.
+type folding[K, V, A any] struct {
+	core  processor.Processor[K, fold[A], Windowed[K], A]
+	first func(K, V, bool) (A, bool, error)
+	add   func(K, V, A) (A, error)
+}
+
+func (p *folding[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error { return p.core.Init(ctx) }
+
+func (p *folding[K, V, A]) Process(r processor.Record[K, V]) error {
+	return p.core.Process(folded(r, p.first, p.add))
+}
+
+func (p *folding[K, V, A]) Close() error { return p.core.Close() }
+
+// foldNode adds the node that turns the records of s into folds with its
+// adder, for a cogrouped windowed aggregation, and returns its name.
+func foldNode[K, V, A any](s Stream[K, V], first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error)) string {
+	name := s.t.name("COGROUPKSTREAM-AGGREGATE")
+	fn := processor.Func[K, V, K, fold[A]](func(ctx processor.Context[K, fold[A]], r processor.Record[K, V]) error {
+		ctx.Forward(folded(r, first, add))
+		return nil
+	})
+	AddProcessor(s.t, name, fn.Supplier(), s.node)
+	return name
+}
+
+// singleStream returns the processor supplier of a windowed or sliding
+// aggregation of one stream: core fed through folding.
+func singleStream[K, V, A any](core func() processor.Processor[K, fold[A], Windowed[K], A], first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error)) processor.Supplier[K, V, Windowed[K], A] {
+	return func() processor.Processor[K, V, Windowed[K], A] {
+		return &folding[K, V, A]{core: core(), first: first, add: add}
+	}
+}
+
+// addWindowedProcessor adds the processor node of a windowed or sliding
+// aggregation over the window store named store, with its emitted store
+// (final results) and late-records topic.
+func addWindowedProcessor[K, VIn, A any](t *Topology, name, store string, final bool, late lateness, supplier processor.Supplier[K, VIn, Windowed[K], A], parents []string) {
+	AddProcessor(t, name, supplier, parents...)
+	if final {
+		addEmittedStore(t, store, name)
+	}
+	if n, ok := t.g.Node(name); ok && late.lateTopic != "" {
+		n.SideTopics = append(n.SideTopics, late.lateTopic)
+	}
+}
+
 // windowedAggregate adds the processor and the timestamped window store
-// behind the windowed aggregations: first makes the aggregate of a window's
-// first record (and says whether it is null: nothing stored, a tombstone
-// emitted), add folds a record into a window's aggregate.
+// behind the windowed aggregations of one stream: first makes the
+// aggregate of a window's first record (and says whether it is null:
+// nothing stored, a tombstone emitted), add folds a record into a window's
+// aggregate.
 func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, store string, first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error), key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
-	name := s.t.name(prefix)
+	return windowAggregation(s.t, windows, prefix, store, func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, V, Windowed[K], A] {
+		return singleStream(core, first, add)
+	}, key, agg, s.node)
+}
+
+// windowAggregation adds the processor of a windowed aggregation fed by
+// parents, made by supplier around the aggregation's processor (core), and
+// its timestamped window store.
+func windowAggregation[K, VIn, A any](t *Topology, windows Windows, prefix, store string, supplier func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, VIn, Windowed[K], A], key serde.Serde[K], agg serde.Serde[A], parents ...string) Stream[Windowed[K], A] {
+	name := t.name(prefix)
 	if err := windows.check(); err != nil {
-		s.t.g.Errorf("topology: windowed aggregation %q (store %q): %v", name, store, err)
+		t.g.Errorf("topology: windowed aggregation %q (store %q): %v", name, store, err)
 		windows = TumblingWindows(time.Millisecond) // keeps building; Validate fails
 	}
-	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
-		return &windowAggregator[K, V, A]{windows: windows, store: store, first: first, add: add}
-	}, s.node)
-	if windows.final {
-		addEmittedStore(s.t, store, name)
+	core := func() processor.Processor[K, fold[A], Windowed[K], A] {
+		return &windowAggregator[K, A]{windows: windows, store: store}
 	}
-	if n, ok := s.t.g.Node(name); ok && windows.lateTopic != "" {
-		n.SideTopics = append(n.SideTopics, windows.lateTopic)
-	}
-	_, exists := s.t.g.Stores[store]
-	ret, segs := windows.Retention(), 3
-	AddWindowStore(s.t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
-	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
+	addWindowedProcessor(t, name, store, windows.final, windows.lateness, supplier(core), parents)
+	addWindowedStore(t, name, store, windows.Retention(), key, agg, func(st *timestampedWindowStore[K, A], _ processor.BytesKeyValueStore) processor.StateStore {
+		return st
+	})
+	return Stream[Windowed[K], A]{t: t, node: name}
+}
+
+// addWindowedStore adds the window store of the windowed or sliding
+// aggregation node name, with retention ret, its aggregates kept with
+// their times; wrap makes the store the processor finds from the
+// timestamped window store over the raw store.
+func addWindowedStore[K, A any](t *Topology, name, store string, ret time.Duration, key serde.Serde[K], agg serde.Serde[A], wrap func(*timestampedWindowStore[K, A], processor.BytesKeyValueStore) processor.StateStore) {
+	_, exists := t.g.Stores[store]
+	segs := 3
+	AddWindowStore(t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
+	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ts := timestampedSerde[A]{agg}
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}
+			return wrap(&timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}, raw)
 		}
 	}
-	return Stream[Windowed[K], A]{t: s.t, node: name}
 }
 
 // windowAggregator is the processor of the windowed aggregations, as Kafka
-// Streams' KStreamWindowAggregate.
-type windowAggregator[K, V, A any] struct {
+// Streams' KStreamWindowAggregate, over records whose values are folds (of
+// one stream or of several, cogrouped).
+type windowAggregator[K, A any] struct {
 	windows Windows
 	store   string
-	first   func(K, V, bool) (A, bool, error)
-	add     func(K, V, A) (A, error)
 	ctx     processor.Context[Windowed[K], A]
 	st      *timestampedWindowStore[K, A]
 	// fin is the state of final results (Windows.EmitFinal), nil without:
@@ -393,7 +505,7 @@ type windowAggregator[K, V, A any] struct {
 	fin *emitState
 }
 
-func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
+func (a *windowAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) error {
 	s, err := ctx.StateStore(a.store)
 	if err != nil {
 		return err
@@ -416,23 +528,23 @@ func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) 
 
 // closeByWallClock emits the processing-time windows that closed on the
 // wall clock, with no input record.
-func (a *windowAggregator[K, V, A]) closeByWallClock(now time.Time) error {
+func (a *windowAggregator[K, A]) closeByWallClock(now time.Time) error {
 	closeTime, err := a.advance(now.UnixMilli())
 	if err != nil {
 		return err
 	}
-	return a.emitClosed(processor.Record[K, V]{}, closeTime)
+	return a.emitClosed(processor.Record[K, fold[A]]{}, closeTime)
 }
 
 // advance moves the aggregation's stream time to ts if it is later, and
 // returns the close time: windows that end at or before it are closed
 // (end + grace <= watermark, the watermark being the stream time minus
 // MaxOutOfOrder), and the watermark.
-func (a *windowAggregator[K, V, A]) advance(ts int64) (closeTime int64, err error) {
+func (a *windowAggregator[K, A]) advance(ts int64) (closeTime int64, err error) {
 	return advanceClock(a.st.clock, a.fin, ts, a.windows.maxOutOfOrder.Milliseconds()+a.windows.grace.Milliseconds())
 }
 
-func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
+func (a *windowAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error {
 	if r.KeyIsNull() {
 		dropped(a.ctx, "null key in a windowed aggregation")
 		return nil
@@ -468,8 +580,8 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		}
 		updates = append(updates, u)
 	}
-	if late >= 0 && len(updates) == 0 && a.windows.lateTopic != "" {
-		divertLate(a.ctx, a.windows.lateTopic, "window closed", late, late+size, closeTime+a.windows.grace.Milliseconds())
+	if late >= 0 && len(updates) == 0 {
+		a.windows.divert(a.ctx, late, late+size, closeTime+a.windows.grace.Milliseconds())
 	}
 	if a.fin != nil {
 		// Before the updates: a window store put may expire closed
@@ -486,7 +598,7 @@ func (a *windowAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 	return nil
 }
 
-// Late-record headers (Windows.LateRecordsTo).
+// Late-record headers (Windows.LateRecordsTo, Sliding.LateRecordsTo).
 const (
 	HeaderLateReason      = "samsa.late.reason"
 	HeaderLateWindowStart = "samsa.late.window.start"
@@ -522,25 +634,25 @@ type windowUpdate[A any] struct {
 }
 
 // next computes r's window [start, end) with r added.
-func (a *windowAggregator[K, V, A]) next(r processor.Record[K, V], start, end int64) (windowUpdate[A], error) {
+func (a *windowAggregator[K, A]) next(r processor.Record[K, fold[A]], start, end int64) (windowUpdate[A], error) {
 	cur, ok, err := a.st.fetchTimed(r.Key, start)
 	if err != nil {
 		return windowUpdate[A]{}, err
 	}
 	u := windowUpdate[A]{start: start, end: end, agg: timestamped[A]{ms: r.Timestamp.UnixMilli()}}
 	if ok {
-		u.agg.agg, err = a.add(r.Key, r.Value, cur.agg)
+		u.agg.agg, err = r.Value.add(cur.agg)
 		u.agg.ms = max(u.agg.ms, cur.ms)
 	} else {
 		u.fresh = true
-		u.agg.agg, u.null, err = a.first(r.Key, r.Value, r.IsTombstone())
+		u.agg.agg, u.null, err = r.Value.first()
 	}
 	return u, err
 }
 
 // emit stores a window's update and forwards it, or, with final results
 // only, keeps track of a new window.
-func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdate[A]) error {
+func (a *windowAggregator[K, A]) emit(r processor.Record[K, fold[A]], u windowUpdate[A]) error {
 	var err error
 	if u.null {
 		err = a.st.deleteWindow(r.Key, u.start)
@@ -569,7 +681,7 @@ func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdat
 	return nil
 }
 
-func (a *windowAggregator[K, V, A]) Close() error { return nil }
+func (a *windowAggregator[K, A]) Close() error { return nil }
 
 // timestampedWindowStore is the store of a windowed aggregation: a
 // WindowStore[K, A] for processors and tests that look it up, over entries

@@ -115,6 +115,7 @@ final class Topologies {
           return s;
         }
         if ((w = SlidingTopologies.build(name)) != null) return w; // sliding windows
+        if ((w = CogroupWindowTopologies.build(name)) != null) return w; // windowed cogroup
         if ((s = FKJoinTopologies.build(name)) != null) { // foreign-key table joins
           return s;
         }
