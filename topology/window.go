@@ -373,7 +373,7 @@ func windowedAggregate[K, V, A any](s Stream[K, V], windows Windows, prefix, sto
 		ts := timestampedSerde[A]{agg}
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return &timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}
+			return &timestampedWindowStore[K, A]{raw: b, base: raw, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}
 		}
 	}
 	return Stream[Windowed[K], A]{t: s.t, node: name}
@@ -410,7 +410,11 @@ func (a *windowAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) 
 		if a.windows.processingTime {
 			ctx.Schedule(min(a.windows.advance, time.Second), processor.WallClockTime, a.closeByWallClock)
 		}
+		// No record cache: final results are emitted from the store when
+		// windows close, and an update forwards nothing to collapse.
+		return nil
 	}
+	st.enableCache(ctx, func(e *cacheEntry[Windowed[K], A]) { a.ctx.Forward(e.rec) })
 	return nil
 }
 
@@ -549,9 +553,14 @@ func (a *windowAggregator[K, V, A]) next(r processor.Record[K, V], start, end in
 	return u, err
 }
 
-// emit stores a window's update and forwards it, or, with final results
-// only, keeps track of a new window.
+// emit stores a window's update and forwards it (or caches it, with the
+// record cache), or, with final results only, keeps track of a new window.
 func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdate[A]) error {
+	if c := a.st.cache; c != nil {
+		if cached, err := c.put(r.Key, u.start, u.agg, u.null, a.output(r, u)); err != nil || cached {
+			return err
+		}
+	}
 	var err error
 	if u.null {
 		err = a.st.deleteWindow(r.Key, u.start)
@@ -571,28 +580,35 @@ func (a *windowAggregator[K, V, A]) emit(r processor.Record[K, V], u windowUpdat
 		}
 		return a.fin.track(u.start, kb) // emitted when it closes
 	}
+	a.ctx.Forward(a.output(r, u))
+	return nil
+}
+
+// output is the record that forwards a window's update.
+func (a *windowAggregator[K, V, A]) output(r processor.Record[K, V], u windowUpdate[A]) processor.Record[Windowed[K], A] {
 	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(u.start), End: time.UnixMilli(u.end)}, u.agg.agg)
 	out.Timestamp = time.UnixMilli(u.agg.ms)
 	if u.null {
 		out = out.AsTombstone()
 	}
-	a.ctx.Forward(out)
-	return nil
+	return out
 }
-
-func (a *windowAggregator[K, V, A]) Close() error { return nil }
 
 // timestampedWindowStore is the store of a windowed aggregation: a
 // WindowStore[K, A] for processors and tests that look it up, over entries
 // that keep each aggregate's time for the aggregator.
 type timestampedWindowStore[K, A any] struct {
-	raw   stores.BytesWindowStore
+	raw stores.BytesWindowStore
+	// base is the bytes store beneath raw (its transactions), when known.
+	base  processor.BytesKeyValueStore
 	key   serde.Serde[K]
 	value timestampedSerde[A]
 	inner processor.WindowStore[K, timestamped[A]]
 	// clock is the aggregation's stream time, in step with the store's
 	// transactions.
 	clock *streamClock
+	// cache is the store's record cache (window_cache.go), nil when off.
+	cache *windowCache[K, A]
 }
 
 // streamClock is an aggregation's stream time (the highest event time it
@@ -627,6 +643,9 @@ func (s *timestampedWindowStore[K, A]) StoreType() string {
 
 // fetchTimed returns the aggregate of key's window starting at start (ms).
 func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped[A], bool, error) {
+	if v, ok, found, err := s.cached(k, start); err != nil || found {
+		return v, ok, err
+	}
 	t := time.UnixMilli(start)
 	for w, err := range s.inner.Fetch(k, t, t) {
 		if err != nil {
@@ -641,24 +660,45 @@ func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped
 // window when v's aggregate is written as null, as Kafka Streams' put of a
 // null aggregate.
 func (s *timestampedWindowStore[K, A]) putTimed(k K, v timestamped[A], start int64) error {
-	kb, err := s.key.Serialize(s.raw.Name(), k)
+	kb, vb, err := s.serialize(k, v)
 	if err != nil {
-		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+		return err
 	}
-	vb, err := s.value.Serialize(s.raw.Name(), v)
-	if err != nil {
-		return fmt.Errorf("window store %q: serialize value: %w", s.raw.Name(), err)
+	if err := s.bypass(kb, start); err != nil {
+		return err
 	}
 	return s.raw.Put(kb, vb, time.UnixMilli(start)) // nil deletes
 }
 
 // deleteWindow removes key's window starting at start (ms), if any.
 func (s *timestampedWindowStore[K, A]) deleteWindow(k K, start int64) error {
-	kb, err := s.key.Serialize(s.raw.Name(), k)
+	kb, err := s.serializeKey(k)
 	if err != nil {
-		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+		return err
+	}
+	if err := s.bypass(kb, start); err != nil {
+		return err
 	}
 	return s.raw.Put(kb, nil, time.UnixMilli(start))
+}
+
+func (s *timestampedWindowStore[K, A]) serializeKey(k K) ([]byte, error) {
+	kb, err := s.key.Serialize(s.raw.Name(), k)
+	if err != nil {
+		return nil, fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	return kb, nil
+}
+
+// serialize returns the store's bytes of k and v (nil: a delete).
+func (s *timestampedWindowStore[K, A]) serialize(k K, v timestamped[A]) (kb, vb []byte, err error) {
+	if kb, err = s.serializeKey(k); err != nil {
+		return nil, nil, err
+	}
+	if vb, err = s.value.Serialize(s.raw.Name(), v); err != nil {
+		return nil, nil, fmt.Errorf("window store %q: serialize value: %w", s.raw.Name(), err)
+	}
+	return kb, vb, nil
 }
 
 // Name implements processor.StateStore.
@@ -678,6 +718,10 @@ func (s *timestampedWindowStore[K, A]) Delete(k K, start time.Time) error {
 // Fetch yields key's aggregates with from <= window start <= to.
 func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[processor.Windowed[A], error] {
 	return func(yield func(processor.Windowed[A], error) bool) {
+		if err := s.bypass(nil, 0); err != nil {
+			yield(processor.Windowed[A]{}, err)
+			return
+		}
 		for w, err := range s.inner.Fetch(k, from, to) {
 			if !yield(processor.Windowed[A]{Start: w.Start, Value: w.Value.agg}, err) {
 				return
@@ -689,6 +733,10 @@ func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[
 // FetchAll yields every key's aggregates with from <= window start <= to.
 func (s *timestampedWindowStore[K, A]) FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[K, A], error] {
 	return func(yield func(processor.WindowedKeyValue[K, A], error) bool) {
+		if err := s.bypass(nil, 0); err != nil {
+			yield(processor.WindowedKeyValue[K, A]{}, err)
+			return
+		}
 		for w, err := range s.inner.FetchAll(from, to) {
 			if !yield(processor.WindowedKeyValue[K, A]{Key: w.Key, Start: w.Start, Value: w.Value.agg}, err) {
 				return
