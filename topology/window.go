@@ -239,11 +239,16 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 
 // WindowedAggregate folds the records of each key and window into an
 // aggregate kept in the window store named store (logged to <application
-// id>-<store>-changelog, retention windows.Retention()) and emits every
-// updated window's aggregate, keyed by key and window: Kafka Streams'
-// groupByKey().windowedBy(windows).aggregate(...).toStream() with caching
-// off. After a key change the records are first repartitioned by key, as
-// in Aggregate.
+// id>-<store>-changelog, retention windows.Retention()) and emits the
+// updated windows' aggregates, keyed by key and window: Kafka Streams'
+// groupByKey().windowedBy(windows).aggregate(...).toStream(). The store's
+// record cache (samsa.Config.CacheMaxBytes, on by default) collapses the
+// updates of a key and window between two commits into one, written and
+// emitted at the commit with the latest aggregate and time, as Kafka
+// Streams' caching window store; Topology.WithoutCache emits every update.
+// Late records and the window store's retention are the same with the
+// cache and without. After a key change the records are first
+// repartitioned by key, as in Aggregate.
 //
 // As in Kafka Streams:
 //   - the aggregation's stream time is the highest event time of the
@@ -270,7 +275,9 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // With windows.EmitFinal(), nothing is emitted when a window is updated:
 // each window's result is emitted once, when the window closes, by the
 // record that moves the stream time to its end + grace or past it, as
-// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())):
+// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())), with
+// no record cache (every update is written to the store; nothing is
+// forwarded per update to collapse):
 //   - the windows that close at once (of any keys and starts) are emitted
 //     by start, then serialized key, before the record's own windows are
 //     updated;
@@ -313,7 +320,8 @@ func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store st
 }
 
 // WindowedCount counts the records of each key and window in the window
-// store named store and emits every updated count, as Kafka Streams'
+// store named store and emits the updated counts (one per key, window and
+// commit with the record cache, as in WindowedAggregate), as Kafka Streams'
 // groupByKey().windowedBy(windows).count().toStream(). It is
 // WindowedAggregate with a counter: late records and null keys are dropped,
 // a tombstone counts as a record (as in Kafka Streams), and a count carries
@@ -327,8 +335,9 @@ func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key 
 }
 
 // WindowedReduce combines the records of each key and window with reducer,
-// kept in the window store named store, and emits every updated result, as
-// Kafka Streams' groupByKey().windowedBy(windows).reduce(reducer).toStream():
+// kept in the window store named store, and emits the updated results (one
+// per key, window and commit with the record cache, as in
+// WindowedAggregate), as Kafka Streams' groupByKey().windowedBy(windows).reduce(reducer).toStream():
 // a window's first value is its result as it is, each later one is
 // reducer(result, value). Late records and null keys are dropped, and a
 // result carries the highest event time of the records in its window, as in
