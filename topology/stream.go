@@ -675,11 +675,17 @@ func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
 
 // serialize returns the store's bytes of k and v (nil: a delete).
 func (s *timestampedKV[K, A]) serialize(k K, v timestamped[A]) (kb, vb []byte, err error) {
-	if kb, err = s.key.Serialize(s.raw.Name(), k); err != nil {
-		return nil, nil, fmt.Errorf("store %q: serialize key: %w", s.raw.Name(), err)
+	return serializeTimed("store", s.raw.Name(), s.key, s.value, k, v)
+}
+
+// serializeTimed returns the bytes of k and v in the store named name (a
+// kind, for errors: "store", "window store"); vb nil: a delete.
+func serializeTimed[K, A any](kind, name string, key serde.Serde[K], value timestampedSerde[A], k K, v timestamped[A]) (kb, vb []byte, err error) {
+	if kb, err = key.Serialize(name, k); err != nil {
+		return nil, nil, fmt.Errorf("%s %q: serialize key: %w", kind, name, err)
 	}
-	if vb, err = s.value.Serialize(s.raw.Name(), v); err != nil {
-		return nil, nil, fmt.Errorf("store %q: serialize value: %w", s.raw.Name(), err)
+	if vb, err = value.Serialize(name, v); err != nil {
+		return nil, nil, fmt.Errorf("%s %q: serialize value: %w", kind, name, err)
 	}
 	return kb, vb, nil
 }

@@ -701,13 +701,7 @@ func (s *timestampedWindowStore[K, A]) serializeKey(k K) ([]byte, error) {
 
 // serialize returns the store's bytes of k and v (nil: a delete).
 func (s *timestampedWindowStore[K, A]) serialize(k K, v timestamped[A]) (kb, vb []byte, err error) {
-	if kb, err = s.serializeKey(k); err != nil {
-		return nil, nil, err
-	}
-	if vb, err = s.value.Serialize(s.raw.Name(), v); err != nil {
-		return nil, nil, fmt.Errorf("window store %q: serialize value: %w", s.raw.Name(), err)
-	}
-	return kb, vb, nil
+	return serializeTimed("window store", s.raw.Name(), s.key, s.value, k, v)
 }
 
 // Name implements processor.StateStore.

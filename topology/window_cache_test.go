@@ -1,7 +1,6 @@
 package topology_test
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -378,39 +377,17 @@ func TestWindowCacheAbortDropsCachedUpdates(t *testing.T) {
 			return true, nil
 		}).To("out", topology.TimeWindowedSerde(serde.String, w.Size()), serde.Int64)
 	d := cacheDriver(t, top, testkit.DriverConfig{ManualCommit: true})
-	in := testkit.InputTopic(d, "in", serde.String, serde.String)
-	pipe := func(keys ...string) {
-		t.Helper()
-		for _, k := range keys {
-			if err := in.PipeAt(k, "v", time.UnixMilli(5)); err != nil {
-				t.Fatal(err)
+	abortAndRestart(t, d, func() {
+		st, err := testkit.WindowStoreOf[string, int64](d, "wcounts", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for w, err := range st.Fetch("a", time.UnixMilli(0), time.UnixMilli(0)) {
+			if err != nil || w.Value != 5 {
+				t.Fatalf("a's window after the abort = %d, %v; want the committed 5", w.Value, err)
 			}
 		}
-	}
-	pipe("a", "a", "a", "a", "a")
-	if err := d.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	pipe("a", "a", "a", "boom")
-	if err := d.Commit(); !errors.Is(err, errBoom) {
-		t.Fatalf("commit = %v, want the downstream error", err)
-	}
-	if err := d.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := testkit.WindowStoreOf[string, int64](d, "wcounts", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for w, err := range st.Fetch("a", time.UnixMilli(0), time.UnixMilli(0)) {
-		if err != nil || w.Value != 5 {
-			t.Fatalf("a's window after the abort = %d, %v; want the committed 5", w.Value, err)
-		}
-	}
-	pipe("a")
-	if err := d.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	got := readWindowCounts(t, testkit.OutputTopic(d, "out", topology.TimeWindowedSerde(serde.String, w.Size()), serde.Int64))
 	if fmt.Sprint(got) != "[a@0=5@5 a@0=6@5]" {
 		t.Fatalf("outputs: %v, want a=5 then a=6 (the aborted updates dropped)", got)
