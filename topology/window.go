@@ -337,7 +337,8 @@ func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key 
 // WindowedReduce combines the records of each key and window with reducer,
 // kept in the window store named store, and emits the updated results (one
 // per key, window and commit with the record cache, as in
-// WindowedAggregate), as Kafka Streams' groupByKey().windowedBy(windows).reduce(reducer).toStream():
+// WindowedAggregate), as Kafka Streams'
+// groupByKey().windowedBy(windows).reduce(reducer).toStream():
 // a window's first value is its result as it is, each later one is
 // reducer(result, value). Late records and null keys are dropped, and a
 // result carries the highest event time of the records in its window, as in
