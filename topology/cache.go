@@ -11,11 +11,13 @@ import (
 
 // WithoutCache turns the record cache off for the named stores of
 // aggregations (Aggregate, Count, Reduce, their Err forms, Cogroup's
-// Aggregate, TableAggregate, TableCount, TableReduce): their operators
-// then write every update to the store (and its changelog) and forward
-// it at once, as Kafka Streams' Materialized.withCachingDisabled(). Call
-// it after the operator that adds the store; an unknown store is a
-// topology error. See samsa.Config.CacheMaxBytes for what the cache does.
+// Aggregate, TableAggregate, TableCount, TableReduce) and of windowed
+// aggregations over time windows (WindowedAggregate, WindowedCount,
+// WindowedReduce, without EmitFinal): their operators then write every
+// update to the store (and its changelog) and forward it at once, as Kafka
+// Streams' Materialized.withCachingDisabled(). Call it after the operator
+// that adds the store; an unknown store is a topology error. See
+// samsa.Config.CacheMaxBytes for what the cache does.
 func (t *Topology) WithoutCache(stores ...string) {
 	for _, name := range stores {
 		def, ok := t.g.Stores[name]
@@ -32,18 +34,23 @@ func (t *Topology) WithoutCache(stores ...string) {
 // Streams' cache counts its LRU entry's overhead.
 const cacheEntryOverhead = 96
 
-// kvCache is the record cache of one aggregation store instance (per
-// task, per store), as Kafka Streams' CachingKeyValueStore with its
-// TimestampedCacheFlushListener: an update is kept here, as the latest
-// aggregate and time per key, dirty, instead of being written to the
-// store and forwarded; reads see it first. A flush (before every commit)
-// writes each dirty entry to the store and forwards it, oldest dirty
-// first: one changelog record and one output per key per commit. When
-// its bytes exceed its share of the instance's budget, the least recently
-// used entries are evicted, written and forwarded first when dirty. An
-// aborted transaction or a restore clears it.
-type kvCache[K, A any] struct {
-	s       *timestampedKV[K, A]
+// recordCache is the record cache of one aggregation store instance (per
+// task, per store), as Kafka Streams' caching stores (CachingKeyValueStore,
+// CachingWindowStore) with their TimestampedCacheFlushListener: an update
+// is kept here, as the latest aggregate and time per cache key, dirty,
+// instead of being written to the store and forwarded; reads see it first.
+// A flush (before every commit) writes each dirty entry to the store and
+// forwards it, oldest dirty first: one changelog record and one output per
+// cache key per commit. When its bytes exceed its share of the instance's
+// budget, the least recently used entries are evicted, written and
+// forwarded first when dirty. An aborted transaction or a restore clears
+// it.
+//
+// It is the core that the caches of key-value and window stores share
+// (kvCache, windowCache): K is the key of the records it forwards, and
+// the store is written through the write function the adapter gives.
+type recordCache[K, A any] struct {
+	name    string // the store's, for errors
 	cx      engine.Cacher
 	share   func() int64
 	leave   func()
@@ -51,16 +58,19 @@ type kvCache[K, A any] struct {
 	lru     list.List // of *cacheEntry; front: least recently used
 	dirty   list.List // of *cacheEntry; front: dirty for the longest
 	bytes   int64
+	// write puts an entry's value in the store (vb nil: a delete).
+	write func(e *cacheEntry[K, A]) error
 	// emit forwards an entry downstream (the operator's flush listener).
 	emit func(e *cacheEntry[K, A])
 }
 
-// cacheEntry is one key's latest aggregate in a kvCache.
+// cacheEntry is one cache key's latest aggregate in a recordCache.
 type cacheEntry[K, A any] struct {
-	key string // the serialized key, as the map's key
-	kb  []byte
-	vb  []byte // the store's bytes; nil: a delete
-	val timestamped[A]
+	key   string // the cache key: kb, then (window caches) the start
+	kb    []byte // the serialized key
+	start int64  // the window's start (ms), in a window cache
+	vb    []byte // the store's bytes; nil: a delete
+	val   timestamped[A]
 	// rec is the last update as the operator forwards it: key, time,
 	// headers and origin, with the aggregate as its value.
 	rec processor.Record[K, A]
@@ -77,25 +87,23 @@ type cacheEntry[K, A any] struct {
 }
 
 func (e *cacheEntry[K, A]) size() int64 {
-	return int64(len(e.kb) + len(e.vb) + cacheEntryOverhead)
+	return int64(len(e.key) + len(e.vb) + cacheEntryOverhead)
 }
 
-// enableCache gives the store a record cache, unless caching is off for
-// the instance or the store, or the store has one already (a cogrouped
-// aggregation's processors share one store: the first one's emit
-// forwards, to the children they share). emit forwards a flushed entry.
-func (s *timestampedKV[K, A]) enableCache(ctx processor.TaskContext, emit func(e *cacheEntry[K, A])) {
+// newRecordCache returns the record cache of the store named name, or nil
+// when caching is off for the instance or the store. tx is the bytes store
+// beneath the store, whose aborts and restores clear the cache.
+func newRecordCache[K, A any](ctx processor.TaskContext, name string, tx any, write func(e *cacheEntry[K, A]) error, emit func(e *cacheEntry[K, A])) *recordCache[K, A] {
 	cx, ok := ctx.(engine.Cacher)
-	if !ok || s.cache != nil {
-		return
-	}
-	share, leave, ok := cx.RecordCache(s.raw.Name())
 	if !ok {
-		return
+		return nil
 	}
-	c := &kvCache[K, A]{s: s, cx: cx, share: share, leave: leave, entries: map[string]*cacheEntry[K, A]{}, emit: emit}
-	s.cache = c
-	if tx, ok := s.raw.(stores.Transactional); ok {
+	share, leave, ok := cx.RecordCache(name)
+	if !ok {
+		return nil
+	}
+	c := &recordCache[K, A]{name: name, cx: cx, share: share, leave: leave, entries: map[string]*cacheEntry[K, A]{}, write: write, emit: emit}
+	if tx, ok := tx.(stores.Transactional); ok {
 		stores.OnStoreEvent(tx, func(ev stores.StoreEvent) {
 			if ev == stores.StoreAborted || ev == stores.StoreRestored {
 				// Aborted: the updates since the last commit are
@@ -104,41 +112,34 @@ func (s *timestampedKV[K, A]) enableCache(ctx processor.TaskContext, emit func(e
 			}
 		})
 	}
+	return c
 }
 
-// lookup returns the cached entry of a serialized key, marked as used.
-func (c *kvCache[K, A]) lookup(kb []byte) (*cacheEntry[K, A], bool) {
-	e, ok := c.entries[string(kb)]
+// lookup returns the entry of a cache key, marked as used.
+func (c *recordCache[K, A]) lookup(key []byte) (*cacheEntry[K, A], bool) {
+	e, ok := c.entries[string(key)]
 	if ok {
 		c.lru.MoveToBack(e.lruEl)
 	}
 	return e, ok
 }
 
-// put caches the update of k to v, forwarded as rec when flushed; prev
-// and hadPrev are the key's value before it (what the caller read), the
-// old value of the update when the entry was clean. It evicts entries
-// while the cache is over its bound.
-func (c *kvCache[K, A]) put(k K, v timestamped[A], rec processor.Record[K, A], prev timestamped[A], hadPrev bool) error {
-	name := c.s.raw.Name()
-	kb, err := c.s.key.Serialize(name, k)
-	if err != nil {
-		return fmt.Errorf("store %q: serialize key: %w", name, err)
-	}
-	vb, err := c.s.value.Serialize(name, v)
-	if err != nil {
-		return fmt.Errorf("store %q: serialize value: %w", name, err)
-	}
-	e, ok := c.entries[string(kb)]
+// put caches the update of the cache key key (of the serialized key kb and
+// window start start) to v, stored as vb and forwarded as rec when
+// flushed; prev and hadPrev are the value before it (what the caller
+// read), the old value of the update when the entry was clean. It evicts
+// entries while the cache is over its bound.
+func (c *recordCache[K, A]) put(key string, kb []byte, start int64, vb []byte, v timestamped[A], rec processor.Record[K, A], prev timestamped[A], hadPrev bool) error {
+	e, ok := c.entries[key]
 	if ok {
 		c.bytes -= e.size()
 		c.lru.MoveToBack(e.lruEl)
 	} else {
-		e = &cacheEntry[K, A]{key: string(kb)}
+		e = &cacheEntry[K, A]{key: key, kb: kb, start: start}
 		e.lruEl = c.lru.PushBack(e)
-		c.entries[e.key] = e
+		c.entries[key] = e
 	}
-	e.kb, e.vb, e.val, e.rec, e.in, e.written = kb, vb, v, rec, c.cx.Input(), false
+	e.vb, e.val, e.rec, e.in, e.written = vb, v, rec, c.cx.Input(), false
 	if e.dirtyEl == nil {
 		e.old, e.hadOld = prev, hadPrev
 		e.dirtyEl = c.dirty.PushBack(e)
@@ -149,11 +150,11 @@ func (c *kvCache[K, A]) put(k K, v timestamped[A], rec processor.Record[K, A], p
 
 // evict removes least recently used entries while the cache holds more
 // than its share, writing and forwarding the dirty ones first.
-func (c *kvCache[K, A]) evict() error {
+func (c *recordCache[K, A]) evict() error {
 	for c.bytes > c.share() && c.lru.Len() > 0 {
 		e := c.lru.Front().Value.(*cacheEntry[K, A])
 		if e.dirtyEl != nil {
-			if err := c.write(e); err != nil {
+			if err := c.clean(e); err != nil {
 				return err
 			}
 			c.emit(e)
@@ -163,26 +164,30 @@ func (c *kvCache[K, A]) evict() error {
 	return nil
 }
 
-// write puts a dirty entry in the store (unless it is there already) and
+// store writes an entry to the store, unless it is there already.
+func (c *recordCache[K, A]) store(e *cacheEntry[K, A]) error {
+	if e.written {
+		return nil
+	}
+	if err := c.write(e); err != nil {
+		return fmt.Errorf("store %q: write cached update: %w", c.name, err)
+	}
+	e.written = true
+	return nil
+}
+
+// clean puts a dirty entry in the store (unless it is there already) and
 // marks it clean.
-func (c *kvCache[K, A]) write(e *cacheEntry[K, A]) error {
-	if !e.written {
-		var err error
-		if e.vb == nil {
-			err = c.s.raw.Delete(e.kb)
-		} else {
-			err = c.s.raw.Put(e.kb, e.vb)
-		}
-		if err != nil {
-			return fmt.Errorf("store %q: write cached update: %w", c.s.raw.Name(), err)
-		}
+func (c *recordCache[K, A]) clean(e *cacheEntry[K, A]) error {
+	if err := c.store(e); err != nil {
+		return err
 	}
 	c.dirty.Remove(e.dirtyEl)
 	e.dirtyEl, e.written = nil, false
 	return nil
 }
 
-func (c *kvCache[K, A]) remove(e *cacheEntry[K, A]) {
+func (c *recordCache[K, A]) remove(e *cacheEntry[K, A]) {
 	if e.dirtyEl != nil {
 		c.dirty.Remove(e.dirtyEl)
 		e.dirtyEl = nil
@@ -195,12 +200,12 @@ func (c *kvCache[K, A]) remove(e *cacheEntry[K, A]) {
 // flush writes every dirty entry to the store and forwards it, oldest
 // dirty first, each as the processing of the input record that last
 // updated it. The entries stay cached, clean.
-func (c *kvCache[K, A]) flush() error {
+func (c *recordCache[K, A]) flush() error {
 	for c.dirty.Len() > 0 {
 		e := c.dirty.Front().Value.(*cacheEntry[K, A])
 		var err error
 		c.cx.AsInput(e.in, func() {
-			if err = c.write(e); err == nil {
+			if err = c.clean(e); err == nil {
 				c.emit(e)
 			}
 		})
@@ -211,15 +216,15 @@ func (c *kvCache[K, A]) flush() error {
 	return nil
 }
 
-// flushKey writes and forwards the entry of kb, if dirty, and drops it:
-// before a write that bypasses the cache.
-func (c *kvCache[K, A]) flushKey(kb []byte) error {
-	e, ok := c.entries[string(kb)]
+// flushKey writes and forwards the entry of a cache key, if dirty, and
+// drops it: before a write that bypasses the cache.
+func (c *recordCache[K, A]) flushKey(key []byte) error {
+	e, ok := c.entries[string(key)]
 	if !ok {
 		return nil
 	}
 	if e.dirtyEl != nil {
-		if err := c.write(e); err != nil {
+		if err := c.clean(e); err != nil {
 			return err
 		}
 		c.emit(e)
@@ -230,28 +235,17 @@ func (c *kvCache[K, A]) flushKey(kb []byte) error {
 
 // writeDirty writes every dirty entry to the store, keeping it dirty to
 // be forwarded at the flush: before a range read of the store.
-func (c *kvCache[K, A]) writeDirty() error {
+func (c *recordCache[K, A]) writeDirty() error {
 	for el := c.dirty.Front(); el != nil; el = el.Next() {
-		e := el.Value.(*cacheEntry[K, A])
-		if e.written {
-			continue
+		if err := c.store(el.Value.(*cacheEntry[K, A])); err != nil {
+			return err
 		}
-		var err error
-		if e.vb == nil {
-			err = c.s.raw.Delete(e.kb)
-		} else {
-			err = c.s.raw.Put(e.kb, e.vb)
-		}
-		if err != nil {
-			return fmt.Errorf("store %q: write cached update: %w", c.s.raw.Name(), err)
-		}
-		e.written = true
 	}
 	return nil
 }
 
 // clear drops every entry, dirty or not.
-func (c *kvCache[K, A]) clear() {
+func (c *recordCache[K, A]) clear() {
 	clear(c.entries)
 	c.lru.Init()
 	c.dirty.Init()
@@ -259,7 +253,44 @@ func (c *kvCache[K, A]) clear() {
 }
 
 // close drops the entries and gives the cache's share back.
-func (c *kvCache[K, A]) close() {
+func (c *recordCache[K, A]) close() {
 	c.clear()
 	c.leave()
+}
+
+// kvCache is the record cache of an aggregation's key-value store: its
+// cache key is the serialized key.
+type kvCache[K, A any] struct {
+	*recordCache[K, A]
+	s *timestampedKV[K, A]
+}
+
+// enableCache gives the store a record cache, unless caching is off for
+// the instance or the store, or the store has one already (a cogrouped
+// aggregation's processors share one store: the first one's emit
+// forwards, to the children they share). emit forwards a flushed entry.
+func (s *timestampedKV[K, A]) enableCache(ctx processor.TaskContext, emit func(e *cacheEntry[K, A])) {
+	if s.cache != nil {
+		return
+	}
+	write := func(e *cacheEntry[K, A]) error {
+		if e.vb == nil {
+			return s.raw.Delete(e.kb)
+		}
+		return s.raw.Put(e.kb, e.vb)
+	}
+	if c := newRecordCache(ctx, s.raw.Name(), s.raw, write, emit); c != nil {
+		s.cache = &kvCache[K, A]{c, s}
+	}
+}
+
+// put caches the update of k to v, forwarded as rec when flushed; prev
+// and hadPrev are the key's value before it (what the caller read), the
+// old value of the update when the entry was clean.
+func (c *kvCache[K, A]) put(k K, v timestamped[A], rec processor.Record[K, A], prev timestamped[A], hadPrev bool) error {
+	kb, vb, err := c.s.serialize(k, v)
+	if err != nil {
+		return err
+	}
+	return c.recordCache.put(string(kb), kb, 0, vb, v, rec, prev, hadPrev)
 }

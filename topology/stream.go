@@ -658,13 +658,9 @@ func (s *timestampedKV[K, A]) bypass(k *K) error {
 // null (Kafka Streams' put of a null aggregate), whatever the raw store
 // does with a nil value.
 func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
-	kb, err := s.key.Serialize(s.raw.Name(), k)
+	kb, vb, err := s.serialize(k, v)
 	if err != nil {
-		return fmt.Errorf("store %q: serialize key: %w", s.raw.Name(), err)
-	}
-	vb, err := s.value.Serialize(s.raw.Name(), v)
-	if err != nil {
-		return fmt.Errorf("store %q: serialize value: %w", s.raw.Name(), err)
+		return err
 	}
 	if s.cache != nil {
 		if err := s.cache.flushKey(kb); err != nil {
@@ -675,6 +671,23 @@ func (s *timestampedKV[K, A]) putTimed(k K, v timestamped[A]) error {
 		return s.raw.Delete(kb)
 	}
 	return s.raw.Put(kb, vb)
+}
+
+// serialize returns the store's bytes of k and v (nil: a delete).
+func (s *timestampedKV[K, A]) serialize(k K, v timestamped[A]) (kb, vb []byte, err error) {
+	return serializeTimed("store", s.raw.Name(), s.key, s.value, k, v)
+}
+
+// serializeTimed returns the bytes of k and v in the store named name (a
+// kind, for errors: "store", "window store"); vb nil: a delete.
+func serializeTimed[K, A any](kind, name string, key serde.Serde[K], value timestampedSerde[A], k K, v timestamped[A]) (kb, vb []byte, err error) {
+	if kb, err = key.Serialize(name, k); err != nil {
+		return nil, nil, fmt.Errorf("%s %q: serialize key: %w", kind, name, err)
+	}
+	if vb, err = value.Serialize(name, v); err != nil {
+		return nil, nil, fmt.Errorf("%s %q: serialize value: %w", kind, name, err)
+	}
+	return kb, vb, nil
 }
 
 func (s *timestampedKV[K, A]) Name() string { return s.inner.Name() }

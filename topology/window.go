@@ -263,11 +263,16 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 
 // WindowedAggregate folds the records of each key and window into an
 // aggregate kept in the window store named store (logged to <application
-// id>-<store>-changelog, retention windows.Retention()) and emits every
-// updated window's aggregate, keyed by key and window: Kafka Streams'
-// groupByKey().windowedBy(windows).aggregate(...).toStream() with caching
-// off. After a key change the records are first repartitioned by key, as
-// in Aggregate.
+// id>-<store>-changelog, retention windows.Retention()) and emits the
+// updated windows' aggregates, keyed by key and window: Kafka Streams'
+// groupByKey().windowedBy(windows).aggregate(...).toStream(). The store's
+// record cache (samsa.Config.CacheMaxBytes, on by default) collapses the
+// updates of a key and window between two commits into one, written and
+// emitted at the commit with the latest aggregate and time, as Kafka
+// Streams' caching window store; Topology.WithoutCache emits every update.
+// Late records and the window store's retention are the same with the
+// cache and without. After a key change the records are first
+// repartitioned by key, as in Aggregate.
 //
 // As in Kafka Streams:
 //   - the aggregation's stream time is the highest event time of the
@@ -294,7 +299,9 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 // With windows.EmitFinal(), nothing is emitted when a window is updated:
 // each window's result is emitted once, when the window closes, by the
 // record that moves the stream time to its end + grace or past it, as
-// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())):
+// Kafka Streams' suppress(Suppressed.untilWindowCloses(unbounded())), with
+// no record cache (every update is written to the store; nothing is
+// forwarded per update to collapse):
 //   - the windows that close at once (of any keys and starts) are emitted
 //     by start, then serialized key, before the record's own windows are
 //     updated;
@@ -337,7 +344,8 @@ func WindowedAggregateErr[K, V, A any](s Stream[K, V], windows Windows, store st
 }
 
 // WindowedCount counts the records of each key and window in the window
-// store named store and emits every updated count, as Kafka Streams'
+// store named store and emits the updated counts (one per key, window and
+// commit with the record cache, as in WindowedAggregate), as Kafka Streams'
 // groupByKey().windowedBy(windows).count().toStream(). It is
 // WindowedAggregate with a counter: late records and null keys are dropped,
 // a tombstone counts as a record (as in Kafka Streams), and a count carries
@@ -351,8 +359,10 @@ func WindowedCount[K, V any](s Stream[K, V], windows Windows, store string, key 
 }
 
 // WindowedReduce combines the records of each key and window with reducer,
-// kept in the window store named store, and emits every updated result, as
-// Kafka Streams' groupByKey().windowedBy(windows).reduce(reducer).toStream():
+// kept in the window store named store, and emits the updated results (one
+// per key, window and commit with the record cache, as in
+// WindowedAggregate), as Kafka Streams'
+// groupByKey().windowedBy(windows).reduce(reducer).toStream():
 // a window's first value is its result as it is, each later one is
 // reducer(result, value). Late records and null keys are dropped, and a
 // result carries the highest event time of the records in its window, as in
@@ -411,6 +421,14 @@ func (p *folding[K, V, A]) Process(r processor.Record[K, V]) error {
 }
 
 func (p *folding[K, V, A]) Close() error { return p.core.Close() }
+
+// FlushCache flushes the core's record cache (engine.Flusher), if it has one.
+func (p *folding[K, V, A]) FlushCache() error {
+	if f, ok := p.core.(engine.Flusher); ok {
+		return f.FlushCache()
+	}
+	return nil
+}
 
 // foldNode adds the node that turns the records of s into folds with its
 // adder, for a cogrouped windowed aggregation, and returns its name.
@@ -487,7 +505,7 @@ func addWindowedStore[K, A any](t *Topology, name, store string, ret time.Durati
 		ts := timestampedSerde[A]{agg}
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return wrap(&timestampedWindowStore[K, A]{raw: b, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}, raw)
+			return wrap(&timestampedWindowStore[K, A]{raw: b, base: raw, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}, raw)
 		}
 	}
 }
@@ -522,7 +540,11 @@ func (a *windowAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) err
 		if a.windows.processingTime {
 			ctx.Schedule(min(a.windows.advance, time.Second), processor.WallClockTime, a.closeByWallClock)
 		}
+		// No record cache: final results are emitted from the store when
+		// windows close, and an update forwards nothing to collapse.
+		return nil
 	}
+	st.enableCache(ctx, func(e *cacheEntry[Windowed[K], A]) { a.ctx.Forward(e.rec) })
 	return nil
 }
 
@@ -650,9 +672,14 @@ func (a *windowAggregator[K, A]) next(r processor.Record[K, fold[A]], start, end
 	return u, err
 }
 
-// emit stores a window's update and forwards it, or, with final results
-// only, keeps track of a new window.
+// emit stores a window's update and forwards it (or caches it, with the
+// record cache), or, with final results only, keeps track of a new window.
 func (a *windowAggregator[K, A]) emit(r processor.Record[K, fold[A]], u windowUpdate[A]) error {
+	if c := a.st.cache; c != nil {
+		if cached, err := c.put(r.Key, u.start, u.agg, u.null, a.output(r, u)); err != nil || cached {
+			return err
+		}
+	}
 	var err error
 	if u.null {
 		err = a.st.deleteWindow(r.Key, u.start)
@@ -672,28 +699,35 @@ func (a *windowAggregator[K, A]) emit(r processor.Record[K, fold[A]], u windowUp
 		}
 		return a.fin.track(u.start, kb) // emitted when it closes
 	}
+	a.ctx.Forward(a.output(r, u))
+	return nil
+}
+
+// output is the record that forwards a window's update.
+func (a *windowAggregator[K, A]) output(r processor.Record[K, fold[A]], u windowUpdate[A]) processor.Record[Windowed[K], A] {
 	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(u.start), End: time.UnixMilli(u.end)}, u.agg.agg)
 	out.Timestamp = time.UnixMilli(u.agg.ms)
 	if u.null {
 		out = out.AsTombstone()
 	}
-	a.ctx.Forward(out)
-	return nil
+	return out
 }
-
-func (a *windowAggregator[K, A]) Close() error { return nil }
 
 // timestampedWindowStore is the store of a windowed aggregation: a
 // WindowStore[K, A] for processors and tests that look it up, over entries
 // that keep each aggregate's time for the aggregator.
 type timestampedWindowStore[K, A any] struct {
-	raw   stores.BytesWindowStore
+	raw stores.BytesWindowStore
+	// base is the bytes store beneath raw (its transactions), when known.
+	base  processor.BytesKeyValueStore
 	key   serde.Serde[K]
 	value timestampedSerde[A]
 	inner processor.WindowStore[K, timestamped[A]]
 	// clock is the aggregation's stream time, in step with the store's
 	// transactions.
 	clock *streamClock
+	// cache is the store's record cache (window_cache.go), nil when off.
+	cache *windowCache[K, A]
 }
 
 // streamClock is an aggregation's stream time (the highest event time it
@@ -728,6 +762,9 @@ func (s *timestampedWindowStore[K, A]) StoreType() string {
 
 // fetchTimed returns the aggregate of key's window starting at start (ms).
 func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped[A], bool, error) {
+	if v, ok, found, err := s.cached(k, start); err != nil || found {
+		return v, ok, err
+	}
 	t := time.UnixMilli(start)
 	for w, err := range s.inner.Fetch(k, t, t) {
 		if err != nil {
@@ -742,24 +779,39 @@ func (s *timestampedWindowStore[K, A]) fetchTimed(k K, start int64) (timestamped
 // window when v's aggregate is written as null, as Kafka Streams' put of a
 // null aggregate.
 func (s *timestampedWindowStore[K, A]) putTimed(k K, v timestamped[A], start int64) error {
-	kb, err := s.key.Serialize(s.raw.Name(), k)
+	kb, vb, err := s.serialize(k, v)
 	if err != nil {
-		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+		return err
 	}
-	vb, err := s.value.Serialize(s.raw.Name(), v)
-	if err != nil {
-		return fmt.Errorf("window store %q: serialize value: %w", s.raw.Name(), err)
+	if err := s.bypass(kb, start); err != nil {
+		return err
 	}
 	return s.raw.Put(kb, vb, time.UnixMilli(start)) // nil deletes
 }
 
 // deleteWindow removes key's window starting at start (ms), if any.
 func (s *timestampedWindowStore[K, A]) deleteWindow(k K, start int64) error {
-	kb, err := s.key.Serialize(s.raw.Name(), k)
+	kb, err := s.serializeKey(k)
 	if err != nil {
-		return fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+		return err
+	}
+	if err := s.bypass(kb, start); err != nil {
+		return err
 	}
 	return s.raw.Put(kb, nil, time.UnixMilli(start))
+}
+
+func (s *timestampedWindowStore[K, A]) serializeKey(k K) ([]byte, error) {
+	kb, err := s.key.Serialize(s.raw.Name(), k)
+	if err != nil {
+		return nil, fmt.Errorf("window store %q: serialize key: %w", s.raw.Name(), err)
+	}
+	return kb, nil
+}
+
+// serialize returns the store's bytes of k and v (nil: a delete).
+func (s *timestampedWindowStore[K, A]) serialize(k K, v timestamped[A]) (kb, vb []byte, err error) {
+	return serializeTimed("window store", s.raw.Name(), s.key, s.value, k, v)
 }
 
 // Name implements processor.StateStore.
@@ -779,6 +831,10 @@ func (s *timestampedWindowStore[K, A]) Delete(k K, start time.Time) error {
 // Fetch yields key's aggregates with from <= window start <= to.
 func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[processor.Windowed[A], error] {
 	return func(yield func(processor.Windowed[A], error) bool) {
+		if err := s.bypass(nil, 0); err != nil {
+			yield(processor.Windowed[A]{}, err)
+			return
+		}
 		for w, err := range s.inner.Fetch(k, from, to) {
 			if !yield(processor.Windowed[A]{Start: w.Start, Value: w.Value.agg}, err) {
 				return
@@ -790,6 +846,10 @@ func (s *timestampedWindowStore[K, A]) Fetch(k K, from, to time.Time) iter.Seq2[
 // FetchAll yields every key's aggregates with from <= window start <= to.
 func (s *timestampedWindowStore[K, A]) FetchAll(from, to time.Time) iter.Seq2[processor.WindowedKeyValue[K, A], error] {
 	return func(yield func(processor.WindowedKeyValue[K, A], error) bool) {
+		if err := s.bypass(nil, 0); err != nil {
+			yield(processor.WindowedKeyValue[K, A]{}, err)
+			return
+		}
 		for w, err := range s.inner.FetchAll(from, to) {
 			if !yield(processor.WindowedKeyValue[K, A]{Key: w.Key, Start: w.Start, Value: w.Value.agg}, err) {
 				return

@@ -54,8 +54,24 @@ func example() run.Example {
 			}
 			return fmt.Sprintf("%-9s %s-%s %s", k.Key, k.Start.UTC().Format("15:04"), k.End.UTC().Format("15:04"), r.Value)
 		},
-		// One update per counted record: 36 + 1 out of order.
-		Done: func(out map[string][]*kgo.Record) bool { return len(out["latency-per-minute"]) >= 37 },
+		// The record cache collapses a window's updates between commits:
+		// done when the latest counts of the six windows add up to the
+		// counted records, 36 + 1 out of order.
+		Done: func(out map[string][]*kgo.Record) bool {
+			last := map[string]int64{}
+			for _, r := range out["latency-per-minute"] {
+				s, err := serde.JSON[Stats]().Deserialize(r.Topic, r.Value)
+				if err != nil {
+					return false
+				}
+				last[string(r.Key)] = s.Count
+			}
+			var n int64
+			for _, c := range last {
+				n += c
+			}
+			return len(last) == 6 && n == 37
+		},
 	}
 }
 

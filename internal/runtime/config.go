@@ -43,7 +43,8 @@ type Config struct {
 	CloseTimeout        time.Duration
 	MaxUncommittedBytes int64
 	// CacheMaxBytes is the record cache budget of the instance, shared by
-	// the cached stores of its tasks; negative: caching off.
+	// the cached stores (key-value and time-window aggregations) of its
+	// tasks; negative: caching off.
 	CacheMaxBytes int64
 	// The group client's timeouts, static membership (GroupInstanceID
 	// empty: dynamic) and fetch bounds, as Kafka's consumer settings.

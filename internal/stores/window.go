@@ -357,6 +357,30 @@ func (w *bytesWindowStore) Put(key, value []byte, start time.Time) error {
 	return w.raw.Put(k, value)
 }
 
+// WindowObserver is implemented by the window stores of
+// NewBytesWindowStore, for a record cache in front of one (package
+// topology): the cache defers the store's writes, and tells the store the
+// window start of every update it takes instead, so that the store's
+// retention moves as it would without the cache.
+type WindowObserver interface {
+	// Observe advances the store's newest time to start, as a Put of
+	// start does (expiring what falls behind the retention), and reports
+	// whether start is behind the retention: a Put of it is dropped.
+	Observe(start time.Time) (expired bool, err error)
+}
+
+// Observe implements WindowObserver.
+func (w *bytesWindowStore) Observe(start time.Time) (bool, error) {
+	ms, err := millis(w.raw.Name(), start)
+	if err != nil {
+		return false, err
+	}
+	if err := w.observe(ms); err != nil {
+		return false, err
+	}
+	return w.expired(ms), nil
+}
+
 func (w *bytesWindowStore) Fetch(key []byte, from, to time.Time) iter.Seq2[processor.Windowed[[]byte], error] {
 	return func(yield func(processor.Windowed[[]byte], error) bool) {
 		if err := w.start(); err != nil {
