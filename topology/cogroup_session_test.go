@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,4 +128,31 @@ func TestCogroupSessionFinalLate(t *testing.T) {
 	checkOut(t, lateRecords(t, d, "late"), []string{
 		"k2=v@00.013 late.reason=session closed late.window.start=13 late.window.end=13 late.watermark=25 source.topic=a source.offset=3",
 	})
+}
+
+// TestCogroupSessionValidated: a cogrouped session aggregation checks its
+// sessions and merger as SessionAggregate does, naming the store, and
+// with EmitFinal has the one emitted store of its one aggregation node.
+func TestCogroupSessionValidated(t *testing.T) {
+	build := func(w topology.Sessions, merge func(string, string, string) string) *topology.Topology {
+		top := topology.New()
+		cogroupedAB(top).SessionAggregate(w, "agg", func() string { return "" }, merge, serde.String, serde.String).
+			To("out", topology.SessionWindowedSerde(serde.String), serde.String)
+		return top
+	}
+	concat := func(_ string, a, b string) string { return a + b }
+	err := build(topology.SessionWindows(10*ms).WithMaxOutOfOrder(-ms), concat).Validate()
+	if err == nil || !strings.Contains(err.Error(), "max out-of-order") || !strings.Contains(err.Error(), `"agg"`) {
+		t.Errorf("negative MaxOutOfOrder: err = %v", err)
+	}
+	if err := build(topology.SessionWindows(10*ms), nil).Validate(); err == nil || !strings.Contains(err.Error(), "merge") {
+		t.Errorf("nil merge: err = %v", err)
+	}
+	desc, err := build(topology.SessionWindows(10*ms).EmitFinal(), concat).Describe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := desc.String(); strings.Count(s, "Processor: KSTREAM-AGGREGATE") != 1 || !strings.Contains(s, "(stores: [agg, agg-emitted])") {
+		t.Errorf("want one aggregation node with the emitted store in\n%s", s)
+	}
 }
