@@ -25,16 +25,16 @@ func cogroupSessionDriver(t *testing.T, w topology.Sessions) *testkit.Driver {
 
 // readSessions reads every session-windowed result of topic as
 // key[start,end]=value@time.
-func readSessions(t *testing.T, d *testkit.Driver, topic string) []string {
+func readSessions[V any](t *testing.T, d *testkit.Driver, topic string, value serde.Serde[V]) []string {
 	t.Helper()
-	o := testkit.OutputTopic(d, topic, topology.SessionWindowedSerde(serde.String), serde.String)
+	o := testkit.OutputTopic(d, topic, topology.SessionWindowedSerde(serde.String), value)
 	var out []string
 	for !o.IsEmpty() {
 		r, err := o.ReadRecord()
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := r.Value
+		v := fmt.Sprint(r.Value)
 		if r.IsTombstone() {
 			v = "null"
 		}
@@ -64,7 +64,7 @@ func TestCogroupSessionAggregate(t *testing.T) {
 		"a", "k2", "w", 40, // stream time 40: sessions ending before 10 closed
 		"b", "k2", 9, 8, // late: k2[6,6] is closed
 	)
-	checkOut(t, readSessions(t, d, "out"), []string{
+	checkOut(t, readSessions(t, d, "out", serde.String), []string{
 		"k1[0,0]=ax@0",
 		"k1[0,0]=null@0", "k1[0,5]=axb3@5",
 		"k2[6,6]=b7@6",
@@ -111,14 +111,14 @@ func TestCogroupSessionFinalLate(t *testing.T) {
 		"b", "k2", 2, 12,
 		"a", "k1", "y", 18, // extends k1[0,8]
 	)
-	checkOut(t, readSessions(t, d, "out"), nil)
+	checkOut(t, readSessions(t, d, "out", serde.String), nil)
 	pipeAB(t, d,
 		"a", "k2", "z", 30, // closes the sessions ending at or before 15: k2[12,12]
 		"b", "k1", 3, 4, // 26 ms behind, joins k1[0,18] (open until 30 - 15)
 		"a", "k2", "v", 13, // late: [13,13] would end before 15
 		"b", "k2", 1, 40, // closes k1[0,18]
 	)
-	checkOut(t, readSessions(t, d, "out"), []string{
+	checkOut(t, readSessions(t, d, "out", serde.String), []string{
 		"k2[12,12]=b2@12",
 		"k1[0,18]=axb1ayb3@18",
 	})
