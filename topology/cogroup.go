@@ -12,7 +12,8 @@ import (
 // adder, to be folded into one aggregate per key, as Kafka Streams'
 // CogroupedKStream. Start it with Cogroup, add streams with CogroupWith,
 // finish with (*Cogrouped).Aggregate, or per window with
-// (*Cogrouped).WindowedAggregate or (*Cogrouped).SlidingAggregate.
+// (*Cogrouped).WindowedAggregate, (*Cogrouped).SlidingAggregate or
+// (*Cogrouped).SessionAggregate.
 type Cogrouped[K, A any] struct {
 	t     *Topology
 	parts []cogroupPart[K, A]
@@ -21,8 +22,9 @@ type Cogrouped[K, A any] struct {
 // cogroupPart is one stream of a cogrouped aggregation: given the store,
 // the key serde and the stream's position i, keyValue adds its processor
 // of a key-value aggregate (starting from initial) and folds adds the node
-// that turns its records into folds for a windowed aggregation (a window's
-// first aggregate from initial); each returns the node's name.
+// that turns its records into folds for a windowed, sliding or session
+// aggregation (a window's first aggregate from initial); each returns the
+// node's name.
 type cogroupPart[K, A any] struct {
 	keyValue func(store string, key serde.Serde[K], initial func() A, i int) (node string)
 	folds    func(store string, key serde.Serde[K], initial func() A, i int) (node string)
@@ -148,6 +150,37 @@ func (c *Cogrouped[K, A]) SlidingAggregate(windows Sliding, store string, initia
 	return slidingAggregation(c.t, windows, "KSTREAM-AGGREGATE", store, cogrouped[K, A], key, agg, nodes...)
 }
 
+// SessionAggregate folds the records of every cogrouped stream into
+// session windows per key, each record with its own stream's adder, and
+// emits every updated session (and a tombstone for each session merged
+// away), as Kafka Streams'
+// CogroupedKStream.windowedBy(SessionWindows).aggregate(initializer,
+// sessionMerger).toStream() with caching off. The sessions are those of
+// SessionAggregate, kept in the session store named store: a record
+// starts a session, extends one, or joins the sessions it falls between,
+// whichever streams their records came from, their aggregates combined
+// with merge (starting from initial) before the record's adder adds it.
+// Every knob of Sessions works as there: grace, EmitFinal, MaxOutOfOrder,
+// LateRecordsTo.
+//
+// As for WindowedAggregate, the streams feed one aggregation with one
+// stream time (the highest event time of the records of all the streams),
+// which decides for all of them which records are late and which
+// sessions are closed; in Kafka Streams each cogrouped stream's session
+// aggregation has its own stream time. As in SessionAggregate, a record
+// with a null key is dropped, a tombstone is given to its adder as the
+// zero value, and a re-keyed stream is repartitioned by key first
+// (through <application id>-<store>-cogroup-<n>-repartition for the n-th
+// stream). The cogrouped streams must be co-partitioned.
+func (c *Cogrouped[K, A]) SessionAggregate(sessions Sessions, store string, initial func() A, merge func(key K, a, b A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
+	c.t.nilFuncs("Cogroup "+strconv.Quote(store), "merge", merge)
+	nodes, ok := c.folds(store, initial, key)
+	if !ok {
+		return Stream[Windowed[K], A]{t: c.t}
+	}
+	return sessionAggregation(c.t, sessions, store, cogrouped[K, A], initial, merge, key, agg, nodes...)
+}
+
 // folds adds the nodes that turn each cogrouped stream's records into
 // folds, and returns their names; false (an error recorded) when there is
 // no stream.
@@ -164,8 +197,8 @@ func (c *Cogrouped[K, A]) folds(store string, initial func() A, key serde.Serde[
 	return nodes, true
 }
 
-// cogrouped is the supplier of a cogrouped windowed aggregation's
-// processor: the aggregation's processor itself, fed the folds of every
+// cogrouped is the supplier of a cogrouped windowed, sliding or session
+// aggregation's processor: the aggregation's processor itself, fed the folds of every
 // stream.
 func cogrouped[K, A any](core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, fold[A], Windowed[K], A] {
 	return processor.Supplier[K, fold[A], Windowed[K], A](core)

@@ -206,29 +206,36 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 func SessionAggregate[K, V, A any](s Stream[K, V], sessions Sessions, store string, initial func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, key serde.Serde[K], agg serde.Serde[A]) Stream[Windowed[K], A] {
 	s.t.nilFuncs("SessionAggregate "+strconv.Quote(store), "initial", initial, "add", add, "merge", merge)
 	s = byKey(s, fmt.Sprintf("SessionAggregate %q", store), store, key, nil)
-	name := s.t.name("KSTREAM-AGGREGATE")
+	return sessionAggregation(s.t, sessions, store, func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, V, Windowed[K], A] {
+		return singleStream(core,
+			func(k K, v V, _ bool) (A, bool, error) { return add(k, v, initial()), false, nil },
+			func(k K, v V, a A) (A, error) { return add(k, v, a), nil })
+	}, initial, merge, key, agg, s.node)
+}
+
+// sessionAggregation adds the processor of a session aggregation fed by
+// parents, made by supplier around the aggregation's processor (core),
+// with its emitted store (final results), its late-records topic and its
+// session store.
+func sessionAggregation[K, VIn, A any](t *Topology, sessions Sessions, store string, supplier func(core func() processor.Processor[K, fold[A], Windowed[K], A]) processor.Supplier[K, VIn, Windowed[K], A], initial func() A, merge func(K, A, A) A, key serde.Serde[K], agg serde.Serde[A], parents ...string) Stream[Windowed[K], A] {
+	name := t.name("KSTREAM-AGGREGATE")
 	if err := sessions.check(); err != nil {
-		s.t.g.Errorf("topology: session aggregation %q (store %q): %v", name, store, err)
-		sessions = SessionWindows(time.Millisecond)
+		t.g.Errorf("topology: session aggregation %q (store %q): %v", name, store, err)
+		sessions = SessionWindows(time.Millisecond) // keeps building; Validate fails
 	}
-	AddProcessor(s.t, name, func() processor.Processor[K, V, Windowed[K], A] {
-		return &sessionAggregator[K, V, A]{sessions: sessions, store: store, initial: initial, add: add, merge: merge}
-	}, s.node)
-	if sessions.final {
-		addEmittedStore(s.t, store, name)
+	core := func() processor.Processor[K, fold[A], Windowed[K], A] {
+		return &sessionAggregator[K, A]{sessions: sessions, store: store, initial: initial, merge: merge}
 	}
-	if n, ok := s.t.g.Node(name); ok && sessions.lateTopic != "" {
-		n.SideTopics = append(n.SideTopics, sessions.lateTopic)
-	}
-	_, exists := s.t.g.Stores[store]
-	AddSessionStore(s.t, SessionStore[K, A]{Name: store, Key: key, Value: agg, Retention: sessions.Retention()}, name)
-	if def, ok := s.t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
+	addWindowedProcessor(t, name, store, sessions.final, lateness{maxOutOfOrder: sessions.maxOutOfOrder, lateTopic: sessions.lateTopic}, supplier(core), parents)
+	_, exists := t.g.Stores[store]
+	AddSessionStore(t, SessionStore[K, A]{Name: store, Key: key, Value: agg, Retention: sessions.Retention()}, name)
+	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ret := sessions.Retention()
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
 			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), key: key, clock: newStreamClock(raw)}
 		}
 	}
-	return Stream[Windowed[K], A]{t: s.t, node: name}
+	return Stream[Windowed[K], A]{t: t, node: name}
 }
 
 // SessionCount counts the records of each key in session windows kept in the
@@ -244,13 +251,14 @@ func SessionCount[K, V any](s Stream[K, V], sessions Sessions, store string, key
 		func(_ K, a, b int64) int64 { return a + b }, key, serde.Int64)
 }
 
-// sessionAggregator is the processor of SessionAggregate, as Kafka Streams'
-// KStreamSessionWindowAggregate.
-type sessionAggregator[K, V, A any] struct {
+// sessionAggregator is the processor of the session aggregations, as Kafka
+// Streams' KStreamSessionWindowAggregate, over records whose values are
+// folds (of one stream or of several, cogrouped): a record's fold adds it
+// to the aggregate of the sessions it joins, merged from initial().
+type sessionAggregator[K, A any] struct {
 	sessions Sessions
 	store    string
 	initial  func() A
-	add      func(K, V, A) A
 	merge    func(K, A, A) A
 	ctx      processor.Context[Windowed[K], A]
 	st       *clockedSessionStore[K, A]
@@ -273,7 +281,7 @@ func (s *clockedSessionStore[K, A]) StoreType() string {
 	return stores.TypeName[K, A]("SessionStore")
 }
 
-func (a *sessionAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A]) error {
+func (a *sessionAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) error {
 	st, err := processor.GetSessionStore[K, A](ctx, a.store)
 	if err != nil {
 		return fmt.Errorf("topology: session aggregation: %w", err)
@@ -291,7 +299,7 @@ func (a *sessionAggregator[K, V, A]) Init(ctx processor.Context[Windowed[K], A])
 	return nil
 }
 
-func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
+func (a *sessionAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error {
 	if r.KeyIsNull() {
 		dropped(a.ctx, "null key in a session aggregation")
 		return nil
@@ -333,7 +341,9 @@ func (a *sessionAggregator[K, V, A]) Process(r processor.Record[K, V]) error {
 		}
 		return a.emitClosed(r, closeTime)
 	}
-	agg = a.add(r.Key, r.Value, agg)
+	if agg, err = r.Value.add(agg); err != nil {
+		return err // to the processing-error policy; no session changed
+	}
 	var kb []byte // the serialized key, with final results
 	if a.fin != nil {
 		if kb, err = a.st.key.Serialize(a.store, r.Key); err != nil {
@@ -382,7 +392,7 @@ func sessionDue(kb []byte, start, end int64) dueWindow {
 // emitClosed, with final results, emits every session not emitted yet that
 // ends at or before upTo, by end then serialized key, and records upTo as
 // emitted when it is later than what was.
-func (a *sessionAggregator[K, V, A]) emitClosed(r processor.Record[K, V], upTo int64) error {
+func (a *sessionAggregator[K, A]) emitClosed(r processor.Record[K, fold[A]], upTo int64) error {
 	if a.fin == nil {
 		return nil
 	}
@@ -397,7 +407,7 @@ func (a *sessionAggregator[K, V, A]) emitClosed(r processor.Record[K, V], upTo i
 
 // emitFinal forwards the final result of one session, with r's headers
 // and the session's end as its time, if the session is still in the store.
-func (a *sessionAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWindow) error {
+func (a *sessionAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w dueWindow) error {
 	if len(w.key) < 8 {
 		return fmt.Errorf("store %q: malformed session index key %x", a.store+emittedSuffix, w.key)
 	}
@@ -424,4 +434,4 @@ func (a *sessionAggregator[K, V, A]) emitFinal(r processor.Record[K, V], w dueWi
 	return nil
 }
 
-func (a *sessionAggregator[K, V, A]) Close() error { return nil }
+func (a *sessionAggregator[K, A]) Close() error { return nil }

@@ -2,7 +2,6 @@ package topology_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -27,19 +26,7 @@ func sessionCounts(w topology.Sessions) *topology.Topology {
 func sessionStep(t *testing.T, d *testkit.Driver, recs ...any) []string {
 	t.Helper()
 	pipeRaw(t, d, "in", recs...)
-	o := testkit.OutputTopic(d, "out", topology.SessionWindowedSerde(serde.String), serde.Int64)
-	var out []string
-	for !o.IsEmpty() {
-		r, err := o.ReadRecord()
-		if err != nil {
-			t.Fatal(err)
-		}
-		v := fmt.Sprint(r.Value)
-		if r.IsTombstone() {
-			v = "null"
-		}
-		out = append(out, fmt.Sprintf("%s[%d,%d]=%s@%d", r.Key.Key, r.Key.Start.UnixMilli(), r.Key.End.UnixMilli(), v, r.Timestamp.UnixMilli()))
-	}
+	out := readSessions(t, d, "out", serde.Int64)
 	n := readSoFar[d]
 	readSoFar[d] = len(out)
 	return out[n:] // the records not returned before

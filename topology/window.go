@@ -381,8 +381,8 @@ func WindowedReduce[K, V any](s Stream[K, V], windows Windows, store string, red
 		key, value)
 }
 
-// fold is a record's value as the processors of the windowed and sliding
-// aggregations see it: its stream's adder and first aggregate as closures
+// fold is a record's value as the processors of the windowed, sliding and
+// session aggregations see it: its stream's adder and first aggregate as closures
 // over the record, so that one processor serves streams of any value type
 // (the streams of a cogrouped aggregation).
 type fold[A any] struct {
@@ -405,8 +405,8 @@ func folded[K, V, A any](r processor.Record[K, V], first func(K, V, bool) (A, bo
 	})
 }
 
-// folding is the processor of a single-stream windowed or sliding
-// aggregation: the aggregation's processor, fed the stream's records as
+// folding is the processor of a single-stream windowed, sliding or
+// session aggregation: the aggregation's processor, fed the stream's records as
 // folds.
 type folding[K, V, A any] struct {
 	core  processor.Processor[K, fold[A], Windowed[K], A]
@@ -431,7 +431,8 @@ func (p *folding[K, V, A]) FlushCache() error {
 }
 
 // foldNode adds the node that turns the records of s into folds with its
-// adder, for a cogrouped windowed aggregation, and returns its name.
+// adder, for a cogrouped windowed, sliding or session aggregation, and
+// returns its name.
 func foldNode[K, V, A any](s Stream[K, V], first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error)) string {
 	name := s.t.name("COGROUPKSTREAM-AGGREGATE")
 	fn := processor.Func[K, V, K, fold[A]](func(ctx processor.Context[K, fold[A]], r processor.Record[K, V]) error {
@@ -442,16 +443,16 @@ func foldNode[K, V, A any](s Stream[K, V], first func(K, V, bool) (A, bool, erro
 	return name
 }
 
-// singleStream returns the processor supplier of a windowed or sliding
-// aggregation of one stream: core fed through folding.
+// singleStream returns the processor supplier of a windowed, sliding or
+// session aggregation of one stream: core fed through folding.
 func singleStream[K, V, A any](core func() processor.Processor[K, fold[A], Windowed[K], A], first func(K, V, bool) (A, bool, error), add func(K, V, A) (A, error)) processor.Supplier[K, V, Windowed[K], A] {
 	return func() processor.Processor[K, V, Windowed[K], A] {
 		return &folding[K, V, A]{core: core(), first: first, add: add}
 	}
 }
 
-// addWindowedProcessor adds the processor node of a windowed or sliding
-// aggregation over the window store named store, with its emitted store
+// addWindowedProcessor adds the processor node of a windowed, sliding or
+// session aggregation over the window store named store, with its emitted store
 // (final results) and late-records topic.
 func addWindowedProcessor[K, VIn, A any](t *Topology, name, store string, final bool, late lateness, supplier processor.Supplier[K, VIn, Windowed[K], A], parents []string) {
 	AddProcessor(t, name, supplier, parents...)

@@ -49,14 +49,16 @@ final class CogroupWindowTopologies {
     return b.build();
   }
 
-  private static CogroupedKStream<String, String> cogrouped(StreamsBuilder b) {
+  /** in-a and in-b cogrouped with their adders (also CogroupSessionTopologies'). */
+  static CogroupedKStream<String, String> cogrouped(StreamsBuilder b) {
     KGroupedStream<String, String> ga = b.<String, String>stream("in-a").groupByKey();
     KGroupedStream<String, String> gb = b.<String, String>stream("in-b").groupByKey();
     return ga.<String>cogroup((k, v, agg) -> agg + "a:" + v + ";")
         .cogroup(gb, (k, v, agg) -> agg + "b:" + v + ";");
   }
 
-  private static void strings(KTable<Windowed<String>, String> t) {
+  /** Writes t's updates to out, keys as key@start/end (also CogroupSessionTopologies'). */
+  static void strings(KTable<Windowed<String>, String> t) {
     t.toStream().map((k, v) -> KeyValue.pair(k.key() + "@" + k.window().start() + "/" + k.window().end(), v)).to("out");
   }
 }
