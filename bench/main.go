@@ -34,8 +34,8 @@
 // document; `go run . -render ../docs/bench/results.json` writes the
 // section and charts again from them (after a change of wording).
 //
-// It uses the broker at $SAMSA_BOOTSTRAP, or starts one with dev/kafka/run
-// (and stops it at the end).
+// It uses the broker at $SAMSA_BOOTSTRAP, or the one dev/kafka/run runs,
+// or starts one with dev/kafka/run (and stops it at the end).
 package main
 
 import (
@@ -159,13 +159,19 @@ func repoRoot() (string, error) {
 	}
 }
 
-// broker returns $SAMSA_BOOTSTRAP, or starts a broker with dev/kafka/run
-// and returns it with a function stopping it.
+// broker returns $SAMSA_BOOTSTRAP, or the broker dev/kafka/run already
+// runs (left running), or starts one with dev/kafka/run and returns it
+// with a function stopping it.
 func broker(ctx context.Context, root string, log *slog.Logger) (string, func(), error) {
 	if bs := os.Getenv("SAMSA_BOOTSTRAP"); bs != "" {
 		return bs, func() {}, nil
 	}
 	script := filepath.Join(root, "dev", "kafka", "run")
+	if out, err := exec.CommandContext(ctx, script, "bootstrap").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		bs := strings.TrimSpace(string(out))
+		log.Info("SAMSA_BOOTSTRAP is not set: using the broker dev/kafka/run runs (not stopped at the end)", "bootstrap", bs)
+		return bs, func() {}, nil
+	}
 	log.Info("SAMSA_BOOTSTRAP is not set: starting a broker with dev/kafka/run")
 	cmd := exec.CommandContext(ctx, script, "start")
 	cmd.Stderr = os.Stderr
