@@ -27,7 +27,7 @@ func fkTopology(left bool) *topology.Topology {
 	top := topology.New()
 	orders := topology.TableOf(top, "orders", "orders-store", serde.String, serde.String)
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
-	serdes := topology.FKSerdes[string, string, string, string]{Value: serde.String, ForeignValue: serde.String}
+	serdes := topology.FKSerdes[string, string, string, string, string]{Value: serde.String, ForeignValue: serde.String}
 	var joined topology.Table[string, string]
 	if left {
 		joined = topology.FKLeftJoin(orders, customers, "fk", orderCustomer, func(_, o, c string, found bool) string {
@@ -246,7 +246,7 @@ func TestFKJoinResultCannotBeFiltered(t *testing.T) {
 	orders := topology.TableOf(top, "orders", "orders-store", serde.String, serde.String)
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
 	topology.FKJoin(orders, customers, "fk", orderCustomer, func(_, o, c string) string { return o + c },
-		topology.FKSerdes[string, string, string, string]{}).
+		topology.FKSerdes[string, string, string, string, string]{}).
 		Filter(func(_, v string) bool { return v != "" }).ToStream().To("out", serde.String, serde.String)
 	d, err := testkit.NewDriver(top, testkit.DriverConfig{})
 	if err == nil {
@@ -267,14 +267,14 @@ func TestFKJoinNeedsSerdes(t *testing.T) {
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
 	fk := func(_ string, o order) (string, bool) { return o.Customer, o.Customer != "" }
 	joiner := func(_ string, o order, c string) string { return o.Customer + c }
-	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string]{})
+	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string, string]{})
 	if err := top.Validate(); err == nil || !strings.Contains(err.Error(), "FKSerdes") {
 		t.Errorf("Validate: %v, want an error naming FKSerdes", err)
 	}
 	top2 := topology.New()
 	orders = topology.TableOf(top2, "orders", "orders-store", serde.String, serde.JSON[order]())
 	customers = topology.TableOf(top2, "customers", "customers-store", serde.String, serde.String)
-	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string]{Value: serde.JSON[order]()}).
+	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string, string]{Value: serde.JSON[order]()}).
 		ToStream().To("out", serde.String, serde.String)
 	if err := top2.Validate(); err != nil {
 		t.Errorf("Validate with the value serde: %v", err)
