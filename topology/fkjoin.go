@@ -88,18 +88,29 @@ type FKSerdes[K, V, KO, VO, VR any] struct {
 //
 // The result is a table like any other: it can be filtered, mapped,
 // grouped, joined with a stream or a table, and looked up. It is
-// materialized, in l's task, in the timestamped key-value store
-// <name>-result-store (logged to <application id>-<name>-result-store-changelog,
-// read with FKSerdes.Key and FKSerdes.Result): every result is written
-// there, with its time, before it is forwarded, and a tombstone deletes
-// its key. Kafka Streams materializes its result too whenever an operator
-// downstream looks it up or needs old values; samsa always does, at the
-// cost of a store write and a changelog record per result, because the
-// result cannot be computed again from l's store alone (the right value
-// lives in r's task, on another partition), and an operator added later
-// then needs no other store or topic, so that the application keeps its
-// internal topics. A Filter, GroupTable or table join downstream takes
-// the key's previous result from the store as its old value.
+// materialized in l's task, in the timestamped key-value store
+// <name>-result-store (logged to
+// <application id>-<name>-result-store-changelog; keys written with
+// FKSerdes.Key, values with FKSerdes.Result): every result is written
+// there with its time before it is forwarded, and a tombstone deletes its
+// key (it is forwarded even when the store did not have the key, as Kafka
+// Streams forwards it). An operator that needs old values (Filter,
+// GroupTable, a table join) gets the key's previous result from the
+// store; a join looks the result up there, so a stream joined with it
+// must be co-partitioned with l (Join), as must a table joined with it
+// (TableJoin).
+//
+// It is always materialized, as Kafka Streams' result is given
+// Materialized.as(<name>-result-store), and what it forwards is what that
+// forwards (conformance/ checks it). Without Materialized, Kafka Streams
+// materializes the result only once an operator needs it, and a Filter
+// declared before then forwards a tombstone for every value it rejects,
+// also of keys it never had; samsa has no such order-dependent case. The
+// cost is a store write and a changelog record per result; it cannot be
+// avoided as a Filter's is (read through the table it derives from),
+// because the right value is in r's task, on another partition, and a
+// materialized result keeps the internal topics of an application the
+// same when an operator is added after the join.
 func FKJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO) VR, serdes FKSerdes[K, V, KO, VO, VR]) Table[K, VR] {
 	l.t.nilFuncs("FKJoin "+strconv.Quote(name), "foreignKey", foreignKey, "joiner", joiner)
 	return fkJoin(l, r, name, false, foreignKey, func(k K, v V, vo VO, _ bool) VR { return joiner(k, v, vo) }, serdes)
