@@ -36,6 +36,9 @@ func init() {
 		topology.TableCount(g, "count-store").ToStream().To("counts", serde.String, serde.Int64)
 		return top
 	}
+	// fkMatFilterCount's program, for Kafka Streams' without Materialized
+	// (the known divergence fkFilterCountLazy).
+	topologies["fkFilterCountLazy"] = topologies["fkMatFilterCount"]
 	// orders.join(customers, ..., "fk").join(shipments, e#s): the result
 	// on the left of a table-table join.
 	topologies["fkMatTableJoin"] = func() *topology.Topology {

@@ -43,6 +43,16 @@ final class FkMaterializedTopologies {
             .count().toStream()
             .to("counts", Produced.with(Serdes.String(), Serdes.Long()));
       }
+      case "fkFilterCountLazy" -> {
+        // fkMatFilterCount without Materialized: the result is materialized
+        // only by the groupBy, after the filter was declared.
+        KTable<String, String> enriched = orders(b)
+            .leftJoin(customers(b), FKJoinTopologies::customerOf, (o, c) -> o + "|" + (c == null ? "none" : c), TableJoined.as("fk"));
+        enriched.filter((k, v) -> !v.endsWith("|none")).toStream().to("out");
+        enriched.groupBy((k, v) -> KeyValue.pair(customerName(v), v), Grouped.as("g"))
+            .count().toStream()
+            .to("counts", Produced.with(Serdes.String(), Serdes.Long()));
+      }
       case "fkMatTableJoin" -> orders(b)
           .join(customers(b), FKJoinTopologies::customerOf, (o, c) -> o + "|" + c, TableJoined.as("fk"), result())
           .join(b.table("shipments", Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("shipments-store")),
