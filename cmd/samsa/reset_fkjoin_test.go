@@ -23,8 +23,8 @@ func TestResetKnowsFKJoinTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.InternalTopics()) != 5 {
-		t.Fatalf("internal topics %v, want 5", c.InternalTopics())
+	if len(c.InternalTopics()) != 6 { // with the result store's changelog
+		t.Fatalf("internal topics %v, want 6", c.InternalTopics())
 	}
 	for _, topic := range c.InternalTopics() {
 		if !internalTopic("app", topic) {
