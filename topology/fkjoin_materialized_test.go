@@ -178,3 +178,27 @@ func TestFKJoinResultStoreRestartAndAbort(t *testing.T) {
 		t.Errorf("%d changelog records of fk-result-store, want 4 (the aborted writes not counted)", n)
 	}
 }
+
+// TestFKJoinResultJoinAfterKeyChange: a stream re-keyed by Map before its
+// join with the foreign-key join's result is repartitioned through
+// <application id>-fk-result-store-join-repartition, named after the
+// result's store, and joined on 3 partitions.
+func TestFKJoinResultJoinAfterKeyChange(t *testing.T) {
+	top, joined := fkEnriched()
+	events := topology.Map(topology.StreamOf(top, serde.String, serde.String, "in"), func(e, order string) (string, string) { return order, e })
+	topology.Join(events, joined, func(_, e, v string) string { return e + ">" + v }).To("out", serde.String, serde.String)
+	c, err := top.Compile("app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(c.InternalTopics(), "app-fk-result-store-join-repartition") {
+		t.Fatalf("internal topics %v lack app-fk-result-store-join-repartition", c.InternalTopics())
+	}
+	d := aggDriver(t, top, 3)
+	pipeRaw(t, d, "orders", "o1", "c1:a", 10, "o2", "c2:b", 11)
+	pipeRaw(t, d, "customers", "c1", "Ann", 20, "c2", "Bob", 21)
+	pipeRaw(t, d, "in", "e1", "o1", 30, "e2", "o2", 31, "e3", "o3", 32)
+	got := readAll(t, d, "out", serde.String)
+	slices.Sort(got)
+	checkOut(t, got, []string{"o1=e1>c1:a|Ann@30", "o2=e2>c2:b|Bob@31"})
+}
