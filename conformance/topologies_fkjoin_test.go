@@ -12,7 +12,7 @@ func init() {
 	topologies["fkJoin"] = func() *topology.Topology {
 		top, orders, customers := fkTables()
 		topology.FKJoin(orders, customers, "fk", customerOf, func(_, o, c string) string { return o + "|" + c },
-			topology.FKSerdes[string, string, string, string]{}).
+			topology.FKSerdes[string, string, string, string, string]{}).
 			ToStream().To("out", serde.String, serde.String)
 		return top
 	}
@@ -20,7 +20,7 @@ func init() {
 	topologies["fkLeftJoin"] = func() *topology.Topology {
 		top, orders, customers := fkTables()
 		topology.FKLeftJoin(orders, customers, "fk", customerOf, func(_, o, c string, found bool) string { return o + "|" + orNone(c, found) },
-			topology.FKSerdes[string, string, string, string]{}).
+			topology.FKSerdes[string, string, string, string, string]{}).
 			ToStream().To("out", serde.String, serde.String)
 		return top
 	}
@@ -33,7 +33,7 @@ func init() {
 			func(_, v string) string { return v + "!" })
 		right := customers.Filter(func(_, v string) bool { return v != "" })
 		topology.FKJoin(left, right, "fk", customerOf, func(_, o, c string) string { return o + "|" + c },
-			topology.FKSerdes[string, string, string, string]{}).
+			topology.FKSerdes[string, string, string, string, string]{}).
 			ToStream().To("out", serde.String, serde.String)
 		return top
 	}

@@ -478,7 +478,7 @@ func ExampleFKJoin() {
 	}
 	topology.FKJoin(orders, customers, "order-customer", customerOf,
 		func(id, order, name string) string { return order + " for " + name },
-		topology.FKSerdes[string, string, string, string]{Value: serde.String, ForeignValue: serde.String}).
+		topology.FKSerdes[string, string, string, string, string]{Value: serde.String, ForeignValue: serde.String}).
 		ToStream().To("orders-with-customer", serde.String, serde.String)
 
 	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 4})

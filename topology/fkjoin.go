@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,13 +14,13 @@ import (
 )
 
 // FKSerdes are the serdes of a foreign-key join (FKJoin, FKLeftJoin): it
-// writes its internal topics and its subscription store with them. A nil
-// Key or ForeignKey is the key serde of the left or right table (known for
-// a table made by TableOf and the tables derived from it), then a standard
-// serde (string, []byte, int64, int32, float64); so are nil Value and
-// ForeignValue, which no table knows. Validate reports a serde that is
-// still missing.
-type FKSerdes[K, V, KO, VO any] struct {
+// writes its internal topics, its subscription store and its result store
+// with them. A nil Key or ForeignKey is the key serde of the left or right
+// table (known for a table made by TableOf and the tables derived from
+// it), then a standard serde (string, []byte, int64, int32, float64); a
+// nil Value, ForeignValue or Result, which no table knows, is a standard
+// serde. Validate reports a serde that is still missing.
+type FKSerdes[K, V, KO, VO, VR any] struct {
 	// Key is the left table's key serde: the subscriptions and the
 	// responses carry the left key with it.
 	Key serde.Serde[K]
@@ -36,6 +35,9 @@ type FKSerdes[K, V, KO, VO any] struct {
 	// ForeignValue is the right table's value serde: the responses carry
 	// the right value with it.
 	ForeignValue serde.Serde[VO]
+	// Result is the serde of the joiner's values: the result store keeps
+	// them with it (as Kafka Streams' Materialized.withValueSerde).
+	Result serde.Serde[VR]
 }
 
 // FKJoin joins two tables on a foreign key, as Kafka Streams'
@@ -84,11 +86,32 @@ type FKSerdes[K, V, KO, VO any] struct {
 //     and the right value's, and its headers; one triggered by an update
 //     of r, that update's time and headers.
 //
-// The result is not materialized: it cannot be looked up, so it can be
-// written to a topic (ToStream().To) and read with TableOf to be joined or
-// filtered again; a Filter, GroupTable or join of it fails the task at
-// startup.
-func FKJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO) VR, serdes FKSerdes[K, V, KO, VO]) Table[K, VR] {
+// The result is a table like any other: it can be filtered, mapped,
+// grouped, joined with a stream or a table, and looked up. It is
+// materialized in l's task, in the timestamped key-value store
+// <name>-result-store (logged to
+// <application id>-<name>-result-store-changelog; keys written with
+// FKSerdes.Key, values with FKSerdes.Result): every result is written
+// there with its time before it is forwarded, and a tombstone deletes its
+// key (it is forwarded even when the store did not have the key, as Kafka
+// Streams forwards it). An operator that needs old values (Filter,
+// GroupTable, a table join) gets the key's previous result from the
+// store; a join looks the result up there, so a stream joined with it
+// must be co-partitioned with l (Join), as must a table joined with it
+// (TableJoin).
+//
+// It is always materialized, as Kafka Streams' result is given
+// Materialized.as(<name>-result-store), and what it forwards is what that
+// forwards (conformance/ checks it). Without Materialized, Kafka Streams
+// materializes the result only once an operator needs it, and a Filter
+// declared before then forwards a tombstone for every value it rejects,
+// also of keys it never had; samsa has no such order-dependent case. The
+// cost is a store write and a changelog record per result; it cannot be
+// avoided as a Filter's is (read through the table it derives from),
+// because the right value is in r's task, on another partition, and a
+// materialized result keeps the internal topics of an application the
+// same when an operator is added after the join.
+func FKJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO) VR, serdes FKSerdes[K, V, KO, VO, VR]) Table[K, VR] {
 	l.t.nilFuncs("FKJoin "+strconv.Quote(name), "foreignKey", foreignKey, "joiner", joiner)
 	return fkJoin(l, r, name, false, foreignKey, func(k K, v V, vo VO, _ bool) VR { return joiner(k, v, vo) }, serdes)
 }
@@ -101,9 +124,9 @@ func FKJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, f
 // left value without a foreign key, or whose foreign key r does not have,
 // is joined too. A delete of a left key emits a tombstone (nothing for a
 // key l did not have), a delete of r a result joined without it for every
-// subscriber. Topics, store and times are as
-// in FKJoin.
-func FKLeftJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO, found bool) VR, serdes FKSerdes[K, V, KO, VO]) Table[K, VR] {
+// subscriber. Topics, stores (the result materialized in
+// <name>-result-store) and times are as in FKJoin.
+func FKLeftJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, foreignKey func(key K, value V) (KO, bool), joiner func(key K, v V, vo VO, found bool) VR, serdes FKSerdes[K, V, KO, VO, VR]) Table[K, VR] {
 	l.t.nilFuncs("FKLeftJoin "+strconv.Quote(name), "foreignKey", foreignKey, "joiner", joiner)
 	return fkJoin(l, r, name, true, foreignKey, joiner, serdes)
 }
@@ -330,7 +353,10 @@ func fkSerde[T any](given, fallback serde.Serde[T]) serde.Serde[T] {
 	return s
 }
 
-func fkJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, left bool, foreignKey func(K, V) (KO, bool), joiner func(K, V, VO, bool) VR, serdes FKSerdes[K, V, KO, VO]) Table[K, VR] {
+// fkResultStore names the store of a foreign-key join's result.
+func fkResultStore(name string) string { return name + "-result-store" }
+
+func fkJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, left bool, foreignKey func(K, V) (KO, bool), joiner func(K, V, VO, bool) VR, serdes FKSerdes[K, V, KO, VO, VR]) Table[K, VR] {
 	t := l.t
 	op := "FKJoin"
 	if left {
@@ -339,7 +365,7 @@ func fkJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, l
 	op += " " + strconv.Quote(name)
 	resolver := t.name("KTABLE-FK-JOIN-OUTPUT")
 	out := Table[K, VR]{t: t, node: resolver, old: derived(), key: l.key, lookup: func(processor.TaskContext) (tableGetter[K, VR], error) {
-		return nil, fmt.Errorf("topology: %s: the result of a foreign-key join is not materialized and cannot be looked up: write it to a topic and read it with TableOf", op)
+		return nil, fmt.Errorf("topology: %s: the join is not valid (Validate says why)", op)
 	}}
 	if l.t != r.t {
 		t.g.Errorf("topology: %s: the tables belong to different topologies", op)
@@ -353,14 +379,18 @@ func fkJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, l
 	value := fkSerde(serdes.Value, nil)
 	fkey := fkSerde(serdes.ForeignKey, r.key)
 	fvalue := fkSerde(serdes.ForeignValue, nil)
-	if key == nil || value == nil || fkey == nil || fvalue == nil {
+	result := fkSerde(serdes.Result, nil)
+	if key == nil || value == nil || fkey == nil || fvalue == nil || result == nil {
 		var k K
 		var v V
 		var ko KO
 		var vo VO
-		t.g.Errorf("topology: %s: samsa knows no serde for %T (key), %T (value), %T (foreign key) or %T (foreign value): set them in FKSerdes", op, k, v, ko, vo)
+		var vr VR
+		t.g.Errorf("topology: %s: samsa knows no serde for %T (key), %T (value), %T (foreign key), %T (foreign value) or %T (result): set them in FKSerdes", op, k, v, ko, vo, vr)
 		return out
 	}
+	resultStore := fkResultStore(name)
+	out.key, out.stores, out.lookup = key, []string{resultStore}, storeLookup[K, VR](resultStore)
 	regInternal := name + "-subscription-registration-topic" + verbatimTopic
 	respInternal := name + "-subscription-response-topic" + verbatimTopic
 	store := name + "-subscription-store"
@@ -395,8 +425,9 @@ func fkJoin[K, V, KO, VO, VR any](l Table[K, V], r Table[KO, VO], name string, l
 
 	// The left table's task again: responses in, joined.
 	AddProcessor(t, resolver, func() processor.Processor[K, fkResponse[VO], K, change[VR]] {
-		return &fkResponseJoiner[K, V, VO, VR]{left: left, lookup: l.lookup, joiner: joiner, value: value, internal: regInternal, old: out.old, op: op}
+		return &fkResponseJoiner[K, V, VO, VR]{left: left, lookup: l.lookup, joiner: joiner, value: value, internal: regInternal, old: out.old, store: resultStore}
 	}, responses)
+	addTimestampedStore(t, resultStore, key, result, resolver)
 	for _, st := range l.stores {
 		t.ConnectStore(st, resolver)
 	}
@@ -645,7 +676,10 @@ func (p *fkForeignJoiner[K, KO, VO]) Close() error { return nil }
 // fkResponseJoiner joins the responses with the left table's current
 // values, as Kafka Streams' ResponseJoinProcessorSupplier: a response
 // whose hash is not that of the current value answers an older value and
-// is dropped.
+// is dropped. It materializes the result, as the KTableSource Kafka
+// Streams puts after it: a result is written to the result store (a
+// tombstone deletes its key) before it is forwarded, with the key's
+// previous result as its old value when an operator downstream needs it.
 type fkResponseJoiner[K, V, VO, VR any] struct {
 	left     bool
 	lookup   func(processor.TaskContext) (tableGetter[K, V], error)
@@ -653,25 +687,23 @@ type fkResponseJoiner[K, V, VO, VR any] struct {
 	value    serde.Serde[V]
 	internal string
 	old      *sendOld
-	op       string
+	store    string
 	topic    string
 	ctx      processor.Context[K, change[VR]]
 	get      tableGetter[K, V]
+	st       *timestampedKV[K, VR]
 }
 
-// errFKOldValues is wrapped when an operator after a foreign-key join
-// needs its old values.
-var errFKOldValues = errors.New("the result of a foreign-key join keeps no old values")
-
 func (p *fkResponseJoiner[K, V, VO, VR]) Init(ctx processor.Context[K, change[VR]]) error {
-	if p.old.on {
-		return fmt.Errorf("topology: %s: %w (a Filter, GroupTable or join after it needs them): write it to a topic and read it with TableOf", p.op, errFKOldValues)
+	st, err := timestampedStore[K, VR](ctx, p.store)
+	if err != nil {
+		return fmt.Errorf("foreign-key join: result store: %w", err)
 	}
 	get, err := p.lookup(ctx)
 	if err != nil {
 		return err
 	}
-	p.ctx, p.get, p.topic = ctx, get, internalTopic(ctx.ApplicationID(), p.internal)
+	p.ctx, p.get, p.st, p.topic = ctx, get, st, internalTopic(ctx.ApplicationID(), p.internal)
 	return nil
 }
 
@@ -698,6 +730,21 @@ func (p *fkResponseJoiner[K, V, VO, VR]) Process(r processor.Record[K, fkRespons
 	var c change[VR]
 	if has && (r.Value.found || p.left) {
 		c.new, c.hasNew = p.joiner(r.Key, cur.agg, r.Value.value, r.Value.found), true
+	}
+	prev, hadPrev, err := p.st.getTimed(r.Key)
+	if err != nil {
+		return err
+	}
+	if c.hasNew {
+		err = p.st.putTimed(r.Key, timestamped[VR]{agg: c.new, ms: r.Timestamp.UnixMilli()})
+	} else if hadPrev {
+		_, _, err = p.st.Delete(r.Key)
+	}
+	if err != nil {
+		return err
+	}
+	if p.old.on {
+		c.old, c.hasOld = prev.agg, hadPrev
 	}
 	p.ctx.Forward(processor.WithValue(r, c))
 	return nil

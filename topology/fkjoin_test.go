@@ -27,7 +27,7 @@ func fkTopology(left bool) *topology.Topology {
 	top := topology.New()
 	orders := topology.TableOf(top, "orders", "orders-store", serde.String, serde.String)
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
-	serdes := topology.FKSerdes[string, string, string, string]{Value: serde.String, ForeignValue: serde.String}
+	serdes := topology.FKSerdes[string, string, string, string, string]{Value: serde.String, ForeignValue: serde.String}
 	var joined topology.Table[string, string]
 	if left {
 		joined = topology.FKLeftJoin(orders, customers, "fk", orderCustomer, func(_, o, c string, found bool) string {
@@ -204,8 +204,9 @@ func TestFKJoinDropsStaleResponses(t *testing.T) {
 	}
 }
 
-// TestFKJoinNames: the join's topics and store are named after its name
-// as Kafka Streams names them, the store is logged, and Describe shows the
+// TestFKJoinNames: the join's topics and subscription store are named
+// after its name as Kafka Streams names them, its result store
+// <name>-result-store, both stores are logged, and Describe shows the
 // topics without the application id.
 func TestFKJoinNames(t *testing.T) {
 	top := fkTopology(true)
@@ -215,6 +216,7 @@ func TestFKJoinNames(t *testing.T) {
 	}
 	want := []string{
 		"app-customers-store-changelog",
+		"app-fk-result-store-changelog",
 		"app-fk-subscription-registration-topic",
 		"app-fk-subscription-response-topic",
 		"app-fk-subscription-store-changelog",
@@ -228,7 +230,7 @@ func TestFKJoinNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := desc.String()
-	for _, want := range []string{"(topic: fk-subscription-registration-topic)", "(topics: [fk-subscription-response-topic])", "fk-subscription-store"} {
+	for _, want := range []string{"(topic: fk-subscription-registration-topic)", "(topics: [fk-subscription-response-topic])", "fk-subscription-store", "fk-result-store"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("description lacks %q:\n%s", want, s)
 		}
@@ -238,28 +240,8 @@ func TestFKJoinNames(t *testing.T) {
 	}
 }
 
-// TestFKJoinResultCannotBeFiltered: a Filter after a foreign-key join
-// needs old values, which its result does not keep: the task fails at
-// startup, saying so, rather than forward wrong deletes.
-func TestFKJoinResultCannotBeFiltered(t *testing.T) {
-	top := topology.New()
-	orders := topology.TableOf(top, "orders", "orders-store", serde.String, serde.String)
-	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
-	topology.FKJoin(orders, customers, "fk", orderCustomer, func(_, o, c string) string { return o + c },
-		topology.FKSerdes[string, string, string, string]{}).
-		Filter(func(_, v string) bool { return v != "" }).ToStream().To("out", serde.String, serde.String)
-	d, err := testkit.NewDriver(top, testkit.DriverConfig{})
-	if err == nil {
-		err = testkit.InputTopic(d, "orders", serde.String, serde.String).Pipe("o1", "c1:x")
-		d.Close()
-	}
-	if err == nil || !strings.Contains(err.Error(), "old values") {
-		t.Fatalf("err %v, want one about old values", err)
-	}
-}
-
-// TestFKJoinNeedsSerdes: a value type samsa has no serde for must be given
-// one in FKSerdes; Validate says so.
+// TestFKJoinNeedsSerdes: a value or result type samsa has no serde for
+// must be given one in FKSerdes; Validate says so.
 func TestFKJoinNeedsSerdes(t *testing.T) {
 	type order struct{ Customer string }
 	top := topology.New()
@@ -267,16 +249,35 @@ func TestFKJoinNeedsSerdes(t *testing.T) {
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
 	fk := func(_ string, o order) (string, bool) { return o.Customer, o.Customer != "" }
 	joiner := func(_ string, o order, c string) string { return o.Customer + c }
-	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string]{})
+	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string, string]{})
 	if err := top.Validate(); err == nil || !strings.Contains(err.Error(), "FKSerdes") {
 		t.Errorf("Validate: %v, want an error naming FKSerdes", err)
 	}
 	top2 := topology.New()
 	orders = topology.TableOf(top2, "orders", "orders-store", serde.String, serde.JSON[order]())
 	customers = topology.TableOf(top2, "customers", "customers-store", serde.String, serde.String)
-	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string]{Value: serde.JSON[order]()}).
+	topology.FKJoin(orders, customers, "fk", fk, joiner, topology.FKSerdes[string, order, string, string, string]{Value: serde.JSON[order]()}).
 		ToStream().To("out", serde.String, serde.String)
 	if err := top2.Validate(); err != nil {
 		t.Errorf("Validate with the value serde: %v", err)
+	}
+	// A result type samsa has no serde for needs FKSerdes.Result (the
+	// result store keeps it).
+	type line struct{ Customer, Name string }
+	lineOf := func(_ string, o order, c string) line { return line{o.Customer, c} }
+	top3 := topology.New()
+	orders = topology.TableOf(top3, "orders", "orders-store", serde.String, serde.JSON[order]())
+	customers = topology.TableOf(top3, "customers", "customers-store", serde.String, serde.String)
+	topology.FKJoin(orders, customers, "fk", fk, lineOf, topology.FKSerdes[string, order, string, string, line]{Value: serde.JSON[order]()})
+	if err := top3.Validate(); err == nil || !strings.Contains(err.Error(), "(result)") {
+		t.Errorf("Validate without the result serde: %v, want an error naming the result", err)
+	}
+	top4 := topology.New()
+	orders = topology.TableOf(top4, "orders", "orders-store", serde.String, serde.JSON[order]())
+	customers = topology.TableOf(top4, "customers", "customers-store", serde.String, serde.String)
+	topology.FKJoin(orders, customers, "fk", fk, lineOf, topology.FKSerdes[string, order, string, string, line]{Value: serde.JSON[order](), Result: serde.JSON[line]()}).
+		ToStream().To("out", serde.String, serde.JSON[line]())
+	if err := top4.Validate(); err != nil {
+		t.Errorf("Validate with the result serde: %v", err)
 	}
 }

@@ -16,10 +16,11 @@ import (
 // an update also carries the key's previous value, so that deletes of keys
 // a result never had are dropped as Kafka Streams drops them.
 //
-// A Table made by TableOf is materialized in a key-value store; the tables
-// derived from it by Filter and TableMapValues are not, and a join reads
-// them through the store of the table they derive from, as Kafka Streams'
-// value getters do.
+// A Table made by TableOf is materialized in a key-value store, and so are
+// the results of the table aggregations and of the foreign-key joins
+// (FKJoin, FKLeftJoin); the tables derived by Filter, TableMapValues and
+// the table-table joins are not, and a join reads them through the stores
+// of the tables they derive from, as Kafka Streams' value getters do.
 type Table[K, V any] struct {
 	t    *Topology
 	node string

@@ -23,8 +23,10 @@
 //     Streams' TableJoined.as(name), and names after it its topics,
 //     <application id>-<name>-subscription-registration-topic and
 //     <application id>-<name>-subscription-response-topic (Kafka Streams'
-//     names, with no -repartition suffix), and its store,
-//     <name>-subscription-store;
+//     names, with no -repartition suffix), and its stores,
+//     <name>-subscription-store and the result's <name>-result-store (a
+//     stream joined with the result and repartitioned first reads
+//     <application id>-<name>-result-store-join-repartition);
 //   - processor and sink nodes get generated names (KSTREAM-MAP-0000000003,
 //     as Kafka Streams names them) that shift when an operator is added
 //     upstream; they name no topic and no store, so nothing in Kafka moves

@@ -17,14 +17,14 @@ func TestResetKnowsFKJoinTopics(t *testing.T) {
 	orders := topology.TableOf(top, "orders", "orders-store", serde.String, serde.String)
 	customers := topology.TableOf(top, "customers", "customers-store", serde.String, serde.String)
 	topology.FKJoin(orders, customers, "fk", func(_, o string) (string, bool) { return o, o != "" },
-		func(_, o, c string) string { return o + c }, topology.FKSerdes[string, string, string, string]{}).
+		func(_, o, c string) string { return o + c }, topology.FKSerdes[string, string, string, string, string]{}).
 		ToStream().To("out", serde.String, serde.String)
 	c, err := top.Compile("app")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.InternalTopics()) != 5 {
-		t.Fatalf("internal topics %v, want 5", c.InternalTopics())
+	if len(c.InternalTopics()) != 6 { // with the result store's changelog
+		t.Fatalf("internal topics %v, want 6", c.InternalTopics())
 	}
 	for _, topic := range c.InternalTopics() {
 		if !internalTopic("app", topic) {

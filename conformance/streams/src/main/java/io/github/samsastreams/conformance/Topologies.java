@@ -117,6 +117,7 @@ final class Topologies {
         if ((w = SlidingTopologies.build(name)) != null) return w; // sliding windows
         if ((w = CogroupWindowTopologies.build(name)) != null) return w; // windowed cogroup
         if ((w = CogroupSessionTopologies.build(name)) != null) return w; // session-windowed cogroup
+        if ((w = FkMaterializedTopologies.build(name)) != null) return w; // foreign-key join results used as tables
         if ((s = FKJoinTopologies.build(name)) != null) { // foreign-key table joins
           return s;
         }
