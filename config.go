@@ -159,13 +159,16 @@ type Config struct {
 	// policy is DeadLetter, and it must exist.
 	DeadLetterTopic string
 	// InstanceID names this instance in the transactional id
-	// (<ApplicationID>-<InstanceID>) under exactly-once; default a random
-	// id per New. Zombies are fenced by the group metadata (KIP-447)
-	// either way. A stable InstanceID (with a stable StateDir) makes the
-	// instance recognisable in the brokers' logs and transaction listings,
-	// and a restarted instance fences and aborts its own previous
-	// transaction at once instead of leaving it to TransactionTimeout.
-	// Same characters as ApplicationID.
+	// (<ApplicationID>-<InstanceID>) under exactly-once. Default: a random
+	// id generated once and kept in StateDir (the file samsa-instance-id),
+	// as Kafka Streams keeps its process id in its state directory, so
+	// that an instance restarted on the same StateDir has the same id; a
+	// new random id per New with InMemoryState. Zombies are fenced by the
+	// group metadata (KIP-447) either way; a restarted instance with its
+	// old id also fences and aborts its own unfinished transaction at once,
+	// instead of leaving it open (and read_committed consumers of its
+	// outputs waiting) until TransactionTimeout. Same characters as
+	// ApplicationID.
 	InstanceID string
 	// TransactionTimeout is the broker-side timeout of a transaction under
 	// exactly-once; default 10s, as Kafka Streams.
@@ -293,6 +296,31 @@ var ErrConfig = errors.New("samsa: invalid configuration")
 // rest, store and repartition names up to 36 characters.
 const MaxApplicationIDLength = 200
 
+// instanceIDFile keeps a generated InstanceID in the state directory.
+const instanceIDFile = "samsa-instance-id"
+
+// keptInstanceID returns the InstanceID kept in dir, or a new random one,
+// kept there for the next start unless the state is in memory (best
+// effort: a directory that cannot be written fails later, with the
+// stores, naming it).
+func keptInstanceID(dir string, inMemory bool) string {
+	path := filepath.Join(dir, instanceIDFile)
+	if !inMemory {
+		if b, err := os.ReadFile(path); err == nil {
+			if id := strings.TrimSpace(string(b)); id != "" && checkID(id, maxIDLength) == "" {
+				return id
+			}
+		}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	if !inMemory && os.MkdirAll(dir, 0o755) == nil {
+		_ = os.WriteFile(path, []byte(id+"\n"), 0o644)
+	}
+	return id
+}
+
 // maxIDLength bounds InstanceID and GroupInstanceID: the transactional id
 // <ApplicationID>-<InstanceID> stays within Kafka's 249-character names.
 const maxIDLength = 249 - MaxApplicationIDLength - 1
@@ -344,9 +372,7 @@ func (c *Config) withDefaults() (Config, error) {
 		bad("field DeadLetterTopic is empty but an error policy is DeadLetter")
 	}
 	if out.InstanceID == "" {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		out.InstanceID = hex.EncodeToString(b[:])
+		out.InstanceID = keptInstanceID(out.StateDir, out.InMemoryState)
 	} else if err := checkID(out.InstanceID, maxIDLength); err != "" {
 		bad("field InstanceID %q %s (it is part of the transactional id)", out.InstanceID, err)
 	}
