@@ -175,6 +175,15 @@ func newRestoreChecker(keys, again int) *countChecker {
 type untilChecker struct {
 	*countChecker
 	atLeast int64
+	begin   chan struct{} // closed at the first output record, if set
+}
+
+func (c *untilChecker) add(k, v []byte) error {
+	if c.begin != nil {
+		close(c.begin)
+		c.begin = nil
+	}
+	return c.countChecker.add(k, v)
 }
 
 func (c *untilChecker) done() bool { return c.counted >= c.atLeast }

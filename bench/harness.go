@@ -83,9 +83,10 @@ type scenario struct {
 	// the figures of interest are the second start's.
 	Restore     bool `json:",omitempty"`
 	RestoreKeys int  `json:",omitempty"`
-	// Crash, with Restore: the first start counts the first crashLoaded
-	// of Input.N records over Input.Keys keys and is killed (SIGKILL)
-	// once its output shows this fraction of Input.N counted; its state
+	// Crash, with Restore: the first start counts Input.N records over
+	// Input.Keys keys, crashLoaded of them loaded before it and more fed
+	// at crashFeed records/s while it runs, and is killed (SIGKILL) once
+	// its output shows this fraction of Input.N counted; its state
 	// directory is kept, the rest of the input is added and the second
 	// start writes on to the same output, whose every final count must be
 	// the input's.
@@ -272,9 +273,15 @@ func (h *harness) setup(ctx context.Context) error {
 	return nil
 }
 
-// crashLoaded is the part of the crash scenario's input there before the
-// first start: some is always left for the second.
-const crashLoaded = 0.8
+// The crash scenario's input: crashLoaded of it there before the first
+// start, more fed while it runs (crashChunk records every 50 ms: a live
+// input, so that the kill finds work in progress), the rest added after
+// the kill.
+const (
+	crashLoaded = 0.5
+	crashChunk  = 1000
+	crashFeed   = crashChunk * 20 // records/s
+)
 
 // crashSession is the session timeout of the crash scenario's contenders:
 // the broker's minimum, so that the restart does not wait out 45 s for the
@@ -375,16 +382,50 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 		return err
 	}
 	start := time.Now()
-	if err := h.produceRange(ctx, in, 0); err != nil {
+	if err := h.produceRange(ctx, in, 0, in.N); err != nil {
 		return fmt.Errorf("preload %s: %w", in.Topic, err)
 	}
 	h.log.Info("pre-loaded", "topic", in.Topic, "records", in.N, "keys", in.Keys, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// produceRange produces the records from…in.N-1 of in to in.Topic (a
-// table's whole, from 0) and flushes them.
-func (h *harness) produceRange(ctx context.Context, in *input, from int) error {
+// feedResult is where feed stopped: the next record to produce.
+type feedResult struct {
+	next int
+	err  error
+}
+
+// feed produces the records from… of in, crashChunk every 50 ms from when
+// begin is closed, until in.N or until stop is closed (never within a
+// chunk).
+func (h *harness) feed(ctx context.Context, in *input, from int, begin, stop <-chan struct{}) feedResult {
+	select {
+	case <-begin:
+	case <-stop:
+		return feedResult{next: from}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for from < in.N {
+		select {
+		case <-stop:
+			return feedResult{next: from}
+		case <-ctx.Done():
+			return feedResult{next: from, err: ctx.Err()}
+		case <-tick.C:
+		}
+		to := min(from+crashChunk, in.N)
+		if err := h.produceRange(ctx, in, from, to); err != nil {
+			return feedResult{next: from, err: err}
+		}
+		from = to
+	}
+	return feedResult{next: from}
+}
+
+// produceRange produces the records from…to-1 of in to in.Topic (a
+// table's whole, whatever the range) and flushes them.
+func (h *harness) produceRange(ctx context.Context, in *input, from, to int) error {
 	vs := values()
 	var perr work.FirstErr
 	switch in.Kind {
@@ -395,7 +436,7 @@ func (h *harness) produceRange(ctx context.Context, in *input, from int) error {
 			}
 		}
 	default:
-		for i := from; i < in.N; i++ {
+		for i := from; i < to; i++ {
 			r := &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}
 			if in.Kind == timedInput {
 				r.Timestamp = time.UnixMilli(in.timestamp(i))
@@ -508,6 +549,7 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 		in.N = int(crashLoaded * float64(s.Input.N))
 		more.N = s.Input.N
 	}
+	from := 0 // of more
 	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
 	defer h.cleanup(app, rs.StateDir)
 	defer func() {
@@ -524,10 +566,23 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	}
 	rs.In, more.Topic = in.Topic, in.Topic
 	var chk checker = newCountChecker(in.N, in.Keys)
+	var fed chan feedResult
+	stopFeed := make(chan struct{})
 	if s.Crash > 0 {
-		chk = &untilChecker{countChecker: newCountChecker(in.N, in.Keys), atLeast: int64(s.Crash * float64(s.Input.N))}
+		begin := make(chan struct{})
+		chk = &untilChecker{countChecker: newCountChecker(s.Input.N, s.Input.Keys), atLeast: int64(s.Crash * float64(s.Input.N)), begin: begin}
+		fed = make(chan feedResult, 1)
+		go func() { fed <- h.feed(ctx, more, in.N, begin, stopFeed) }()
 	}
 	first, _, err := h.runProcess(ctx, s, c, rs, chk, filepath.Join(h.tmp, app+"-1.log"), phase{kill: s.Crash > 0})
+	close(stopFeed)
+	if fed != nil {
+		f := <-fed
+		if err == nil && f.err != nil {
+			err = fmt.Errorf("feeding the input: %w", f.err)
+		}
+		from = f.next
+	}
 	if err != nil {
 		return first, fmt.Errorf("first start: %w", err)
 	}
@@ -546,13 +601,9 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	if err != nil {
 		return first, err
 	}
-	h.log.Info("first start stopped", "scenario", s.ID, "contender", c.ID, "killed", s.Crash > 0, "input", in.N,
+	h.log.Info("first start stopped", "scenario", s.ID, "contender", c.ID, "killed", s.Crash > 0, "input", max(in.N, from),
 		"input_committed", committed, "changelog_end_offsets", first.Changelog)
-	from := 0
-	if s.Crash > 0 {
-		from = in.N
-	}
-	if err := h.produceRange(ctx, more, from); err != nil {
+	if err := h.produceRange(ctx, more, from, more.N); err != nil {
 		return first, fmt.Errorf("adding records: %w", err)
 	}
 	what := "second start, state directory deleted"
