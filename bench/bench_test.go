@@ -495,8 +495,8 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 	crash := scenarioResult{Scenario: &scenario{ID: "x", Title: "X", Topology: work.Count, Input: &input{N: 1000, Keys: 100}, Restore: true, Crash: 0.6,
 		Session: 6 * time.Second, Commit: 100 * time.Millisecond, Contenders: cs},
 		Runs: []runResult{
-			{Contender: "samsa", Records: 1000, Phase1: time.Second, Phase1Changelog: 700, Phase1Committed: 650, Restore: time.Second, First: 2 * time.Second, Total: 3 * time.Second, Restored: 20},
-			{Contender: "streams", Records: 1000, Phase1: 2 * time.Second, Phase1Changelog: 400, Phase1Committed: 600, Restore: 5 * time.Second, First: 6 * time.Second, Total: 7 * time.Second, Restored: 380},
+			{Contender: "samsa", Records: 1000, Phase1: time.Second, Phase1Changelog: 700, Phase1Committed: 650, Phase1Input: 700, Restore: time.Second, First: 2 * time.Second, Total: 3 * time.Second, Restored: 20},
+			{Contender: "streams", Records: 1000, Phase1: 2 * time.Second, Phase1Changelog: 400, Phase1Committed: 600, Phase1Input: 800, Restore: 5 * time.Second, First: 6 * time.Second, Total: 7 * time.Second, Restored: 380},
 		}}
 	md := report{Runs: 1, Scenarios: []scenarioResult{restore, crash, count}}.markdown("")
 	for _, want := range []string{
@@ -504,10 +504,12 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 		"| R | 1.50 s / 2.00 s | 5.00 s / 6.00 s |",
 		"| samsa | 1 | 1,000 | – | – | 1,000 | 1.50 s | 2.00 s | 3.00 s |",
 		// The crash's first start counted 60% of the input.
-		"| samsa | 1 | 600 | 650 | 700 | 20 | 1.00 s | 2.00 s | 3.00 s |",
-		"| Kafka Streams 4.4.0 | 1 | 300 | 600 | 400 | 380 | 5.00 s | 6.00 s | 7.00 s |",
+		"| samsa | 1 | 600 | 650 of 700 | 700 | 20 | 1.00 s | 2.00 s | 3.00 s |",
+		"| Kafka Streams 4.4.0 | 1 | 300 | 600 of 800 | 400 | 380 | 5.00 s | 6.00 s | 7.00 s |",
 		"| X | 1.00 s / 2.00 s | 5.00 s / 6.00 s |",
 		"killed with SIGKILL",
+		"exactly-once (100 ms commits) over 1,000 records of 100 keys",
+		"a 6 s group session timeout",
 		"| 2.0 (1.0) | 1,020 (10 + 10 + 1,000) | 1.02 |",
 	} {
 		if !strings.Contains(md, want) {

@@ -121,9 +121,10 @@ type runResult struct {
 	Phase1 time.Duration `json:",omitempty"`
 	// Phase1Changelog is the changelog topics' end offsets before the
 	// second start, Phase1Committed the input records whose offsets the
-	// group had committed then.
+	// group had committed then, of the Phase1Input there.
 	Phase1Changelog int64 `json:",omitempty"`
 	Phase1Committed int64 `json:",omitempty"`
+	Phase1Input     int64 `json:",omitempty"`
 	// Stop is the time from SIGTERM to the process' exit.
 	Stop     time.Duration `json:",omitempty"`
 	Restore  time.Duration `json:",omitempty"`
@@ -615,6 +616,7 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	logPath := filepath.Join(h.tmp, app+"-2.log")
 	res, start, err := h.runProcess(ctx, s, c, rs, chk, logPath, second)
 	res.Run, res.Records, res.Phase1, res.Phase1Changelog, res.Phase1Committed = run, s.Input.N, first.Total, first.Changelog, committed
+	res.Phase1Input = int64(max(in.N, from))
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", what, err)
 	}

@@ -100,6 +100,7 @@ type summary struct {
 	Phase1PerSec    float64
 	Phase1Changelog float64
 	Phase1Committed float64
+	Phase1Input     float64
 	recordsIn       int
 }
 
@@ -109,7 +110,7 @@ func summarize(sr scenarioResult) []summary {
 	var out []summary
 	for _, c := range sr.Scenario.Contenders {
 		s := summary{Contender: c.ID, Name: c.Name, MinPerSec: math.Inf(1), MaxPerSec: math.Inf(-1)}
-		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1, p1cl, p1in []float64
+		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1, p1cl, p1c, p1in []float64
 		for _, r := range sr.Runs {
 			if r.Contender != c.ID {
 				continue
@@ -130,7 +131,8 @@ func summarize(sr scenarioResult) []summary {
 			rest = append(rest, float64(r.Restore))
 			restd = append(restd, float64(r.Restored))
 			p1cl = append(p1cl, float64(r.Phase1Changelog))
-			p1in = append(p1in, float64(r.Phase1Committed))
+			p1c = append(p1c, float64(r.Phase1Committed))
+			p1in = append(p1in, float64(r.Phase1Input))
 			if r.Phase1 > 0 {
 				counted := float64(r.Records) // the crash scenario's first start is killed part-way
 				if sr.Scenario.Crash > 0 {
@@ -152,7 +154,8 @@ func summarize(sr scenarioResult) []summary {
 		s.WrittenPerInput = s.Written / float64(s.recordsIn)
 		s.StateMB, s.StateFilesMB = median(st), median(sf)
 		s.Total, s.Restore = time.Duration(median(tot)), time.Duration(median(rest))
-		s.Restored, s.Phase1PerSec, s.Phase1Changelog, s.Phase1Committed = median(restd), median(p1), median(p1cl), median(p1in)
+		s.Restored, s.Phase1PerSec, s.Phase1Changelog = median(restd), median(p1), median(p1cl)
+		s.Phase1Committed, s.Phase1Input = median(p1c), median(p1in)
 		s.CPUPerMillion = s.CPU / float64(s.recordsIn) * 1e6
 		out = append(out, s)
 	}
@@ -278,12 +281,12 @@ func (r report) markdown(charts string) string {
 func restoreSection(p func(string, ...any), sr scenarioResult) {
 	s := sr.Scenario
 	if s.Crash > 0 {
-		p("A count per key under exactly-once (%s commits) over %s records of %s keys, killed with SIGKILL (no clean shutdown) once its `read_committed` output shows %.0f%% of the input counted; ",
-			s.Commit, thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.Crash*100)
-		p("%.0f%% of the input is there at the first start, the rest is added after the kill; it starts again on the same state directory and application id, writing on to the same output. ", crashLoaded*100)
-		p("Both contenders run with a %s group session timeout (the broker's minimum), so that the restart waits less for the killed member to leave the group (45 s by default). ", s.Session)
-		p("Input committed and changelog before the restart: the input records whose offsets the application had committed at the kill (of the %s there), and the changelog's end offsets after it (transaction markers and aborted records included). ",
-			thousands(crashLoaded*float64(s.Input.N)))
+		p("A count per key under exactly-once (%d ms commits) over %s records of %s keys, killed with SIGKILL (no clean shutdown) once its `read_committed` output shows %.0f%% of the input counted; ",
+			s.Commit.Milliseconds(), thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.Crash*100)
+		p("%.0f%% of the input is there at the first start, more is fed at %s records/s from its first output (so that the kill finds work in progress), the rest is added after the kill; it starts again on the same state directory and application id, writing on to the same output. ",
+			crashLoaded*100, thousands(crashFeed))
+		p("Both contenders run with a %g s group session timeout (the broker's minimum; 45 s by default): the restart waits up to that for the killed member to leave the group, which the restore and output times include. ", s.Session.Seconds())
+		p("Input committed and changelog before the restart: the input records whose offsets the application had committed at the kill, of those produced by then, and the changelog's end offsets after it (transaction markers and aborted records included). ")
 		p("Changelog records restored, and restored: from the second start to the end of the last store's restore, as the contender's restore listener reports them (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`): ")
 		p("samsa keeps its committed local state and restores the changelog past its checkpoint; Kafka Streams under exactly-once wipes a task's state after an unclean shutdown and restores its whole changelog. ")
 		p("First and complete output: from the second start to the first output record past the output's end at the kill, and to every key's final count. First start: input records counted per second until the kill. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", s.ID)
@@ -296,7 +299,7 @@ func restoreSection(p func(string, ...any), sr scenarioResult) {
 	p("| contender | runs | first start: records/s | input committed before the restart | changelog before the restart | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB (files) |\n")
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range summarize(sr) {
-		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), fmtCount(c.Phase1Committed), fmtCount(c.Phase1Changelog), thousands(c.Restored),
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), fmtOf(c.Phase1Committed, c.Phase1Input), fmtCount(c.Phase1Changelog), thousands(c.Restored),
 			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtState(c))
 	}
 }
@@ -308,6 +311,14 @@ func fmtCount(x float64) string {
 		return "–"
 	}
 	return thousands(x)
+}
+
+// fmtOf formats "x of n", "–" for none.
+func fmtOf(x, n float64) string {
+	if n <= 0 || math.IsNaN(n) {
+		return "–"
+	}
+	return thousands(x) + " of " + thousands(n)
 }
 
 func fmtRestore(s summary, ok bool) string {
