@@ -414,6 +414,54 @@ func TestRestoreChecker(t *testing.T) {
 	}
 }
 
+// TestCrashCheckers: the crash scenario's first start is done once its
+// output shows enough input records counted (a key's count rising counts
+// the rise, not the record); the second start's check, from the output's
+// beginning, rejects a count above the input's (a record counted twice
+// through the kill) and is complete only when every key has its final
+// count.
+func TestCrashCheckers(t *testing.T) {
+	// 10 records over 2 keys: 5 each.
+	u := &untilChecker{countChecker: newCountChecker(10, 2), atLeast: 6}
+	for _, kv := range []struct {
+		k string
+		n int64
+	}{{"k0000000", 1}, {"k0000000", 3}, {"k0000001", 2}, {"k0000000", 2}} { // an older count read late adds nothing
+		if err := u.add([]byte(kv.k), count(kv.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u.done() || u.counted != 5 {
+		t.Fatalf("done after %d of 6 records counted", u.counted)
+	}
+	if err := u.add([]byte("k0000001"), count(3)); err != nil || !u.done() {
+		t.Fatalf("not done at 6 records counted: %v, %s", err, u.progress())
+	}
+	if err := u.add([]byte("k0000001"), count(6)); err == nil {
+		t.Error("the first start's count above the input's was accepted")
+	}
+
+	c := newCountChecker(10, 2)
+	for _, kv := range []struct {
+		k string
+		n int64
+	}{{"k0000000", 3}, {"k0000001", 2}, {"k0000000", 5}, {"k0000000", 4}} {
+		if err := c.add([]byte(kv.k), count(kv.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.done() {
+		t.Fatal("complete with a key below its final count")
+	}
+	if err := c.add([]byte("k0000001"), count(5)); err != nil || !c.done() {
+		t.Fatalf("not complete with every key at its final count: %v", err)
+	}
+	dup := newCountChecker(10, 2)
+	if err := dup.add([]byte("k0000000"), count(6)); err == nil {
+		t.Error("a count above the input's (a record counted twice through the kill) was accepted")
+	}
+}
+
 func TestRestoreEnd(t *testing.T) {
 	path := t.TempDir() + "/log"
 	log := "noise\nbench-restored unixms=1000 records=5\n[x] warn\nbench-restored unixms=3000 records=7\nbench-restored unixms=2000 records=1\n"
@@ -444,11 +492,24 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 			{Contender: "samsa", Records: 1000, Phase1: time.Second, Restore: 1500 * time.Millisecond, First: 2 * time.Second, Total: 3 * time.Second, Restored: 1000},
 			{Contender: "streams", Records: 1000, Phase1: 4 * time.Second, Restore: 5 * time.Second, First: 6 * time.Second, Total: 7 * time.Second, Restored: 1000},
 		}}
-	md := report{Runs: 1, Scenarios: []scenarioResult{restore, count}}.markdown("")
+	crash := scenarioResult{Scenario: &scenario{ID: "x", Title: "X", Topology: work.Count, Input: &input{N: 1000, Keys: 100}, Restore: true, Crash: 0.6,
+		Session: 6 * time.Second, Commit: 100 * time.Millisecond, Contenders: cs},
+		Runs: []runResult{
+			{Contender: "samsa", Records: 1000, Phase1: time.Second, Phase1Changelog: 700, Phase1Committed: 650, Phase1Input: 700, Restore: time.Second, First: 2 * time.Second, Total: 3 * time.Second, Restored: 20},
+			{Contender: "streams", Records: 1000, Phase1: 2 * time.Second, Phase1Changelog: 400, Phase1Committed: 600, Phase1Input: 800, Restore: 5 * time.Second, First: 6 * time.Second, Total: 7 * time.Second, Restored: 380},
+		}}
+	md := report{Runs: 1, Scenarios: []scenarioResult{restore, crash, count}}.markdown("")
 	for _, want := range []string{
 		"| C | 1,000 | – | 2.00 | – / 0.00 s / 0.00 s | 1.02 / 2.00 |",
 		"| R | 1.50 s / 2.00 s | 5.00 s / 6.00 s |",
-		"| samsa | 1 | 1,000 | 1,000 | 1.50 s | 2.00 s | 3.00 s |",
+		"| samsa | 1 | 1,000 | – | – | 1,000 | 1.50 s | 2.00 s | 3.00 s |",
+		// The crash's first start counted 60% of the input.
+		"| samsa | 1 | 600 | 650 of 700 | 700 | 20 | 1.00 s | 2.00 s | 3.00 s |",
+		"| Kafka Streams 4.4.0 | 1 | 300 | 600 of 800 | 400 | 380 | 5.00 s | 6.00 s | 7.00 s |",
+		"| X | 1.00 s / 2.00 s | 5.00 s / 6.00 s |",
+		"killed with SIGKILL",
+		"exactly-once (100 ms commits) over 1,000 records of 100 keys",
+		"a 6 s group session timeout",
 		"| 2.0 (1.0) | 1,020 (10 + 10 + 1,000) | 1.02 |",
 	} {
 		if !strings.Contains(md, want) {

@@ -78,6 +78,7 @@ type countChecker struct {
 	max     []int64
 	matched int
 	strict  bool
+	counted int64 // the sum of max: input records the output shows counted
 }
 
 // newCountCheckerOf expects the counts want of the keys parse maps to
@@ -168,6 +169,29 @@ func newRestoreChecker(keys, again int) *countChecker {
 	return c
 }
 
+// untilChecker checks a count's output as its countChecker does, but is
+// done once the output shows atLeast input records counted (the crash
+// scenario's first start, killed then).
+type untilChecker struct {
+	*countChecker
+	atLeast int64
+	begin   chan struct{} // closed at the first output record, if set
+}
+
+func (c *untilChecker) add(k, v []byte) error {
+	if c.begin != nil {
+		close(c.begin)
+		c.begin = nil
+	}
+	return c.countChecker.add(k, v)
+}
+
+func (c *untilChecker) done() bool { return c.counted >= c.atLeast }
+
+func (c *untilChecker) progress() string {
+	return fmt.Sprintf("%d of the %d input records to count before the kill", c.counted, c.atLeast)
+}
+
 func (c *countChecker) add(k, v []byte) error {
 	i, ok := c.parse(k)
 	if !ok || i >= len(c.want) {
@@ -187,6 +211,7 @@ func (c *countChecker) add(k, v []byte) error {
 		if n == c.want[i] {
 			c.matched++
 		}
+		c.counted += n - c.max[i]
 		c.max[i] = n
 	}
 	return nil

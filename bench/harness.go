@@ -83,6 +83,17 @@ type scenario struct {
 	// the figures of interest are the second start's.
 	Restore     bool `json:",omitempty"`
 	RestoreKeys int  `json:",omitempty"`
+	// Crash, with Restore: the first start counts Input.N records over
+	// Input.Keys keys, crashLoaded of them loaded before it and more fed
+	// at crashFeed records/s while it runs, and is killed (SIGKILL) once
+	// its output shows this fraction of Input.N counted; its state
+	// directory is kept, the rest of the input is added and the second
+	// start writes on to the same output, whose every final count must be
+	// the input's.
+	Crash float64 `json:",omitempty"`
+	// Session is the contenders' group session timeout (0: their
+	// defaults).
+	Session time.Duration `json:",omitempty"`
 	// Skip are the contenders that do not run the scenario.
 	Skip       []string `json:",omitempty"`
 	Contenders []contender
@@ -108,6 +119,12 @@ type runResult struct {
 	// store's restore and changelog records restored, as the contender
 	// reports them.
 	Phase1 time.Duration `json:",omitempty"`
+	// Phase1Changelog is the changelog topics' end offsets before the
+	// second start, Phase1Committed the input records whose offsets the
+	// group had committed then, of the Phase1Input there.
+	Phase1Changelog int64 `json:",omitempty"`
+	Phase1Committed int64 `json:",omitempty"`
+	Phase1Input     int64 `json:",omitempty"`
 	// Stop is the time from SIGTERM to the process' exit.
 	Stop     time.Duration `json:",omitempty"`
 	Restore  time.Duration `json:",omitempty"`
@@ -184,6 +201,7 @@ func (h *harness) setup(ctx context.Context) error {
 	joined := &input{Name: "join", N: 1_000_000, Keys: 100_000}
 	restore := &input{Name: "restore", N: 1_000_000, Keys: 1_000_000} // one per run
 	restoreKeys := 10_000
+	crash := &input{Name: "crash", N: 1_000_000, Keys: 100_000} // one per run
 	if h.opts.quick {
 		stateless = &input{Name: "stateless", N: 100_000, Keys: 10_000}
 		count = &input{Name: "count", N: 100_000, Keys: 10_000}
@@ -192,6 +210,7 @@ func (h *harness) setup(ctx context.Context) error {
 		joined = &input{Name: "join", N: 100_000, Keys: 10_000}
 		restore = &input{Name: "restore", N: 100_000, Keys: 100_000}
 		restoreKeys = 1_000
+		crash = &input{Name: "crash", N: 100_000, Keys: 10_000}
 	}
 	table.N = tableSize(table.Keys)
 	h.inputs = []*input{stateless, count, windowed, table, joined}
@@ -233,6 +252,9 @@ func (h *harness) setup(ctx context.Context) error {
 		{ID: "join", Title: "Stream–table left join, at-least-once, 100 ms commits", Topology: work.Join, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: joined, Table: table},
 		{ID: "restore", Title: fmt.Sprintf("Restore of a %s-key count store after losing the state directory", thousands(float64(restore.Keys))), Topology: work.Count, Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond,
 			Input: restore, Restore: true, RestoreKeys: restoreKeys, Skip: []string{"raw"}},
+		{ID: "eos-crash", Title: fmt.Sprintf("Restart of an exactly-once count (%s keys) killed at 60%% of its input", thousands(float64(crash.Keys))), Topology: work.Count,
+			Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond, Input: crash, Restore: true, Crash: 0.6,
+			Session: crashSession, Skip: []string{"raw"}},
 	}
 	if h.opts.quick && h.opts.only == "" {
 		// The 30 s at-least-once count mostly measures Kafka Streams'
@@ -252,6 +274,21 @@ func (h *harness) setup(ctx context.Context) error {
 	return nil
 }
 
+// The crash scenario's input: crashLoaded of it there before the first
+// start, more fed while it runs (crashChunk records every 50 ms: a live
+// input, so that the kill finds work in progress), the rest added after
+// the kill.
+const (
+	crashLoaded = 0.5
+	crashChunk  = 1000
+	crashFeed   = crashChunk * 20 // records/s
+)
+
+// crashSession is the session timeout of the crash scenario's contenders:
+// the broker's minimum, so that the restart does not wait out 45 s for the
+// killed member to leave the group.
+const crashSession = 6 * time.Second
+
 // goCmd runs a Go contender built at exe.
 func goCmd(exe, bootstrap string) func(*scenario, runSpec) *exec.Cmd {
 	return func(s *scenario, rs runSpec) *exec.Cmd {
@@ -269,6 +306,9 @@ func contenderArgs(s *scenario, rs runSpec, bootstrap string) []string {
 		"-topology", s.Topology, "-guarantee", s.Guarantee, "-commit", s.Commit.String()}
 	if rs.Table != "" {
 		args = append(args, "-table", rs.Table)
+	}
+	if s.Session > 0 {
+		args = append(args, "-session", s.Session.String())
 	}
 	return args
 }
@@ -343,6 +383,50 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 		return err
 	}
 	start := time.Now()
+	if err := h.produceRange(ctx, in, 0, in.N); err != nil {
+		return fmt.Errorf("preload %s: %w", in.Topic, err)
+	}
+	h.log.Info("pre-loaded", "topic", in.Topic, "records", in.N, "keys", in.Keys, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// feedResult is where feed stopped: the next record to produce.
+type feedResult struct {
+	next int
+	err  error
+}
+
+// feed produces the records from… of in, crashChunk every 50 ms from when
+// begin is closed, until in.N or until stop is closed (never within a
+// chunk).
+func (h *harness) feed(ctx context.Context, in *input, from int, begin, stop <-chan struct{}) feedResult {
+	select {
+	case <-begin:
+	case <-stop:
+		return feedResult{next: from}
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for from < in.N {
+		select {
+		case <-stop:
+			return feedResult{next: from}
+		case <-ctx.Done():
+			return feedResult{next: from, err: ctx.Err()}
+		case <-tick.C:
+		}
+		to := min(from+crashChunk, in.N)
+		if err := h.produceRange(ctx, in, from, to); err != nil {
+			return feedResult{next: from, err: err}
+		}
+		from = to
+	}
+	return feedResult{next: from}
+}
+
+// produceRange produces the records from…to-1 of in to in.Topic (a
+// table's whole, whatever the range) and flushes them.
+func (h *harness) produceRange(ctx context.Context, in *input, from, to int) error {
 	vs := values()
 	var perr work.FirstErr
 	switch in.Kind {
@@ -353,7 +437,7 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 			}
 		}
 	default:
-		for i := range in.N {
+		for i := from; i < to; i++ {
 			r := &kgo.Record{Topic: in.Topic, Key: []byte(keyName(i, in.Keys)), Value: vs[i%len(vs)]}
 			if in.Kind == timedInput {
 				r.Timestamp = time.UnixMilli(in.timestamp(i))
@@ -362,13 +446,9 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 		}
 	}
 	if err := h.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("preload %s: %w", in.Topic, err)
+		return err
 	}
-	if err := perr.Get(); err != nil {
-		return fmt.Errorf("preload %s: %w", in.Topic, err)
-	}
-	h.log.Info("pre-loaded", "topic", in.Topic, "records", in.N, "keys", in.Keys, "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	return perr.Get()
 }
 
 func (h *harness) createTopic(ctx context.Context, topic string) error {
@@ -436,7 +516,7 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 		h.profiled = true
 	}
 	defer h.cleanup(app, rs.StateDir)
-	res, _, err := h.runProcess(ctx, s, c, rs, newChecker(s), filepath.Join(h.tmp, app+".log"))
+	res, _, err := h.runProcess(ctx, s, c, rs, newChecker(s), filepath.Join(h.tmp, app+".log"), phase{})
 	res.Run = run
 	if err != nil {
 		return res, err
@@ -445,16 +525,32 @@ func (h *harness) runOnce(ctx context.Context, s *scenario, c contender, run int
 	return res, err
 }
 
-// runRestore runs contender c once on the restore scenario s: a fresh
-// input of s.Input.Keys keys, one record each, counted to the end; then
-// the process is stopped, its state directory deleted, s.RestoreKeys
-// records (keys 0…RestoreKeys-1 again) added to the input, and the process
-// started again with an empty state directory, writing to a second output
+// runRestore runs contender c once on a restore scenario s: a fresh input
+// over s.Input.Keys keys, counted, then more records added to it and the
+// process started again with the same application id. The restore
+// scenario counts its s.Input.N records to the end, stops the process and
+// deletes its state directory, adds s.RestoreKeys records (keys
+// 0…RestoreKeys-1 again); the second start writes to a second output
 // topic whose every count must be 2 (a store not restored writes 1). The
-// result is the second start's, with the first's time in Phase1.
+// crash scenario (s.Crash) loads crashLoaded of s.Input.N records, kills
+// the process (SIGKILL) once its output shows s.Crash of them counted,
+// keeps its state directory and adds the rest of the input; the second
+// start writes on to the same output, whose every final count must be the
+// input's (none above), its first output the first record past the
+// output's end at the kill. The result is the second start's, with the
+// first's time in Phase1 and the changelogs' end offsets between the two
+// in Phase1Changelog.
 func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run int) (runResult, error) {
 	app := fmt.Sprintf("bench-%s-%s-%s-%d", h.stamp, s.ID, c.ID, run)
-	in := &input{Name: fmt.Sprintf("%s-%s-%d", s.ID, c.ID, run), N: s.Input.Keys, Keys: s.Input.Keys}
+	in := &input{Name: fmt.Sprintf("%s-%s-%d", s.ID, c.ID, run), N: s.Input.N, Keys: s.Input.Keys}
+	// The records added after the first start: RestoreKeys more, or the
+	// rest of the crash scenario's input.
+	more := &input{N: s.RestoreKeys, Keys: s.Input.Keys}
+	if s.Crash > 0 {
+		in.N = int(crashLoaded * float64(s.Input.N))
+		more.N = s.Input.N
+	}
+	from := 0 // of more
 	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
 	defer h.cleanup(app, rs.StateDir)
 	defer func() {
@@ -469,30 +565,60 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	if err := h.preload(ctx, in); err != nil {
 		return runResult{Contender: c.ID, Run: run}, err
 	}
-	rs.In = in.Topic
-	first, _, err := h.runProcess(ctx, s, c, rs, newCountChecker(in.N, in.Keys), filepath.Join(h.tmp, app+"-1.log"))
+	rs.In, more.Topic = in.Topic, in.Topic
+	var chk checker = newCountChecker(in.N, in.Keys)
+	var fed chan feedResult
+	stopFeed := make(chan struct{})
+	if s.Crash > 0 {
+		begin := make(chan struct{})
+		chk = &untilChecker{countChecker: newCountChecker(s.Input.N, s.Input.Keys), atLeast: int64(s.Crash * float64(s.Input.N)), begin: begin}
+		fed = make(chan feedResult, 1)
+		go func() { fed <- h.feed(ctx, more, in.N, begin, stopFeed) }()
+	}
+	first, _, err := h.runProcess(ctx, s, c, rs, chk, filepath.Join(h.tmp, app+"-1.log"), phase{kill: s.Crash > 0})
+	close(stopFeed)
+	if fed != nil {
+		f := <-fed
+		if err == nil && f.err != nil {
+			err = fmt.Errorf("feeding the input: %w", f.err)
+		}
+		from = f.next
+	}
 	if err != nil {
 		return first, fmt.Errorf("first start: %w", err)
 	}
-	if err := os.RemoveAll(rs.StateDir); err != nil {
+	second := phase{}
+	if s.Crash > 0 {
+		if second.newFrom, err = h.endOffsets(ctx, rs.Out); err != nil {
+			return first, err
+		}
+	} else if err := os.RemoveAll(rs.StateDir); err != nil {
 		return first, fmt.Errorf("deleting the state directory: %w", err)
 	}
-	var perr work.FirstErr
-	for k := range s.RestoreKeys {
-		h.cl.Produce(ctx, &kgo.Record{Topic: in.Topic, Key: []byte(keyName(k, in.Keys)), Value: values()[0]}, perr.Set)
+	if err := h.measureTopics(ctx, app, &first); err != nil {
+		return first, err
 	}
-	if err := h.cl.Flush(ctx); err != nil {
-		return first, fmt.Errorf("adding records: %w", err)
-	}
-	if err := perr.Get(); err != nil {
-		return first, fmt.Errorf("adding records: %w", err)
-	}
-	rs.Out = app + "-out2"
-	logPath := filepath.Join(h.tmp, app+"-2.log")
-	res, start, err := h.runProcess(ctx, s, c, rs, newRestoreChecker(in.Keys, s.RestoreKeys), logPath)
-	res.Run, res.Records, res.Phase1 = run, in.N, first.Total
+	committed, err := h.committed(ctx, app, in.Topic)
 	if err != nil {
-		return res, fmt.Errorf("second start, state directory deleted: %w", err)
+		return first, err
+	}
+	h.log.Info("first start stopped", "scenario", s.ID, "contender", c.ID, "killed", s.Crash > 0, "input", max(in.N, from),
+		"input_committed", committed, "changelog_end_offsets", first.Changelog)
+	if err := h.produceRange(ctx, more, from, more.N); err != nil {
+		return first, fmt.Errorf("adding records: %w", err)
+	}
+	what := "second start, state directory deleted"
+	if s.Crash > 0 {
+		what, chk = "second start after the kill", newCountChecker(s.Input.N, s.Input.Keys)
+	} else {
+		rs.Out, chk = app+"-out2", newRestoreChecker(in.Keys, s.RestoreKeys)
+	}
+	logPath := filepath.Join(h.tmp, app+"-2.log")
+	res, start, err := h.runProcess(ctx, s, c, rs, chk, logPath, second)
+	res.Run, res.Records, res.Phase1, res.Phase1Changelog, res.Phase1Committed = run, s.Input.N, first.Total, first.Changelog, committed
+	res.Phase1Input = int64(max(in.N, from))
+	if err != nil {
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
 	end, n, err := restoreEnd(logPath)
 	if err != nil {
@@ -501,6 +627,40 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	res.Restore, res.Restored = end.Sub(start), n
 	err = h.measureTopics(ctx, app, &res)
 	return res, err
+}
+
+// committed is the sum of group's committed offsets on topic: the input
+// records it has processed and committed.
+func (h *harness) committed(ctx context.Context, group, topic string) (int64, error) {
+	os, err := h.adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = os.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("committed offsets of %s: %w", group, err)
+	}
+	var n int64
+	os.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic {
+			n += o.At
+		}
+	})
+	return n, nil
+}
+
+// endOffsets lists the end offsets (high watermarks) of topic's
+// partitions.
+func (h *harness) endOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	ends, err := h.adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	out := make(map[int32]int64)
+	ends.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
 }
 
 // restoreEnd reads the "bench-restored unixms=… records=…" lines of a
@@ -524,14 +684,29 @@ func restoreEnd(logPath string) (time.Time, int64, error) {
 	return time.UnixMilli(last), n, nil
 }
 
-// runProcess starts contender c with rs and reads rs.Out (created here)
-// with chk until the output is complete, then stops the process; it
-// returns the result (output, times, CPU, peak RSS) and the start time.
-func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs runSpec, chk checker, logPath string) (runResult, time.Time, error) {
+// phase is how runProcess runs one start of a contender.
+type phase struct {
+	// kill stops the process with SIGKILL (no clean shutdown) rather
+	// than SIGTERM.
+	kill bool
+	// newFrom, when set, is the output's end offset per partition before
+	// the start: the output topic exists already, and the first output is
+	// the first record at or past those offsets.
+	newFrom map[int32]int64
+}
+
+// runProcess starts contender c with rs and reads rs.Out (created here
+// unless ph.newFrom is set) with chk until the output is complete, then
+// stops the process; it returns the result (output, times, CPU, peak RSS)
+// and the start time.
+func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs runSpec, chk checker, logPath string, ph phase) (runResult, time.Time, error) {
 	res := runResult{Contender: c.ID, Records: s.Input.N, Load1: loadAverage()}
-	if err := h.createTopic(ctx, rs.Out); err != nil {
-		return res, time.Time{}, err
+	if ph.newFrom == nil {
+		if err := h.createTopic(ctx, rs.Out); err != nil {
+			return res, time.Time{}, err
+		}
 	}
+	seenNew := false
 	cons, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(h.bootstrap, ",")...), kgo.ConsumeTopics(rs.Out),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.MetadataMinAge(100*time.Millisecond), kgo.FetchMaxWait(200*time.Millisecond))
@@ -582,8 +757,8 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 		it := fs.RecordIter()
 		for !it.Done() && cerr == nil {
 			r := it.Next()
-			if res.Output == 0 {
-				res.First = now.Sub(start)
+			if !seenNew && (ph.newFrom == nil || r.Offset >= ph.newFrom[r.Partition]) {
+				res.First, seenNew = now.Sub(start), true
 			}
 			res.Output++
 			lastProgress = now
@@ -603,10 +778,17 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 		}
 	}
 	res.Total = time.Since(start)
+	if ph.newFrom != nil && !seenNew {
+		return res, start, fmt.Errorf("%s: the output was complete with no new record after the restart", c.Name)
+	}
 
-	// Stop: SIGTERM, then SIGKILL after 20 s.
+	// Stop: SIGTERM, then SIGKILL after 20 s (or SIGKILL at once).
 	term := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if ph.kill {
+		_ = cmd.Process.Kill()
+	} else {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
 	select {
 	case <-exited:
 	case <-time.After(20 * time.Second):

@@ -24,6 +24,16 @@
 //     again on more records of its keys: the time to the end of the
 //     restore (the contenders' restore listeners) and to the first output,
 //     every count after it exactly 2.
+//   - eos-crash (samsa and Kafka Streams only): a count per key under
+//     exactly-once (100 ms commits) over 1,000,000 records of 100,000 keys
+//     (100,000 of 10,000 with -quick), half of them loaded, more fed at
+//     20,000 records/s from its first output, killed with SIGKILL once
+//     its output shows 60% counted, the rest added, started again on the
+//     same state directory and application id (both with a 6 s group
+//     session timeout): the changelog records restored (each contender's
+//     restore listener), the time to the end of the restore, to the first
+//     new output and to the complete output; every key's final count is
+//     the input's, none above, read_committed.
 //
 // The raw loop's counts are Go maps (no changelog, no repartition), its
 // join a Go map of the table; it has nothing to restore.

@@ -95,10 +95,13 @@ type summary struct {
 	// Restore scenario: the second start's time to complete output, to
 	// the last store restored, the changelog records restored, and the
 	// first start's records/s.
-	Total, Restore time.Duration
-	Restored       float64
-	Phase1PerSec   float64
-	recordsIn      int
+	Total, Restore  time.Duration
+	Restored        float64
+	Phase1PerSec    float64
+	Phase1Changelog float64
+	Phase1Committed float64
+	Phase1Input     float64
+	recordsIn       int
 }
 
 // summarize returns the medians of each contender of sr, in the
@@ -107,7 +110,7 @@ func summarize(sr scenarioResult) []summary {
 	var out []summary
 	for _, c := range sr.Scenario.Contenders {
 		s := summary{Contender: c.ID, Name: c.Name, MinPerSec: math.Inf(1), MaxPerSec: math.Inf(-1)}
-		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1 []float64
+		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1, p1cl, p1c, p1in []float64
 		for _, r := range sr.Runs {
 			if r.Contender != c.ID {
 				continue
@@ -127,8 +130,15 @@ func summarize(sr scenarioResult) []summary {
 			tot = append(tot, float64(r.Total))
 			rest = append(rest, float64(r.Restore))
 			restd = append(restd, float64(r.Restored))
+			p1cl = append(p1cl, float64(r.Phase1Changelog))
+			p1c = append(p1c, float64(r.Phase1Committed))
+			p1in = append(p1in, float64(r.Phase1Input))
 			if r.Phase1 > 0 {
-				p1 = append(p1, float64(r.Records)/r.Phase1.Seconds())
+				counted := float64(r.Records) // the crash scenario's first start is killed part-way
+				if sr.Scenario.Crash > 0 {
+					counted *= sr.Scenario.Crash
+				}
+				p1 = append(p1, counted/r.Phase1.Seconds())
 			}
 			s.MinPerSec = math.Min(s.MinPerSec, r.perSec())
 			s.MaxPerSec = math.Max(s.MaxPerSec, r.perSec())
@@ -144,7 +154,8 @@ func summarize(sr scenarioResult) []summary {
 		s.WrittenPerInput = s.Written / float64(s.recordsIn)
 		s.StateMB, s.StateFilesMB = median(st), median(sf)
 		s.Total, s.Restore = time.Duration(median(tot)), time.Duration(median(rest))
-		s.Restored, s.Phase1PerSec = median(restd), median(p1)
+		s.Restored, s.Phase1PerSec, s.Phase1Changelog = median(restd), median(p1), median(p1cl)
+		s.Phase1Committed, s.Phase1Input = median(p1c), median(p1in)
 		s.CPUPerMillion = s.CPU / float64(s.recordsIn) * 1e6
 		out = append(out, s)
 	}
@@ -185,7 +196,8 @@ func (r report) markdown(charts string) string {
 	p("Every run's output is checked and a wrong run fails the harness: stateless, every kept record, upper-cased, none filtered wrongly, no extra; ")
 	p("counts (per key, per new key after groupBy, per key and window), the final count of every key (and window) equals the input's and none is above it; ")
 	p("join, every stream record joined once, with its key's table value or none when the table lacks the key; ")
-	p("restore, every count after the restart is exactly 2 (1 before the state was lost, 1 after).\n\n")
+	p("restore, every count after the restart is exactly 2 (1 before the state was lost, 1 after); ")
+	p("exactly-once crash, every key's final count through the kill and restart is the input's and none is above it.\n\n")
 	p("Contenders: **raw loop** (`bench/cmd/raw`): franz-go consume→produce with the same work; at-least-once it flushes then commits every commit interval, exactly-once it ends a `GroupTransactSession` transaction every interval; its counts are a Go map with no changelog and no repartition (one process reads every partition), its join a Go map of the table read to its end before the stream (no fault tolerance: an upper bound, not a peer; not run for the restore, having no state to restore). ")
 	p("**samsa** (`bench/cmd/samsa`): `StreamOf`→`MapValues`→`Filter`→`To`, `Count`, `SelectKey`→`Count` (which inserts the repartition topic), `WindowedCount(TumblingWindows(time.Minute))`, or `LeftJoin` with a `TableOf`, with `serde.StringView`, its defaults otherwise. ")
 	p("**Kafka Streams** (`bench/streams`): the same DSL topologies (`groupBy(…).count()`, `windowedBy(TimeWindows.ofSizeWithNoGrace(1 min)).count()`, `leftJoin(table)`), its defaults otherwise (one stream thread, 10 MB record cache, RocksDB, JVM default heap). ")
@@ -268,16 +280,45 @@ func (r report) markdown(charts string) string {
 // restoreSection writes the table of a restore scenario.
 func restoreSection(p func(string, ...any), sr scenarioResult) {
 	s := sr.Scenario
-	p("A count over %s keys (one record each; the store and its changelog hold %s keys), run to its complete output, stopped; ", thousands(float64(s.Input.Keys)), thousands(float64(s.Input.Keys)))
-	p("then its state directory is deleted, %s records of keys it counted are added, and it starts again with the same application id. ", thousands(float64(s.RestoreKeys)))
-	p("Restored: from the second start to the end of the last store's restore, as the contender's restore listener reports it (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`); ")
-	p("first and complete output: from the second start to the first and the last of the %s new counts. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.RestoreKeys)), s.ID)
-	p("| contender | runs | first start: records/s | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB (files) |\n")
-	p("|---|---|---|---|---|---|---|---|---|---|\n")
+	if s.Crash > 0 {
+		p("A count per key under exactly-once (%d ms commits) over %s records of %s keys, killed with SIGKILL (no clean shutdown) once its `read_committed` output shows %.0f%% of the input counted; ",
+			s.Commit.Milliseconds(), thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), s.Crash*100)
+		p("%.0f%% of the input is there at the first start, more is fed at %s records/s from its first output (so that the kill finds work in progress), the rest is added after the kill; it starts again on the same state directory and application id, writing on to the same output. ",
+			crashLoaded*100, thousands(crashFeed))
+		p("Both contenders run with a %g s group session timeout (the broker's minimum; 45 s by default): the restart waits up to that for the killed member to leave the group, which the restore and output times include. ", s.Session.Seconds())
+		p("Input committed and changelog before the restart: the input records whose offsets the application had committed at the kill, of those produced by then, and the changelog's end offsets after it (transaction markers and aborted records included). ")
+		p("Changelog records restored, and restored: from the second start to the end of the last store's restore, as the contender's restore listener reports them (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`): ")
+		p("samsa keeps its committed local state and restores the changelog past its checkpoint; Kafka Streams under exactly-once wipes a task's state after an unclean shutdown and restores its whole changelog. ")
+		p("First and complete output: from the second start to the first output record past the output's end at the kill, and to every key's final count. First start: input records counted per second until the kill. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", s.ID)
+	} else {
+		p("A count over %s keys (one record each; the store and its changelog hold %s keys), run to its complete output, stopped; ", thousands(float64(s.Input.Keys)), thousands(float64(s.Input.Keys)))
+		p("then its state directory is deleted, %s records of keys it counted are added, and it starts again with the same application id. ", thousands(float64(s.RestoreKeys)))
+		p("Restored: from the second start to the end of the last store's restore, as the contender's restore listener reports it (samsa's `Config.RestoreListener`, Kafka Streams' `StateRestoreListener.onRestoreEnd`); ")
+		p("first and complete output: from the second start to the first and the last of the %s new counts. CPU, peak RSS and state on disk are the second start's. `cd bench && go run . -scenarios %s`\n\n", thousands(float64(s.RestoreKeys)), s.ID)
+	}
+	p("| contender | runs | first start: records/s | input committed before the restart | changelog before the restart | changelog records restored | restored | first output after restart | complete after restart | CPU s | peak RSS MB | state on disk MB (files) |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, c := range summarize(sr) {
-		p("| %s | %d | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), thousands(c.Restored),
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), fmtOf(c.Phase1Committed, c.Phase1Input), fmtCount(c.Phase1Changelog), thousands(c.Restored),
 			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtState(c))
 	}
+}
+
+// fmtCount formats a count, "–" for none (figures of results written
+// before it was measured).
+func fmtCount(x float64) string {
+	if x <= 0 || math.IsNaN(x) {
+		return "–"
+	}
+	return thousands(x)
+}
+
+// fmtOf formats "x of n", "–" for none.
+func fmtOf(x, n float64) string {
+	if n <= 0 || math.IsNaN(n) {
+		return "–"
+	}
+	return thousands(x) + " of " + thousands(n)
 }
 
 func fmtRestore(s summary, ok bool) string {

@@ -94,7 +94,7 @@ func build(f work.Flags) *topology.Topology {
 }
 
 // config is samsa's configuration for f: its defaults but for the
-// guarantee and the commit interval.
+// guarantee, the commit interval and the session timeout.
 func config(f work.Flags, log *slog.Logger) samsa.Config {
 	cfg := samsa.Config{
 		ApplicationID:  f.App,
@@ -110,6 +110,9 @@ func config(f work.Flags, log *slog.Logger) samsa.Config {
 	}
 	if f.Guarantee == work.ExactlyOnce {
 		cfg.Guarantee = samsa.ExactlyOnce
+	}
+	if f.Session > 0 {
+		cfg.SessionTimeout, cfg.HeartbeatInterval = f.Session, f.Session/3
 	}
 	return cfg
 }

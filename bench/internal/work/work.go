@@ -102,6 +102,8 @@ type Flags struct {
 	Table      string
 	StateDir   string
 	CPUProfile string
+	// Session is the group's session timeout (0: the contender's default).
+	Session time.Duration
 }
 
 // Parse parses the contender flags from args (os.Args[1:]) and checks them.
@@ -118,6 +120,7 @@ func Parse(name string, args []string) (Flags, error) {
 	fs.DurationVar(&f.Commit, "commit", 30*time.Second, "commit interval")
 	fs.StringVar(&f.StateDir, "state", "", "state directory (samsa)")
 	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a CPU profile to this file")
+	fs.DurationVar(&f.Session, "session", 0, "group session timeout (0: the contender's default)")
 	if err := fs.Parse(args); err != nil {
 		return f, fmt.Errorf("%s: %w", name, err)
 	}
@@ -132,6 +135,8 @@ func Parse(name string, args []string) (Flags, error) {
 		return f, fmt.Errorf("%s: unknown -guarantee %q", name, f.Guarantee)
 	case f.Commit <= 0:
 		return f, fmt.Errorf("%s: -commit must be positive", name)
+	case f.Session < 0:
+		return f, fmt.Errorf("%s: -session must not be negative", name)
 	}
 	return f, nil
 }

@@ -6,11 +6,11 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	f, err := Parse("t", []string{"-bootstrap", "a:1,b:2", "-in", "i", "-out", "o", "-app", "x", "-topology", "count", "-guarantee", "eos", "-commit", "100ms"})
+	f, err := Parse("t", []string{"-bootstrap", "a:1,b:2", "-in", "i", "-out", "o", "-app", "x", "-topology", "count", "-guarantee", "eos", "-commit", "100ms", "-session", "6s"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Topology != Count || f.Guarantee != ExactlyOnce || f.Commit != 100*time.Millisecond || len(f.Brokers()) != 2 {
+	if f.Topology != Count || f.Guarantee != ExactlyOnce || f.Commit != 100*time.Millisecond || f.Session != 6*time.Second || len(f.Brokers()) != 2 {
 		t.Errorf("parsed %+v", f)
 	}
 	for _, bad := range [][]string{
@@ -18,6 +18,7 @@ func TestParse(t *testing.T) {
 		{"-bootstrap", "a", "-in", "i", "-out", "o", "-app", "x", "-topology", "join"},
 		{"-bootstrap", "a", "-in", "i", "-out", "o", "-app", "x", "-guarantee", "maybe"},
 		{"-bootstrap", "a", "-in", "i", "-out", "o", "-app", "x", "-commit", "0s"},
+		{"-bootstrap", "a", "-in", "i", "-out", "o", "-app", "x", "-session", "-1s"},
 		{"-nope"},
 	} {
 		if _, err := Parse("t", bad); err == nil {

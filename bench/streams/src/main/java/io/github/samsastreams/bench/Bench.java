@@ -29,7 +29,7 @@ import org.apache.kafka.streams.state.WindowStore;
  * The Kafka Streams contender of samsa's benchmark harness: the same flags
  * as the Go contenders (-bootstrap, -in, -out, -app, -topology
  * stateless|count|groupby-count|window-count|join, -table TOPIC, -guarantee
- * alos|eos, -commit 30s|100ms, -state DIR), the same topologies, Kafka
+ * alos|eos, -commit 30s|100ms, -state DIR, -session 6s), the same topologies, Kafka
  * Streams' defaults otherwise (one stream thread, a 10 MB record cache).
  * Prints "bench-restored unixms=... records=..." at the end of each store's
  * restore. Runs until SIGTERM, then closes and leaves the group (so that a
@@ -56,6 +56,11 @@ public final class Bench {
       p.put(StreamsConfig.STATE_DIR_CONFIG, f.get("state"));
     }
     p.put("auto.offset.reset", "earliest");
+    if (f.containsKey("session")) {
+      long session = millis(f.get("session"));
+      p.put("session.timeout.ms", Long.toString(session));
+      p.put("heartbeat.interval.ms", Long.toString(session / 3));
+    }
 
     String in = req(f, "in");
     String out = req(f, "out");
