@@ -78,13 +78,8 @@ func CogroupWith[K, V, A any](c *Cogrouped[K, A], s Stream[K, V], add func(key K
 // <application id>-<store>-cogroup-<n>-repartition for the n-th stream).
 // The cogrouped streams must be co-partitioned.
 func (c *Cogrouped[K, A]) Aggregate(store string, initial func() A, key serde.Serde[K], agg serde.Serde[A]) Stream[K, A] {
-	c.t.nilFuncs("Cogroup "+strconv.Quote(store), "initial", initial)
-	nodes := make([]string, len(c.parts))
-	for i, part := range c.parts {
-		nodes[i] = part.keyValue(store, key, initial, i)
-	}
-	if len(nodes) == 0 {
-		c.t.g.Errorf("topology: Cogroup %q: no stream", store)
+	nodes, ok := c.partNodes(store, initial, func(part cogroupPart[K, A], i int) string { return part.keyValue(store, key, initial, i) })
+	if !ok {
 		return Stream[K, A]{t: c.t}
 	}
 	addTimestampedStore(c.t, store, key, agg, nodes[0])
@@ -185,10 +180,16 @@ func (c *Cogrouped[K, A]) SessionAggregate(sessions Sessions, store string, init
 // folds, and returns their names; false (an error recorded) when there is
 // no stream.
 func (c *Cogrouped[K, A]) folds(store string, initial func() A, key serde.Serde[K]) ([]string, bool) {
+	return c.partNodes(store, initial, func(part cogroupPart[K, A], i int) string { return part.folds(store, key, initial, i) })
+}
+
+// partNodes adds, with node, a node for each cogrouped stream and returns
+// their names; false (an error recorded) when there is no stream.
+func (c *Cogrouped[K, A]) partNodes(store string, initial func() A, node func(part cogroupPart[K, A], i int) string) ([]string, bool) {
 	c.t.nilFuncs("Cogroup "+strconv.Quote(store), "initial", initial)
 	nodes := make([]string, len(c.parts))
 	for i, part := range c.parts {
-		nodes[i] = part.folds(store, key, initial, i)
+		nodes[i] = node(part, i)
 	}
 	if len(nodes) == 0 {
 		c.t.g.Errorf("topology: Cogroup %q: no stream", store)
