@@ -364,6 +364,14 @@ func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 	if err != nil {
 		return err
 	}
+	if a.fin != nil {
+		// The windows already due first: a put below may move the store's
+		// retention past a closed window not emitted yet, which would then
+		// be read back as gone.
+		if err := a.fin.emitDue(closeTime-d, func(w dueWindow) error { return a.emitFinal(r, w) }); err != nil {
+			return err
+		}
+	}
 	late, applied := int64(-1), false // the latest closed window's start
 	for _, s := range w.steps {
 		end := s.start + d
