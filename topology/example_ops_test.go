@@ -1,0 +1,403 @@
+package topology_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/processor"
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// Stateless operators.
+
+// Filter keeps the records its predicate accepts.
+func ExampleStream_Filter() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.Int64, "orders").
+		Filter(func(_ string, cents int64) bool { return cents >= 1000 }).
+		To("large-orders", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "orders", serde.String, serde.Int64)
+	_ = in.Pipe("o1", 250)
+	_ = in.Pipe("o2", 4000)
+	_ = in.Pipe("o3", 1000)
+	kvs, _ := testkit.OutputTopic(d, "large-orders", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{o2 4000} {o3 1000}]
+}
+
+// FilterNot drops the records its predicate accepts.
+func ExampleStream_FilterNot() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "lines").
+		FilterNot(func(_, line string) bool { return strings.HasPrefix(line, "#") }).
+		To("code", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "lines", serde.String, serde.String)
+	for _, line := range []string{"# a comment", "x := 1", "#!", "return x"} {
+		_ = in.Pipe("f.go", line)
+	}
+	values, _ := testkit.OutputTopic(d, "code", serde.String, serde.String).ReadValues()
+	fmt.Printf("%q\n", values)
+	// Output:
+	// ["x := 1" "return x"]
+}
+
+// Map changes key and value (and their types) at once: here a user's
+// "page:seconds" becomes page → seconds.
+func ExampleMap() {
+	t := topology.New()
+	visits := topology.StreamOf(t, serde.String, serde.String, "visits") // user → "page:seconds"
+	topology.Map(visits, func(user, visit string) (string, int64) {
+		page, secs, _ := strings.Cut(visit, ":")
+		var n int64
+		fmt.Sscan(secs, &n)
+		return page, n
+	}).To("time-on-page", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "visits", serde.String, serde.String)
+	_ = in.Pipe("ann", "/home:12")
+	_ = in.Pipe("bob", "/cart:40")
+	kvs, _ := testkit.OutputTopic(d, "time-on-page", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{/home 12} {/cart 40}]
+}
+
+// MapValues changes the value only; the key, and so the partitioning, stay.
+func ExampleMapValues() {
+	t := topology.New()
+	names := topology.StreamOf(t, serde.String, serde.String, "names")
+	topology.MapValues(names, func(_, name string) int64 { return int64(len(name)) }).
+		To("name-lengths", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "names", serde.String, serde.String)
+	_ = in.Pipe("u1", "Ann")
+	_ = in.Pipe("u2", "Gregor")
+	kvs, _ := testkit.OutputTopic(d, "name-lengths", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{u1 3} {u2 6}]
+}
+
+// FlatMap turns each record into any number of records, with new keys:
+// here a sentence into its words, each keyed by itself.
+func ExampleFlatMap() {
+	t := topology.New()
+	sentences := topology.StreamOf(t, serde.String, serde.String, "sentences")
+	topology.FlatMap(sentences, func(_, s string) []processor.KeyValue[string, string] {
+		var out []processor.KeyValue[string, string]
+		for _, w := range strings.Fields(s) {
+			out = append(out, processor.KeyValue[string, string]{Key: strings.ToLower(w), Value: w})
+		}
+		return out
+	}).To("words", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "sentences", serde.String, serde.String)
+	_ = in.Pipe("s1", "Hello Kafka")
+	_ = in.Pipe("s2", "") // no words: no records
+	_ = in.Pipe("s3", "Go")
+	kvs, _ := testkit.OutputTopic(d, "words", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{hello Hello} {kafka Kafka} {go Go}]
+}
+
+// FlatMapValues turns each value into any number of values of the same key.
+func ExampleFlatMapValues() {
+	t := topology.New()
+	carts := topology.StreamOf(t, serde.String, serde.String, "carts") // user → "item,item,…"
+	topology.FlatMapValues(carts, func(_, items string) []string { return strings.Split(items, ",") }).
+		To("cart-items", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "carts", serde.String, serde.String)
+	_ = in.Pipe("ann", "book,pen")
+	_ = in.Pipe("bob", "ink")
+	kvs, _ := testkit.OutputTopic(d, "cart-items", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{ann book} {ann pen} {bob ink}]
+}
+
+// Peek sees every record and passes it on unchanged.
+func ExampleStream_Peek() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "in").
+		Peek(func(k, v string) { fmt.Println("saw", k, v) }).
+		To("out", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	_ = in.Pipe("a", "1")
+	_ = in.Pipe("b", "2")
+	kvs, _ := testkit.OutputTopic(d, "out", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// saw a 1
+	// saw b 2
+	// [{a 1} {b 2}]
+}
+
+// Foreach ends a stream in a function: it forwards nothing.
+func ExampleStream_Foreach() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.Int64, "temperatures").
+		Foreach(func(room string, c int64) {
+			if c > 30 {
+				fmt.Printf("%s is hot: %d°C\n", room, c)
+			}
+		})
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "temperatures", serde.String, serde.Int64)
+	_ = in.Pipe("kitchen", 24)
+	_ = in.Pipe("attic", 34)
+	// Output:
+	// attic is hot: 34°C
+}
+
+// Merge interleaves streams of the same types into one, in the order the
+// records are processed.
+func ExampleStream_Merge() {
+	t := topology.New()
+	web := topology.StreamOf(t, serde.String, serde.String, "web-orders")
+	shop := topology.StreamOf(t, serde.String, serde.String, "shop-orders")
+	web.Merge(shop).To("all-orders", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	w := testkit.InputTopic(d, "web-orders", serde.String, serde.String)
+	s := testkit.InputTopic(d, "shop-orders", serde.String, serde.String)
+	_ = w.Pipe("o1", "book")
+	_ = s.Pipe("o2", "pen")
+	_ = w.Pipe("o3", "ink")
+	kvs, _ := testkit.OutputTopic(d, "all-orders", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{o1 book} {o2 pen} {o3 ink}]
+}
+
+// ToTopicFunc picks each record's topic from the record: here the
+// country prefix of the key.
+func ExampleStream_ToTopicFunc() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "orders").
+		ToTopicFunc(func(r processor.Record[string, string]) string {
+			country, _, _ := strings.Cut(r.Key, "-")
+			return "orders-" + country
+		}, serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	_ = in.Pipe("de-1", "book")
+	_ = in.Pipe("fr-1", "pen")
+	_ = in.Pipe("de-2", "ink")
+	for _, topic := range []string{"orders-de", "orders-fr"} {
+		kvs, _ := testkit.OutputTopic(d, topic, serde.String, serde.String).ReadKeyValues()
+		fmt.Println(topic, kvs)
+	}
+	// Output:
+	// orders-de [{de-1 book} {de-2 ink}]
+	// orders-fr [{fr-1 pen}]
+}
+
+// Repartition writes the stream through a repartition topic and reads it
+// back, as Kafka Streams' repartition(): after a key change, every record
+// of a key is then processed by the task of that key's partition.
+func ExampleRepartition() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks") // user → page
+	byPage := topology.SelectKey(clicks, func(_, page string) string { return page })
+	topology.Repartition(byPage, "by-page", serde.String, serde.String).
+		To("clicks-by-page", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	_ = in.Pipe("ann", "/home")
+	_ = in.Pipe("bob", "/cart")
+	kvs, _ := testkit.OutputTopic(d, "clicks-by-page", serde.String, serde.String).ReadKeyValues()
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key })
+	fmt.Println(kvs)
+	// Output:
+	// [{/cart /cart} {/home /home}]
+}
+
+// StreamFrom reads a topic with a timestamp extractor: here the event time
+// is the first 8 bytes of the value (Unix milliseconds, big-endian), not
+// the record's own timestamp.
+func ExampleStreamFrom() {
+	t := topology.New()
+	readings := topology.StreamFrom(t, topology.Source[string, []byte]{
+		Topics: []string{"readings"},
+		Key:    serde.String,
+		Value:  serde.Bytes,
+		Timestamp: func(r *kgo.Record) time.Time {
+			return time.UnixMilli(int64(binary.BigEndian.Uint64(r.Value)))
+		},
+	})
+	readings.To("stamped", serde.String, serde.Bytes)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "readings", serde.String, serde.Bytes)
+	_ = in.PipeAt("sensor", binary.BigEndian.AppendUint64(nil, 5000), time.UnixMilli(999999))
+	r, _ := testkit.OutputTopic(d, "stamped", serde.String, serde.Bytes).ReadRecord()
+	fmt.Println(r.Key, r.Timestamp.UnixMilli())
+	// Output:
+	// sensor 5000
+}
+
+// StreamFrom with EventTime: the event time is a field of the decoded
+// value, and a record without one gets its partition's time so far.
+func ExampleStreamFrom_eventTime() {
+	type reading struct {
+		Celsius float64
+		AtMilli int64
+	}
+	t := topology.New()
+	readings := topology.StreamFrom(t, topology.Source[string, reading]{
+		Topics: []string{"readings"},
+		Key:    serde.String,
+		Value:  serde.JSON[reading](),
+		EventTime: func(r processor.Record[string, reading], partitionTime time.Time) (time.Time, error) {
+			if r.Value.AtMilli == 0 {
+				return partitionTime, nil
+			}
+			return time.UnixMilli(r.Value.AtMilli), nil
+		},
+	})
+	readings.To("stamped", serde.String, serde.JSON[reading]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "readings", serde.String, serde.JSON[reading]())
+	_ = in.PipeAt("s1", reading{Celsius: 21.5, AtMilli: 4000}, time.UnixMilli(9000))
+	_ = in.PipeAt("s1", reading{Celsius: 22}, time.UnixMilli(9500))
+	out := testkit.OutputTopic(d, "stamped", serde.String, serde.JSON[reading]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Println(r.Key, r.Value.Celsius, r.Timestamp.UnixMilli())
+	}
+	// Output:
+	// s1 21.5 4000
+	// s1 22 4000
+}
+
+// Named names the node an operator added, in place of the generated name.
+func ExampleStream_Named() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "orders").
+		Filter(func(_, v string) bool { return v != "" }).Named("drop-empty").
+		To("valid-orders", serde.String, serde.String)
+
+	desc, _ := t.Describe()
+	fmt.Print(desc)
+	// Output:
+	// Topologies:
+	//    Sub-topology: 0
+	//     Source: KSTREAM-SOURCE-0000000000 (topics: [orders])
+	//       --> drop-empty
+	//     Processor: drop-empty (stores: [])
+	//       --> KSTREAM-SINK-0000000002
+	//       <-- KSTREAM-SOURCE-0000000000
+	//     Sink: KSTREAM-SINK-0000000002 (topic: valid-orders)
+	//       <-- drop-empty
+}
+
+// Describe lists the sub-topologies, their nodes and stores: here GroupBy
+// splits the topology in two at a repartition topic, and Count's store
+// belongs to the second.
+func ExampleTopology_Describe() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views") // user → page
+	byPage := topology.GroupBy(views, "by-page", func(_, page string) string { return page }, serde.String, serde.String)
+	topology.Count(byPage, "views-per-page", serde.String).To("page-counts", serde.String, serde.Int64)
+
+	desc, err := t.Describe()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(desc)
+	// Output:
+	// Topologies:
+	//    Sub-topology: 0
+	//     Source: KSTREAM-SOURCE-0000000000 (topics: [page-views])
+	//       --> KSTREAM-MAP-0000000001
+	//     Processor: KSTREAM-MAP-0000000001 (stores: [])
+	//       --> by-page-repartition-sink
+	//       <-- KSTREAM-SOURCE-0000000000
+	//     Sink: by-page-repartition-sink (topic: by-page-repartition)
+	//       <-- KSTREAM-MAP-0000000001
+	//
+	//    Sub-topology: 1
+	//     Source: by-page-repartition-source (topics: [by-page-repartition])
+	//       --> KSTREAM-AGGREGATE-0000000002
+	//     Processor: KSTREAM-AGGREGATE-0000000002 (stores: [views-per-page])
+	//       --> KSTREAM-SINK-0000000003
+	//       <-- by-page-repartition-source
+	//     Sink: KSTREAM-SINK-0000000003 (topic: page-counts)
+	//       <-- KSTREAM-AGGREGATE-0000000002
+}
