@@ -401,3 +401,332 @@ func ExampleTopology_Describe() {
 	//     Sink: KSTREAM-SINK-0000000003 (topic: page-counts)
 	//       <-- KSTREAM-AGGREGATE-0000000002
 }
+
+// Aggregations and grouping.
+
+// Aggregate folds each key's values into an aggregate of another type:
+// here the sum and the number of a user's purchases, emitted at each one.
+func ExampleAggregate() {
+	type spend struct{ Total, Count int64 }
+	t := topology.New()
+	buys := topology.StreamOf(t, serde.String, serde.Int64, "purchases")
+	topology.Aggregate(buys, "spend-per-user", func() spend { return spend{} },
+		func(_ string, amount int64, s spend) spend { return spend{s.Total + amount, s.Count + 1} },
+		serde.String, serde.JSON[spend]()).
+		To("spend", serde.String, serde.JSON[spend]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "purchases", serde.String, serde.Int64)
+	_ = in.Pipe("ann", 30)
+	_ = in.Pipe("bob", 5)
+	_ = in.Pipe("ann", 12)
+	out := testkit.OutputTopic(d, "spend", serde.String, serde.JSON[spend]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %d in %d purchases\n", r.Key, r.Value.Total, r.Value.Count)
+	}
+	// Output:
+	// ann: 30 in 1 purchases
+	// bob: 5 in 1 purchases
+	// ann: 42 in 2 purchases
+}
+
+// GroupBy re-keys a stream for an aggregation, through a repartition topic
+// (Kafka Streams' groupBy): here page views keyed by user are counted per
+// page.
+func ExampleGroupBy() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views") // user → page
+	byPage := topology.GroupBy(views, "by-page", func(_, page string) string { return page }, serde.String, serde.String)
+	topology.Count(byPage, "views-per-page", serde.String).To("page-counts", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	_ = in.Pipe("ann", "/home")
+	_ = in.Pipe("bob", "/home")
+	_ = in.Pipe("ann", "/cart")
+	kvs, _ := testkit.OutputTopic(d, "page-counts", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{/home 1} {/home 2} {/cart 1}]
+}
+
+// WithoutCache turns an aggregation's record cache off: with the driver's
+// manual commits, the cache collapses the updates of a key between two
+// commits into one; without it, every update is forwarded.
+func ExampleTopology_WithoutCache() {
+	for _, cached := range []bool{true, false} {
+		t := topology.New()
+		clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+		topology.Count(clicks, "clicks-per-user", serde.String).To("click-counts", serde.String, serde.Int64)
+		if !cached {
+			t.WithoutCache("clicks-per-user")
+		}
+
+		d, err := testkit.NewDriver(t, testkit.DriverConfig{ManualCommit: true})
+		if err != nil {
+			panic(err)
+		}
+		in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+		_ = in.Pipe("ann", "/home")
+		_ = in.Pipe("ann", "/cart")
+		_ = in.Pipe("ann", "/help")
+		_ = d.Commit()
+		kvs, _ := testkit.OutputTopic(d, "click-counts", serde.String, serde.Int64).ReadKeyValues()
+		fmt.Println("cached:", cached, kvs)
+		d.Close()
+	}
+	// Output:
+	// cached: true [{ann 3}]
+	// cached: false [{ann 1} {ann 2} {ann 3}]
+}
+
+// Cogroup folds several streams of one key into one aggregate, each with
+// its own adder (Kafka Streams' cogroup): here a user's views and
+// purchases.
+func ExampleCogroup() {
+	type activity struct{ Views, Spent int64 }
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views") // user → page
+	buys := topology.StreamOf(t, serde.String, serde.Int64, "purchases")    // user → amount
+	c := topology.Cogroup(views, func(_, _ string, a activity) activity { a.Views++; return a })
+	c = topology.CogroupWith(c, buys, func(_ string, amount int64, a activity) activity { a.Spent += amount; return a })
+	c.Aggregate("activity", func() activity { return activity{} }, serde.String, serde.JSON[activity]()).
+		To("activity", serde.String, serde.JSON[activity]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	pv := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	pu := testkit.InputTopic(d, "purchases", serde.String, serde.Int64)
+	_ = pv.Pipe("ann", "/home")
+	_ = pv.Pipe("ann", "/shoes")
+	_ = pu.Pipe("ann", 80)
+	_ = pu.Pipe("bob", 15)
+	out := testkit.OutputTopic(d, "activity", serde.String, serde.JSON[activity]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %d views, spent %d\n", r.Key, r.Value.Views, r.Value.Spent)
+	}
+	// Output:
+	// ann: 1 views, spent 0
+	// ann: 2 views, spent 0
+	// ann: 2 views, spent 80
+	// bob: 0 views, spent 15
+}
+
+// Tables.
+
+// TableOf reads a topic as a table: the latest value of each key, a
+// tombstone deleting it. ToStream emits the table's changes.
+func ExampleTableOf() {
+	t := topology.New()
+	topology.TableOf(t, "stock", "stock-store", serde.String, serde.Int64).
+		ToStream().To("stock-changes", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "stock", serde.String, serde.Int64)
+	_ = in.Pipe("tea", 12)
+	_ = in.Pipe("jam", 3)
+	_ = in.Pipe("tea", 11)
+	_ = in.PipeTombstone("jam", time.UnixMilli(0))
+	out := testkit.OutputTopic(d, "stock-changes", serde.String, serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s=%d\n", r.Key, r.Value)
+	}
+	store, _ := testkit.KeyValueStoreOf[string, int64](d, "stock-store", 0)
+	tea, _, _ := store.Get("tea")
+	_, jam, _ := store.Get("jam")
+	fmt.Println("store: tea", tea, "jam found", jam)
+	// Output:
+	// tea=12
+	// jam=3
+	// tea=11
+	// jam deleted
+	// store: tea 11 jam found false
+}
+
+// TableMapValues maps a table's values; a tombstone stays a tombstone.
+func ExampleTableMapValues() {
+	t := topology.New()
+	prices := topology.TableOf(t, "prices", "prices-store", serde.String, serde.Int64) // cents
+	topology.TableMapValues(prices, func(_ string, cents int64) string { return fmt.Sprintf("%d.%02d €", cents/100, cents%100) }).
+		ToStream().To("price-labels", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "prices", serde.String, serde.Int64)
+	_ = in.Pipe("tea", 450)
+	_ = in.PipeTombstone("tea", time.UnixMilli(0))
+	out := testkit.OutputTopic(d, "price-labels", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %q tombstone=%v\n", r.Key, r.Value, r.IsTombstone())
+	}
+	// Output:
+	// tea: "4.50 €" tombstone=false
+	// tea: "" tombstone=true
+}
+
+// Table.FilterNot drops the keys its predicate accepts, forwarding a
+// tombstone for a key that leaves the filtered table.
+func ExampleTable_FilterNot() {
+	t := topology.New()
+	users := topology.TableOf(t, "users", "users-store", serde.String, serde.String) // id → status
+	users.FilterNot(func(_, status string) bool { return status == "banned" }).
+		ToStream().To("active-users", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "users", serde.String, serde.String)
+	_ = in.Pipe("u1", "ok")
+	_ = in.Pipe("u1", "banned")
+	out := testkit.OutputTopic(d, "active-users", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %q tombstone=%v\n", r.Key, r.Value, r.IsTombstone())
+	}
+	// Output:
+	// u1: "ok" tombstone=false
+	// u1: "" tombstone=true
+}
+
+// Table.Named names the node that produces the table.
+func ExampleTable_Named() {
+	t := topology.New()
+	topology.TableOf(t, "users", "users-store", serde.String, serde.String).
+		Filter(func(_, v string) bool { return v != "" }).Named("non-empty-users").
+		ToStream().To("users-out", serde.String, serde.String)
+
+	desc, _ := t.Describe()
+	fmt.Print(desc)
+	// Output:
+	// Topologies:
+	//    Sub-topology: 0
+	//     Source: KSTREAM-SOURCE-0000000000 (topics: [users])
+	//       --> KTABLE-SOURCE-0000000001
+	//     Processor: KTABLE-SOURCE-0000000001 (stores: [users-store])
+	//       --> non-empty-users
+	//       <-- KSTREAM-SOURCE-0000000000
+	//     Processor: non-empty-users (stores: [])
+	//       --> KTABLE-TOSTREAM-0000000003
+	//       <-- KTABLE-SOURCE-0000000001
+	//     Processor: KTABLE-TOSTREAM-0000000003 (stores: [])
+	//       --> KSTREAM-SINK-0000000004
+	//       <-- non-empty-users
+	//     Sink: KSTREAM-SINK-0000000004 (topic: users-out)
+	//       <-- KTABLE-TOSTREAM-0000000003
+}
+
+// GroupTable re-keys a table for an aggregation; TableCount counts the rows
+// of each new key. When a row changes group, the old group's count goes
+// down (the subtractor) and the new one's up; a tombstone takes the row
+// out.
+func ExampleTableCount() {
+	t := topology.New()
+	users := topology.TableOf(t, "users", "users-store", serde.String, serde.String) // user → city
+	byCity := topology.GroupTable(users, "by-city", func(_, city string) (string, string) { return city, city }, serde.String, serde.String)
+	topology.TableCount(byCity, "users-per-city").ToStream().To("city-counts", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "users", serde.String, serde.String)
+	_ = in.Pipe("ann", "Paris")
+	_ = in.Pipe("bob", "Paris")
+	_ = in.Pipe("ann", "Rome") // moves: Paris 1, Rome 1
+	_ = in.PipeTombstone("bob", time.UnixMilli(0))
+	kvs, _ := testkit.OutputTopic(d, "city-counts", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{Paris 1} {Paris 2} {Paris 1} {Rome 1} {Paris 0}]
+}
+
+// TableAggregate keeps an aggregate of each group of a grouped table, with
+// an adder for a new row value and a subtractor for the old one: here the
+// total balance of the accounts of each customer.
+func ExampleTableAggregate() {
+	t := topology.New()
+	accounts := topology.TableOf(t, "accounts", "accounts-store", serde.String, serde.String) // account → "customer:balance"
+	byCustomer := topology.GroupTable(accounts, "by-customer", func(_, v string) (string, int64) {
+		customer, balance, _ := strings.Cut(v, ":")
+		var n int64
+		fmt.Sscan(balance, &n)
+		return customer, n
+	}, serde.String, serde.Int64)
+	topology.TableAggregate(byCustomer, "balance-per-customer", func() int64 { return 0 },
+		func(_ string, balance, total int64) int64 { return total + balance },
+		func(_ string, balance, total int64) int64 { return total - balance },
+		serde.Int64).ToStream().To("customer-balances", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "accounts", serde.String, serde.String)
+	_ = in.Pipe("a1", "ann:100")
+	_ = in.Pipe("a2", "ann:50")
+	_ = in.Pipe("a1", "ann:70") // 100 out, 70 in
+	_ = in.PipeTombstone("a2", time.UnixMilli(0))
+	kvs, _ := testkit.OutputTopic(d, "customer-balances", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{ann 100} {ann 150} {ann 120} {ann 70}]
+}
+
+// TableReduce is TableAggregate with the value type as the aggregate:
+// here the total stock of each product over all warehouses.
+func ExampleTableReduce() {
+	t := topology.New()
+	stock := topology.TableOf(t, "stock", "stock-store", serde.String, serde.Int64) // "warehouse/product" → units
+	byProduct := topology.GroupTable(stock, "by-product", func(k string, units int64) (string, int64) {
+		_, product, _ := strings.Cut(k, "/")
+		return product, units
+	}, serde.String, serde.Int64)
+	topology.TableReduce(byProduct, "stock-per-product",
+		func(total, units int64) int64 { return total + units },
+		func(total, units int64) int64 { return total - units },
+		serde.Int64).ToStream().To("product-stock", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "stock", serde.String, serde.Int64)
+	_ = in.Pipe("north/tea", 10)
+	_ = in.Pipe("south/tea", 5)
+	_ = in.Pipe("north/tea", 7)
+	kvs, _ := testkit.OutputTopic(d, "product-stock", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{tea 10} {tea 15} {tea 12}]
+}
