@@ -730,3 +730,312 @@ func ExampleTableReduce() {
 	// Output:
 	// [{tea 10} {tea 15} {tea 12}]
 }
+
+// Joins.
+
+// A left stream-table join keeps the records whose key the table does not
+// have, with found false.
+func ExampleLeftJoin() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders")
+	customers := topology.TableOf(t, "customers", "customers-store", serde.String, serde.String)
+	topology.LeftJoin(orders, customers, func(_, order, name string, found bool) string {
+		if !found {
+			return order + " for an unknown customer"
+		}
+		return order + " for " + name
+	}).To("orders-enriched", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	custs := testkit.InputTopic(d, "customers", serde.String, serde.String)
+	_ = ords.PipeAt("c1", "book", time.UnixMilli(10))
+	_ = custs.PipeAt("c1", "Ann", time.UnixMilli(20))
+	_ = ords.PipeAt("c1", "pen", time.UnixMilli(30))
+	values, _ := testkit.OutputTopic(d, "orders-enriched", serde.String, serde.String).ReadValues()
+	fmt.Printf("%q\n", values)
+	// Output:
+	// ["book for an unknown customer" "pen for Ann"]
+}
+
+// A table-table join is a table of the keys both tables have: an update on
+// either side re-joins, and a key leaving either side is a tombstone.
+func ExampleTableJoin() {
+	t := topology.New()
+	names := topology.TableOf(t, "names", "names-store", serde.String, serde.String)
+	emails := topology.TableOf(t, "emails", "emails-store", serde.String, serde.String)
+	topology.TableJoin(names, emails, func(_, name, email string) string { return name + " <" + email + ">" }).
+		ToStream().To("contacts", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	n := testkit.InputTopic(d, "names", serde.String, serde.String)
+	e := testkit.InputTopic(d, "emails", serde.String, serde.String)
+	_ = n.Pipe("u1", "Ann")                      // no email yet: nothing
+	_ = e.Pipe("u1", "ann@example.com")          // joins
+	_ = n.Pipe("u1", "Ann Lee")                  // re-joins
+	_ = e.PipeTombstone("u1", time.UnixMilli(0)) // leaves the join
+	out := testkit.OutputTopic(d, "contacts", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s: %s\n", r.Key, r.Value)
+	}
+	// Output:
+	// u1: Ann <ann@example.com>
+	// u1: Ann Lee <ann@example.com>
+	// u1 deleted
+}
+
+// A left table-table join keeps every key of the left table, with found2
+// false while the right table does not have it.
+func ExampleTableLeftJoin() {
+	t := topology.New()
+	names := topology.TableOf(t, "names", "names-store", serde.String, serde.String)
+	emails := topology.TableOf(t, "emails", "emails-store", serde.String, serde.String)
+	topology.TableLeftJoin(names, emails, func(_, name, email string, found2 bool) string {
+		if !found2 {
+			return name + " (no email)"
+		}
+		return name + " <" + email + ">"
+	}).ToStream().To("contacts", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	n := testkit.InputTopic(d, "names", serde.String, serde.String)
+	e := testkit.InputTopic(d, "emails", serde.String, serde.String)
+	_ = n.Pipe("u1", "Ann")
+	_ = e.Pipe("u1", "ann@example.com")
+	_ = e.PipeTombstone("u1", time.UnixMilli(0))
+	_ = e.Pipe("u2", "bob@example.com") // no name: not in the left table
+	values, _ := testkit.OutputTopic(d, "contacts", serde.String, serde.String).ReadValues()
+	fmt.Printf("%q\n", values)
+	// Output:
+	// ["Ann (no email)" "Ann <ann@example.com>" "Ann (no email)"]
+}
+
+// An outer table-table join has every key of either table; it is deleted
+// only when both sides are.
+func ExampleTableOuterJoin() {
+	t := topology.New()
+	names := topology.TableOf(t, "names", "names-store", serde.String, serde.String)
+	emails := topology.TableOf(t, "emails", "emails-store", serde.String, serde.String)
+	topology.TableOuterJoin(names, emails, func(_, name, email string, found1, found2 bool) string {
+		return fmt.Sprintf("name=%q(%v) email=%q(%v)", name, found1, email, found2)
+	}).ToStream().To("contacts", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	n := testkit.InputTopic(d, "names", serde.String, serde.String)
+	e := testkit.InputTopic(d, "emails", serde.String, serde.String)
+	_ = e.Pipe("u1", "ann@example.com")
+	_ = n.Pipe("u1", "Ann")
+	_ = e.PipeTombstone("u1", time.UnixMilli(0))
+	_ = n.PipeTombstone("u1", time.UnixMilli(0))
+	out := testkit.OutputTopic(d, "contacts", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s: %s\n", r.Key, r.Value)
+	}
+	// Output:
+	// u1: name=""(false) email="ann@example.com"(true)
+	// u1: name="Ann"(true) email="ann@example.com"(true)
+	// u1: name="Ann"(true) email=""(false)
+	// u1 deleted
+}
+
+// A stream-stream join pairs the records of a key on both sides whose
+// times are at most the time difference apart, in either order.
+func ExampleJoinStreams() {
+	t := topology.New()
+	ads := topology.StreamOf(t, serde.String, serde.String, "ad-impressions") // ad → user
+	clicks := topology.StreamOf(t, serde.String, serde.String, "ad-clicks")   // ad → user
+	topology.JoinStreams(ads, clicks, "shown-clicked", topology.JoinTimeDifference(10*time.Second),
+		func(ad, shownTo, clickedBy string) string { return "shown to " + shownTo + ", clicked by " + clickedBy },
+		serde.String, serde.String, serde.String).To("ad-conversions", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	imp := testkit.InputTopic(d, "ad-impressions", serde.String, serde.String)
+	clk := testkit.InputTopic(d, "ad-clicks", serde.String, serde.String)
+	at := func(s int) time.Time { return time.UnixMilli(int64(s) * 1000) }
+	_ = imp.PipeAt("ad1", "ann", at(0))
+	_ = clk.PipeAt("ad1", "ann", at(4)) // 4 s after: joins
+	_ = imp.PipeAt("ad2", "bob", at(5))
+	_ = clk.PipeAt("ad2", "bob", at(30)) // 25 s after: too late
+	out := testkit.OutputTopic(d, "ad-conversions", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %s at %ds\n", r.Key, r.Value, r.Timestamp.Unix())
+	}
+	// Output:
+	// ad1: shown to ann, clicked by ann at 4s
+}
+
+// An outer stream-stream join also emits the records of either side that
+// found no partner, once their window has closed.
+func ExampleOuterJoinStreams() {
+	t := topology.New()
+	left := topology.StreamOf(t, serde.String, serde.String, "left")
+	right := topology.StreamOf(t, serde.String, serde.String, "right")
+	topology.OuterJoinStreams(left, right, "outer", topology.JoinTimeDifference(10*time.Millisecond).WithGrace(0),
+		func(_, l, r string, found1, found2 bool) string {
+			if !found1 {
+				l = "-"
+			}
+			if !found2 {
+				r = "-"
+			}
+			return l + "+" + r
+		}, serde.String, serde.String, serde.String).To("joined", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	l := testkit.InputTopic(d, "left", serde.String, serde.String)
+	r := testkit.InputTopic(d, "right", serde.String, serde.String)
+	_ = l.PipeAt("a", "L1", time.UnixMilli(100))
+	_ = r.PipeAt("a", "R1", time.UnixMilli(105)) // joins L1
+	_ = l.PipeAt("b", "L2", time.UnixMilli(110)) // no partner
+	_ = r.PipeAt("c", "R2", time.UnixMilli(112)) // no partner
+	_ = l.PipeAt("z", "L3", time.UnixMilli(200)) // closes the windows of b and c
+	out := testkit.OutputTopic(d, "joined", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s: %s at %d\n", r.Key, r.Value, r.Timestamp.UnixMilli())
+	}
+	// Output:
+	// a: L1+R1 at 105
+	// b: L2+- at 110
+	// c: -+R2 at 112
+}
+
+// A global table is a full copy of a topic in every instance: a stream
+// joins it on any key computed from the record, with no repartitioning.
+// Join drops the records whose key the global table does not have.
+func ExampleJoinGlobal() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders") // order → product
+	products := topology.GlobalTableOf(t, "products", "products-store", serde.String, serde.String)
+	topology.JoinGlobal(orders, products,
+		func(_, product string) string { return product },
+		func(_, product, title string) string { return title }).
+		To("order-titles", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 3})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	prods := testkit.InputTopic(d, "products", serde.String, serde.String)
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	_ = prods.Pipe("p1", "The Trial")
+	_ = ords.Pipe("o1", "p1")
+	_ = ords.Pipe("o2", "p9") // no such product: dropped
+	kvs, _ := testkit.OutputTopic(d, "order-titles", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{o1 The Trial}]
+}
+
+// LeftJoinGlobal keeps the records whose key the global table does not
+// have, with found false.
+func ExampleLeftJoinGlobal() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders") // order → product
+	products := topology.GlobalTableOf(t, "products", "products-store", serde.String, serde.String)
+	topology.LeftJoinGlobal(orders, products,
+		func(_, product string) string { return product },
+		func(_, product, title string, found bool) string {
+			if !found {
+				return "unknown product " + product
+			}
+			return title
+		}).To("order-titles", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	prods := testkit.InputTopic(d, "products", serde.String, serde.String)
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	_ = prods.Pipe("p1", "The Trial")
+	_ = ords.Pipe("o1", "p1")
+	_ = ords.Pipe("o2", "p9")
+	kvs, _ := testkit.OutputTopic(d, "order-titles", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{o1 The Trial} {o2 unknown product p9}]
+}
+
+// A left foreign-key join keeps every row of the left table: an order
+// whose customer is not there joins with found false instead of being
+// deleted.
+func ExampleFKLeftJoin() {
+	t := topology.New()
+	orders := topology.TableOf(t, "orders", "orders", serde.String, serde.String)          // id → "customer:item"
+	customers := topology.TableOf(t, "customers", "customers", serde.String, serde.String) // id → name
+	customerOf := func(_, order string) (string, bool) {
+		c, _, ok := strings.Cut(order, ":")
+		return c, ok
+	}
+	topology.FKLeftJoin(orders, customers, "order-customer", customerOf,
+		func(_, order, name string, found bool) string {
+			if !found {
+				return order + " for ?"
+			}
+			return order + " for " + name
+		},
+		topology.FKSerdes[string, string, string, string, string]{Value: serde.String, ForeignValue: serde.String}).
+		ToStream().To("orders-with-customer", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{DefaultPartitions: 2})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	ords := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	custs := testkit.InputTopic(d, "customers", serde.String, serde.String)
+	_ = ords.Pipe("o1", "c1:book") // c1 not there yet
+	_ = custs.Pipe("c1", "Ann")
+	_ = custs.PipeTombstone("c1", time.UnixMilli(0))
+	out := testkit.OutputTopic(d, "orders-with-customer", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s deleted\n", r.Key)
+			continue
+		}
+		fmt.Printf("%s: %s\n", r.Key, r.Value)
+	}
+	// Output:
+	// o1: c1:book for ?
+	// o1: c1:book for Ann
+	// o1: c1:book for ?
+}
