@@ -1039,3 +1039,459 @@ func ExampleFKLeftJoin() {
 	// o1: c1:book for Ann
 	// o1: c1:book for ?
 }
+
+// Windows.
+
+// WindowedAggregate folds each key's records into one aggregate per time
+// window: here the highest temperature of each room and minute. Every
+// record emits its window's aggregate, changed or not.
+func ExampleWindowedAggregate() {
+	t := topology.New()
+	temps := topology.StreamOf(t, serde.String, serde.Int64, "temperatures")
+	windows := topology.TumblingWindows(time.Minute)
+	topology.WindowedAggregate(temps, windows, "max-per-minute", func() int64 { return -273 },
+		func(_ string, c, max int64) int64 {
+			if c > max {
+				return c
+			}
+			return max
+		}, serde.String, serde.Int64).
+		To("max-temperatures", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "temperatures", serde.String, serde.Int64)
+	at := func(sec int) time.Time { return time.UnixMilli(int64(sec) * 1000) }
+	_ = in.PipeAt("attic", 30, at(10))
+	_ = in.PipeAt("attic", 34, at(20))
+	_ = in.PipeAt("attic", 31, at(50))
+	_ = in.PipeAt("attic", 29, at(70))
+	out := testkit.OutputTopic(d, "max-temperatures", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s) max %d\n", r.Key.Key, r.Key.Start.UTC().Format("4:05"), r.Key.End.UTC().Format("4:05"), r.Value)
+	}
+	// Output:
+	// attic [0:00, 1:00) max 30
+	// attic [0:00, 1:00) max 34
+	// attic [0:00, 1:00) max 34
+	// attic [1:00, 2:00) max 29
+}
+
+// WindowedReduce is WindowedAggregate with the value type as the
+// aggregate: here the sum of each account's amounts per hour.
+func ExampleWindowedReduce() {
+	t := topology.New()
+	amounts := topology.StreamOf(t, serde.String, serde.Int64, "amounts")
+	windows := topology.TumblingWindows(time.Hour)
+	topology.WindowedReduce(amounts, windows, "hourly-sum", func(sum, n int64) int64 { return sum + n }, serde.String, serde.Int64).
+		To("hourly-sums", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "amounts", serde.String, serde.Int64)
+	at := func(h, m int) time.Time { return time.Date(2024, 1, 1, h, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("acct", 10, at(9, 5))
+	_ = in.PipeAt("acct", 25, at(9, 40))
+	_ = in.PipeAt("acct", 7, at(10, 1))
+	out := testkit.OutputTopic(d, "hourly-sums", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s %s-%s: %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+	}
+	// Output:
+	// acct 09:00-10:00: 10
+	// acct 09:00-10:00: 35
+	// acct 10:00-11:00: 7
+}
+
+// Hopping windows overlap: windows of one minute every 30 seconds put each
+// record in two windows.
+func ExampleHoppingWindows() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.HoppingWindows(time.Minute, 30*time.Second)
+	topology.WindowedCount(views, windows, "views", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	at := func(sec int) time.Time { return time.UnixMilli(int64(sec) * 1000) }
+	_ = in.PipeAt("ann", "/home", at(40))
+	_ = in.PipeAt("ann", "/cart", at(70))
+	out := testkit.OutputTopic(d, "views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s) = %d\n", r.Key.Key, r.Key.Start.UTC().Format("4:05"), r.Key.End.UTC().Format("4:05"), r.Value)
+	}
+	// Output:
+	// ann [0:00, 1:00) = 1
+	// ann [0:30, 1:30) = 1
+	// ann [0:30, 1:30) = 2
+	// ann [1:00, 2:00) = 1
+}
+
+// WithMaxOutOfOrder lets the watermark trail the newest record: with 20
+// seconds, a record up to 20 seconds older than the newest is on time even
+// with no grace, so the view at 0:50 after one at 1:05 still counts in
+// [0:00, 1:00); the one at 0:30 after one at 1:25 is late.
+func ExampleWindows_WithMaxOutOfOrder() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.TumblingWindows(time.Minute).WithMaxOutOfOrder(20 * time.Second)
+	topology.WindowedCount(views, windows, "views", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	at := func(sec int) time.Time { return time.UnixMilli(int64(sec) * 1000) }
+	_ = in.PipeAt("ann", "/a", at(10))
+	_ = in.PipeAt("ann", "/b", at(65))
+	_ = in.PipeAt("ann", "/c", at(50))
+	_ = in.PipeAt("ann", "/d", at(85))
+	_ = in.PipeAt("ann", "/e", at(30))
+	out := testkit.OutputTopic(d, "views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s) = %d\n", r.Key.Key, r.Key.Start.UTC().Format("4:05"), r.Key.End.UTC().Format("4:05"), r.Value)
+	}
+	fmt.Println("dropped as late:", d.Dropped())
+	// Output:
+	// ann [0:00, 1:00) = 1
+	// ann [1:00, 2:00) = 1
+	// ann [0:00, 1:00) = 2
+	// ann [1:00, 2:00) = 2
+	// dropped as late: 1
+}
+
+// LateRecordsTo writes the records a windowed aggregation drops as late to
+// a topic, with headers saying why and which window had closed.
+func ExampleWindows_LateRecordsTo() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.TumblingWindows(time.Minute).WithGrace(10 * time.Second).LateRecordsTo("late-views")
+	topology.WindowedCount(views, windows, "views", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	at := func(sec int) time.Time { return time.UnixMilli(int64(sec) * 1000) }
+	_ = in.PipeAt("ann", "/home", at(10))
+	_ = in.PipeAt("ann", "/cart", at(75))
+	_ = in.PipeAt("ann", "/late", at(40)) // [0:00, 1:00) closed at 1:10
+	late := testkit.OutputTopic(d, "late-views", serde.String, serde.String)
+	for !late.IsEmpty() {
+		r, _ := late.ReadRecord()
+		fmt.Printf("late: %s %s at %d\n", r.Key, r.Value, r.Timestamp.UnixMilli())
+		for _, h := range r.Headers {
+			if h.Key == topology.HeaderLateReason || h.Key == topology.HeaderLateWindowStart || h.Key == topology.HeaderLateWindowEnd {
+				fmt.Printf("  %s: %s\n", h.Key, h.Value)
+			}
+		}
+	}
+	// Output:
+	// late: ann /late at 40000
+	//   samsa.late.reason: window closed
+	//   samsa.late.window.start: 0
+	//   samsa.late.window.end: 60000
+}
+
+// Processing-time windows count records by the wall clock when they are
+// processed, not by their event time; with EmitFinal a window's result is
+// emitted when the wall clock passes its end, even without new records.
+func ExampleWindows_ProcessingTime() {
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	windows := topology.TumblingWindows(time.Minute).WithGrace(0).ProcessingTime().EmitFinal()
+	topology.WindowedCount(views, windows, "views", serde.String).
+		To("views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{StartTime: time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC)})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	_ = in.PipeAt("ann", "/home", time.UnixMilli(0)) // event time ignored
+	_ = d.AdvanceWallClockTime(20 * time.Second)
+	_ = in.PipeAt("ann", "/cart", time.UnixMilli(0))
+	_ = d.AdvanceWallClockTime(50 * time.Second) // 10:01:10: [10:00, 10:01) closes
+	out := testkit.OutputTopic(d, "views-per-minute", topology.TimeWindowedSerde(serde.String, windows.Size()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s) = %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+	}
+	// Output:
+	// ann [10:00, 10:01) = 2
+}
+
+// SlidingAggregate folds each key's records into sliding windows (see
+// SlidingCount): here the total of a card's payments in any 10 minutes, to
+// spot bursts.
+func ExampleSlidingAggregate() {
+	t := topology.New()
+	payments := topology.StreamOf(t, serde.String, serde.Int64, "payments")
+	windows := topology.SlidingWindows(10 * time.Minute)
+	topology.SlidingAggregate(payments, windows, "spent-in-10-minutes", func() int64 { return 0 },
+		func(_ string, amount, total int64) int64 { return total + amount }, serde.String, serde.Int64).
+		Filter(func(_ topology.Windowed[string], total int64) bool { return total > 100 }).
+		To("card-alerts", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "payments", serde.String, serde.Int64)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("card1", 60, at(0))
+	_ = in.PipeAt("card1", 30, at(15))
+	_ = in.PipeAt("card1", 80, at(20)) // 110 within 10:10-10:20
+	out := testkit.OutputTopic(d, "card-alerts", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s] spent %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04:05.000"), r.Key.End.UTC().Format("15:04:05.000"), r.Value)
+	}
+	// Output:
+	// card1 [10:10:00.000, 10:20:00.000] spent 110
+}
+
+// SlidingReduce is SlidingAggregate with the value type as the aggregate:
+// here the highest reading in any 5 seconds.
+func ExampleSlidingReduce() {
+	t := topology.New()
+	readings := topology.StreamOf(t, serde.String, serde.Int64, "readings")
+	windows := topology.SlidingWindows(5 * time.Second)
+	topology.SlidingReduce(readings, windows, "max-in-5s", func(max, v int64) int64 {
+		if v > max {
+			return v
+		}
+		return max
+	}, serde.String, serde.Int64).
+		To("max-readings", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{CacheMaxBytes: -1})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "readings", serde.String, serde.Int64)
+	at := func(s int) time.Time { return time.Date(2024, 1, 1, 10, 0, s, 0, time.UTC) }
+	_ = in.PipeAt("s1", 7, at(1))
+	_ = in.PipeAt("s1", 3, at(4))
+	out := testkit.OutputTopic(d, "max-readings", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s] max %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04:05.000"), r.Key.End.UTC().Format("15:04:05.000"), r.Value)
+	}
+	// Output:
+	// s1 [09:59:56.000, 10:00:01.000] max 7
+	// s1 [10:00:01.001, 10:00:06.001] max 3
+	// s1 [09:59:59.000, 10:00:04.000] max 7
+}
+
+// Sessions.
+
+// SessionCount counts each key's records in sessions of activity: a
+// session ends after a gap of 5 minutes without a record. A record that
+// falls between two sessions merges them: the merged-away sessions are
+// emitted as tombstones before the merged one. The grace keeps a session
+// open to merges for 10 minutes after its gap has passed.
+func ExampleSessionCount() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	sessions := topology.SessionWindows(5 * time.Minute).WithGrace(10 * time.Minute)
+	topology.SessionCount(clicks, sessions, "clicks-per-session", serde.String).
+		To("session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("ann", "/home", at(0))
+	_ = in.PipeAt("ann", "/cart", at(8)) // 8 min later: a new session
+	_ = in.PipeAt("ann", "/help", at(4)) // within 5 min of both: merges them
+	out := testkit.OutputTopic(d, "session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s [%s, %s] deleted\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"))
+			continue
+		}
+		fmt.Printf("%s [%s, %s] = %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+	}
+	// Output:
+	// ann [10:00, 10:00] = 1
+	// ann [10:08, 10:08] = 1
+	// ann [10:00, 10:00] deleted
+	// ann [10:08, 10:08] deleted
+	// ann [10:00, 10:08] = 3
+}
+
+// SessionAggregate folds each key's records into sessions, with a merger
+// for sessions that a record joins: here the pages of each visit. A
+// session extended by a record is a new session: the old one is emitted
+// as a tombstone before it.
+func ExampleSessionAggregate() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	sessions := topology.SessionWindows(5 * time.Minute)
+	topology.SessionAggregate(clicks, sessions, "visits", func() string { return "" },
+		func(_, page, pages string) string { return pages + page },
+		func(_, a, b string) string { return a + b },
+		serde.String, serde.String).
+		To("visit-pages", topology.SessionWindowedSerde(serde.String), serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("ann", "/home", at(0))
+	_ = in.PipeAt("ann", "/cart", at(2))
+	_ = in.PipeAt("ann", "/home", at(30))
+	out := testkit.OutputTopic(d, "visit-pages", topology.SessionWindowedSerde(serde.String), serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s [%s, %s] deleted\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"))
+			continue
+		}
+		fmt.Printf("%s [%s, %s] %s\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+	}
+	// Output:
+	// ann [10:00, 10:00] /home
+	// ann [10:00, 10:00] deleted
+	// ann [10:00, 10:02] /home/cart
+	// ann [10:30, 10:30] /home
+}
+
+// With EmitFinal, a session's result is emitted once, when it can no
+// longer change (its end + gap + grace is behind the stream time); the
+// sessions merged before that emit nothing. Here ann's sessions of 10:00
+// and 10:08 are merged by her click at 10:04, and the merged session is
+// emitted when bob's click at 10:20 passes its end + 5 + 5 minutes.
+func ExampleSessions_EmitFinal() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	sessions := topology.SessionWindows(5 * time.Minute).WithGrace(5 * time.Minute).EmitFinal()
+	topology.SessionCount(clicks, sessions, "clicks-per-session", serde.String).
+		To("session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	out := testkit.OutputTopic(d, "session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	click := func(user string, m int) {
+		_ = in.PipeAt(user, "/page", at(m))
+		for !out.IsEmpty() {
+			r, _ := out.ReadRecord()
+			fmt.Printf("at 10:%02d: %s [%s, %s] = %d\n", m, r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+		}
+	}
+	click("ann", 0)
+	click("ann", 8)
+	click("ann", 4) // merges the two: nothing emitted
+	click("bob", 14)
+	click("bob", 20) // ann's session [10:00, 10:08] closes at 10:18
+	// Output:
+	// at 10:20: ann [10:00, 10:08] = 3
+}
+
+// Cogrouped windows: sliding and session aggregations of several streams.
+
+// A sliding cogroup: a user's logins and failed logins in any 10 minutes.
+func ExampleCogrouped_SlidingAggregate() {
+	type attempts struct{ OK, Failed int64 }
+	t := topology.New()
+	ok := topology.StreamOf(t, serde.String, serde.String, "logins")
+	failed := topology.StreamOf(t, serde.String, serde.String, "failed-logins")
+	c := topology.Cogroup(ok, func(_, _ string, a attempts) attempts { a.OK++; return a })
+	c = topology.CogroupWith(c, failed, func(_, _ string, a attempts) attempts { a.Failed++; return a })
+	windows := topology.SlidingWindows(10 * time.Minute)
+	c.SlidingAggregate(windows, "attempts", func() attempts { return attempts{} }, serde.String, serde.JSON[attempts]()).
+		To("attempts-in-10-minutes", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.JSON[attempts]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	lo := testkit.InputTopic(d, "logins", serde.String, serde.String)
+	fa := testkit.InputTopic(d, "failed-logins", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = fa.PipeAt("ann", "bad password", at(0))
+	_ = lo.PipeAt("ann", "ok", at(3))
+	out := testkit.OutputTopic(d, "attempts-in-10-minutes", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.JSON[attempts]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s] ok %d failed %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04:05.000"), r.Key.End.UTC().Format("15:04:05.000"), r.Value.OK, r.Value.Failed)
+	}
+	// Output:
+	// ann [09:50:00.000, 10:00:00.000] ok 0 failed 1
+	// ann [10:00:00.001, 10:10:00.001] ok 1 failed 0
+	// ann [09:53:00.000, 10:03:00.000] ok 1 failed 1
+}
+
+// A session cogroup: a visit's page views and purchases, with final
+// results: one record per visit, when it closes.
+func ExampleCogrouped_SessionAggregate() {
+	type visit struct{ Views, Spent int64 }
+	t := topology.New()
+	views := topology.StreamOf(t, serde.String, serde.String, "page-views")
+	buys := topology.StreamOf(t, serde.String, serde.Int64, "purchases")
+	c := topology.Cogroup(views, func(_, _ string, v visit) visit { v.Views++; return v })
+	c = topology.CogroupWith(c, buys, func(_ string, amount int64, v visit) visit { v.Spent += amount; return v })
+	sessions := topology.SessionWindows(5 * time.Minute).WithGrace(0).EmitFinal()
+	c.SessionAggregate(sessions, "visits", func() visit { return visit{} },
+		func(_ string, a, b visit) visit { return visit{a.Views + b.Views, a.Spent + b.Spent} },
+		serde.String, serde.JSON[visit]()).
+		To("visits", topology.SessionWindowedSerde(serde.String), serde.JSON[visit]())
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	pv := testkit.InputTopic(d, "page-views", serde.String, serde.String)
+	pu := testkit.InputTopic(d, "purchases", serde.String, serde.Int64)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = pv.PipeAt("ann", "/home", at(0))
+	_ = pv.PipeAt("ann", "/shoes", at(3))
+	_ = pu.PipeAt("ann", 80, at(6))
+	_ = pv.PipeAt("bob", "/home", at(20)) // closes ann's visit
+	out := testkit.OutputTopic(d, "visits", topology.SessionWindowedSerde(serde.String), serde.JSON[visit]())
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s]: %d views, spent %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value.Views, r.Value.Spent)
+	}
+	// Output:
+	// ann [10:00, 10:06]: 2 views, spent 80
+}
