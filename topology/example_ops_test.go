@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/samsa-streams/samsa"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 	"github.com/samsa-streams/samsa/testkit"
@@ -1494,4 +1495,303 @@ func ExampleCogrouped_SessionAggregate() {
 	}
 	// Output:
 	// ann [10:00, 10:06]: 2 views, spent 80
+}
+
+// Operators that can fail, headers, processors.
+
+// MapValuesErr: a mapping that can fail. The error goes to the
+// processing-error policy: here DeadLetter, which writes the input record
+// to a dead-letter topic with headers saying why, and processing goes on.
+func ExampleMapValuesErr() {
+	t := topology.New()
+	raw := topology.StreamOf(t, serde.String, serde.String, "raw-amounts")
+	topology.MapValuesErr(raw, func(_, s string) (int64, error) {
+		var n int64
+		_, err := fmt.Sscan(s, &n)
+		return n, err
+	}).To("amounts", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{
+		Errors:          samsa.ErrorPolicies{Processing: samsa.DeadLetter},
+		DeadLetterTopic: "bad-amounts",
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "raw-amounts", serde.String, serde.String)
+	_ = in.Pipe("a", "12")
+	_ = in.Pipe("b", "twelve")
+	_ = in.Pipe("c", "7")
+	kvs, _ := testkit.OutputTopic(d, "amounts", serde.String, serde.Int64).ReadKeyValues()
+	fmt.Println(kvs)
+	bad, _ := testkit.OutputTopic(d, "bad-amounts", serde.String, serde.String).ReadRecord()
+	msg, _ := bad.Header(samsa.HeaderErrorMessage)
+	fmt.Printf("dead letter: %s=%s: %s\n", bad.Key, bad.Value, msg)
+	// Output:
+	// [{a 12} {c 7}]
+	// dead letter: b=twelve: task 0_0: processing failed: node "KSTREAM-MAPVALUES-0000000001" on record at topic "raw-amounts" partition 0 offset 1: expected integer
+}
+
+// MapErr is Map with a function that can fail; here the Skip policy drops
+// the failing record and counts it.
+func ExampleMapErr() {
+	t := topology.New()
+	lines := topology.StreamOf(t, serde.String, serde.String, "lines") // "key=value"
+	topology.MapErr(lines, func(_, line string) (string, string, error) {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return "", "", fmt.Errorf("no '=' in %q", line)
+		}
+		return k, v, nil
+	}).To("settings", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{Errors: samsa.ErrorPolicies{Processing: samsa.Skip}})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "lines", serde.String, serde.String)
+	_ = in.Pipe("", "color=blue")
+	_ = in.Pipe("", "garbage")
+	_ = in.Pipe("", "size=10")
+	kvs, _ := testkit.OutputTopic(d, "settings", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs, "skipped:", d.Skipped())
+	// Output:
+	// [{color blue} {size 10}] skipped: 1
+}
+
+// FilterErr is Filter with a predicate that can fail.
+func ExampleStream_FilterErr() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "ages").
+		FilterErr(func(_, s string) (bool, error) {
+			var age int
+			if _, err := fmt.Sscan(s, &age); err != nil {
+				return false, err
+			}
+			return age >= 18, nil
+		}).To("adults", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{Errors: samsa.ErrorPolicies{Processing: samsa.Skip}})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "ages", serde.String, serde.String)
+	_ = in.Pipe("ann", "34")
+	_ = in.Pipe("bob", "?")
+	_ = in.Pipe("cid", "12")
+	kvs, _ := testkit.OutputTopic(d, "adults", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs, "skipped:", d.Skipped())
+	// Output:
+	// [{ann 34}] skipped: 1
+}
+
+// MapValuesWithHeaders reads and changes the headers with the value: here
+// it reads a trace id and adds a header.
+func ExampleMapValuesWithHeaders() {
+	t := topology.New()
+	in := topology.StreamOf(t, serde.String, serde.String, "requests")
+	topology.MapValuesWithHeaders(in, func(_, v string, hs []processor.Header) (string, []processor.Header) {
+		trace := ""
+		for _, h := range hs {
+			if h.Key == "trace" {
+				trace = string(h.Value)
+			}
+		}
+		return v + " (trace " + trace + ")", append(hs, processor.Header{Key: "seen-by", Value: []byte("samsa")})
+	}).To("traced", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	rec := processor.NewRecord("r1", "GET /", time.UnixMilli(0))
+	rec.Headers = []processor.Header{{Key: "trace", Value: []byte("abc")}}
+	_ = testkit.InputTopic(d, "requests", serde.String, serde.String).PipeRecord(rec, 0)
+	r, _ := testkit.OutputTopic(d, "traced", serde.String, serde.String).ReadRecord()
+	fmt.Println(r.Value)
+	for _, h := range r.Headers {
+		fmt.Printf("%s=%s\n", h.Key, h.Value)
+	}
+	// Output:
+	// GET / (trace abc)
+	// trace=abc
+	// seen-by=samsa
+}
+
+// Process runs a processor of the processor API in a DSL stream: here one
+// that forwards a record only when its value differs from the key's last.
+func ExampleProcess() {
+	t := topology.New()
+	readings := topology.StreamOf(t, serde.String, serde.String, "readings")
+	changes := topology.Process(readings, processor.Func[string, string, string, string](
+		func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+			last, err := processor.GetKeyValueStore[string, string](ctx, "last")
+			if err != nil {
+				return err
+			}
+			prev, found, err := last.Get(r.Key)
+			if err != nil || (found && prev == r.Value) {
+				return err
+			}
+			if err := last.Put(r.Key, r.Value); err != nil {
+				return err
+			}
+			ctx.Forward(r)
+			return nil
+		}).Supplier())
+	topology.AddKeyValueStore(t, topology.KeyValueStore[string, string]{Name: "last", Key: serde.String, Value: serde.String}, changes.Node())
+	changes.To("changes", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "readings", serde.String, serde.String)
+	for _, v := range []string{"on", "on", "off", "off", "on"} {
+		_ = in.Pipe("lamp", v)
+	}
+	values, _ := testkit.OutputTopic(d, "changes", serde.String, serde.String).ReadValues()
+	fmt.Println(values)
+	// Output:
+	// [on off on]
+}
+
+// Branch sends each record to the first branch whose predicate accepts
+// it; a record no predicate accepts is dropped.
+func ExampleStream_Branch() {
+	t := topology.New()
+	branches := topology.StreamOf(t, serde.String, serde.Int64, "numbers").Branch(
+		func(_ string, n int64) bool { return n < 0 },
+		func(_ string, n int64) bool { return n%2 == 0 },
+	)
+	branches[0].To("negative", serde.String, serde.Int64)
+	branches[1].To("even", serde.String, serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "numbers", serde.String, serde.Int64)
+	for _, n := range []int64{-2, 4, 7, -3} {
+		_ = in.Pipe("n", n)
+	}
+	for _, topic := range []string{"negative", "even"} {
+		values, _ := testkit.OutputTopic(d, topic, serde.String, serde.Int64).ReadValues()
+		fmt.Println(topic, values)
+	}
+	// Output:
+	// negative [-2 -3]
+	// even [4]
+}
+
+// ToSink writes with a fully configured sink: here a partitioner that puts
+// every VIP order in partition 0.
+func ExampleStream_ToSink() {
+	t := topology.New()
+	topology.StreamOf(t, serde.String, serde.String, "orders").
+		ToSink(topology.Sink[string, string]{
+			Topic: "orders-by-tier",
+			Key:   serde.String,
+			Value: serde.String,
+			Partitioner: func(_ string, key, tier string, _ []byte, n int32) int32 {
+				if tier == "vip" {
+					return 0
+				}
+				return 1 + int32(len(key))%(n-1)
+			},
+		})
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{Partitions: map[string]int32{"orders-by-tier": 3}})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "orders", serde.String, serde.String)
+	_ = in.Pipe("o1", "vip")
+	_ = in.Pipe("o22", "basic")
+	out := testkit.OutputTopic(d, "orders-by-tier", serde.String, serde.String)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s (%s) in partition %d\n", r.Key, r.Value, r.Partition())
+	}
+	// Output:
+	// o1 (vip) in partition 0
+	// o22 (basic) in partition 2
+}
+
+// Deduplicate drops a record whose id was seen within the retention: here
+// payments delivered twice by an at-least-once producer.
+func ExampleDeduplicate() {
+	t := topology.New()
+	payments := topology.StreamOf(t, serde.String, serde.String, "payments") // account → "paymentID:amount"
+	topology.Deduplicate(payments, "payment-ids", func(r processor.Record[string, string]) string {
+		id, _, _ := strings.Cut(r.Value, ":")
+		return id
+	}, time.Hour).To("payments-once", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "payments", serde.String, serde.String)
+	_ = in.Pipe("acct", "p1:10")
+	_ = in.Pipe("acct", "p2:25")
+	_ = in.Pipe("acct", "p1:10") // sent again
+	values, _ := testkit.OutputTopic(d, "payments-once", serde.String, serde.String).ReadValues()
+	fmt.Println(values)
+	// Output:
+	// [p1:10 p2:25]
+}
+
+// RepartitionWithPartitions repartitions into a topic of a fixed partition
+// count, whatever the input's.
+func ExampleRepartitionWithPartitions() {
+	t := topology.New()
+	in := topology.StreamOf(t, serde.String, serde.String, "events")
+	topology.RepartitionWithPartitions(in, "spread", 4, serde.String, serde.String).
+		To("events-spread", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	fmt.Println(d.PartitionCount("events"), d.PartitionCount(topology.RepartitionTopic("driver", "spread")))
+	// Output:
+	// 1 4
+}
+
+// Mermaid renders the description as a Mermaid flowchart, for docs.
+func ExampleDescription_Mermaid() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	topology.Count(clicks, "clicks-per-user", serde.String).To("click-counts", serde.String, serde.Int64)
+
+	desc, err := t.Describe()
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(desc.Mermaid())
+	// Output:
+	// flowchart TD
+	//   subgraph sub0["Sub-topology 0"]
+	//     n_KSTREAM_SOURCE_0000000000["KSTREAM-SOURCE-0000000000"]
+	//     n_KSTREAM_AGGREGATE_0000000001["KSTREAM-AGGREGATE-0000000001"]
+	//     n_KSTREAM_SINK_0000000002["KSTREAM-SINK-0000000002"]
+	//   end
+	//   t_clicks(["clicks"])
+	//   t_clicks --> n_KSTREAM_SOURCE_0000000000
+	//   n_KSTREAM_SOURCE_0000000000 --> n_KSTREAM_AGGREGATE_0000000001
+	//   n_KSTREAM_AGGREGATE_0000000001 --> n_KSTREAM_SINK_0000000002
+	//   s_clicks_per_user[("clicks-per-user")]
+	//   n_KSTREAM_AGGREGATE_0000000001 --- s_clicks_per_user
+	//   t_click_counts(["click-counts"])
+	//   n_KSTREAM_SINK_0000000002 --> t_click_counts
 }
