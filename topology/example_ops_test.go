@@ -1795,3 +1795,36 @@ func ExampleDescription_Mermaid() {
 	//   t_click_counts(["click-counts"])
 	//   n_KSTREAM_SINK_0000000002 --> t_click_counts
 }
+
+// Sliding windows with final results: each window's result is emitted
+// once, when it closes (end + grace <= stream time). bob's login at
+// 10:01:40 closes all of ann's windows; his own window ends at the stream
+// time and closes at once.
+func ExampleSliding_EmitFinal() {
+	t := topology.New()
+	logins := topology.StreamOf(t, serde.String, serde.String, "logins")
+	windows := topology.SlidingWindows(time.Minute).WithGrace(0).EmitFinal()
+	topology.SlidingCount(logins, windows, "logins-per-minute", serde.String).
+		To("logins-per-minute", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "logins", serde.String, serde.String)
+	at := func(s int) time.Time { return time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second) }
+	_ = in.PipeAt("ann", "ok", at(0))
+	_ = in.PipeAt("ann", "ok", at(30))
+	_ = in.PipeAt("bob", "ok", at(100))
+	out := testkit.OutputTopic(d, "logins-per-minute", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		fmt.Printf("%s [%s, %s] = %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04:05.000"), r.Key.End.UTC().Format("15:04:05.000"), r.Value)
+	}
+	// Output:
+	// ann [09:59:00.000, 10:00:00.000] = 1
+	// ann [09:59:30.000, 10:00:30.000] = 2
+	// ann [10:00:00.001, 10:01:00.001] = 1
+	// bob [10:00:40.000, 10:01:40.000] = 1
+}
