@@ -1813,7 +1813,9 @@ func ExampleSliding_EmitFinal() {
 	}
 	defer d.Close()
 	in := testkit.InputTopic(d, "logins", serde.String, serde.String)
-	at := func(s int) time.Time { return time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second) }
+	at := func(s int) time.Time {
+		return time.Date(2024, 1, 1, 10, 0, 0, 0, time.UTC).Add(time.Duration(s) * time.Second)
+	}
 	_ = in.PipeAt("ann", "ok", at(0))
 	_ = in.PipeAt("ann", "ok", at(30))
 	_ = in.PipeAt("bob", "ok", at(100))
