@@ -1830,3 +1830,100 @@ func ExampleSliding_EmitFinal() {
 	// ann [10:00:00.001, 10:01:00.001] = 1
 	// bob [10:00:40.000, 10:01:40.000] = 1
 }
+
+// More.
+
+// ProcessValues runs a processor that keeps the key: here one that numbers
+// each key's records, keeping the count in a store.
+func ExampleProcessValues() {
+	t := topology.New()
+	events := topology.StreamOf(t, serde.String, serde.String, "events")
+	numbered := topology.ProcessValues(events, processor.Func[string, string, string, string](
+		func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+			seq, err := processor.GetKeyValueStore[string, int64](ctx, "seq")
+			if err != nil {
+				return err
+			}
+			n, _, err := seq.Get(r.Key)
+			if err != nil {
+				return err
+			}
+			n++
+			if err := seq.Put(r.Key, n); err != nil {
+				return err
+			}
+			ctx.Forward(processor.WithValue(r, fmt.Sprintf("#%d %s", n, r.Value)))
+			return nil
+		}).Supplier())
+	topology.AddKeyValueStore(t, topology.KeyValueStore[string, int64]{Name: "seq", Key: serde.String, Value: serde.Int64}, numbered.Node())
+	numbered.To("numbered", serde.String, serde.String)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "events", serde.String, serde.String)
+	_ = in.Pipe("ann", "login")
+	_ = in.Pipe("bob", "login")
+	_ = in.Pipe("ann", "logout")
+	kvs, _ := testkit.OutputTopic(d, "numbered", serde.String, serde.String).ReadKeyValues()
+	fmt.Println(kvs)
+	// Output:
+	// [{ann #1 login} {bob #1 login} {ann #2 logout}]
+}
+
+// Validate checks a topology before it runs and reports what is wrong:
+// here a name given with Named twice.
+func ExampleTopology_Validate() {
+	t := topology.New()
+	in := topology.StreamOf(t, serde.String, serde.String, "in")
+	in.Filter(func(_, v string) bool { return v != "" }).Named("step").To("a", serde.String, serde.String)
+	in.FilterNot(func(_, v string) bool { return v != "" }).Named("step").To("b", serde.String, serde.String)
+	fmt.Println(t.Validate())
+	// Output:
+	// topology: cannot name node "KSTREAM-FILTER-0000000003" "step": duplicate node name "step"
+}
+
+// Session windows with a late-records topic: a record whose session would
+// have closed (end + gap + grace behind the stream time) is written there
+// instead of being silently dropped.
+func ExampleSessions_LateRecordsTo() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	sessions := topology.SessionWindows(5 * time.Minute).WithGrace(time.Minute).LateRecordsTo("late-clicks")
+	topology.SessionCount(clicks, sessions, "clicks-per-session", serde.String).
+		To("session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("ann", "/home", at(0))
+	_ = in.PipeAt("ann", "/cart", at(20))
+	_ = in.PipeAt("ann", "/help", at(10)) // 10:10 + 5 + 1 < 10:20: late
+	kvs, _ := testkit.OutputTopic(d, "late-clicks", serde.String, serde.String).ReadKeyValues()
+	fmt.Println("late:", kvs, "dropped:", d.Dropped())
+	// Output:
+	// late: [{ann /help}] dropped: 1
+}
+
+// A windowed key prints as its key and window.
+func ExampleWindowed_String() {
+	w := topology.Windowed[string]{Key: "ann", Start: time.UnixMilli(60000), End: time.UnixMilli(120000)}
+	fmt.Println(w)
+	// Output:
+	// ann@[60000,120000)
+}
+
+// The names of the internal topics an App creates.
+func ExampleChangelogTopic() {
+	fmt.Println(topology.ChangelogTopic("shop", "orders-store"))
+	fmt.Println(topology.RepartitionTopic("shop", "by-customer"))
+	// Output:
+	// shop-orders-store-changelog
+	// shop-by-customer-repartition
+}
