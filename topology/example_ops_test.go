@@ -1927,3 +1927,82 @@ func ExampleChangelogTopic() {
 	// shop-orders-store-changelog
 	// shop-by-customer-repartition
 }
+
+// Topics lists the topics the topology reads; Subtopologies counts its
+// sub-topologies: here a stream joined with a table is one (they are
+// co-partitioned), an unrelated stream another.
+func ExampleTopology_Topics() {
+	t := topology.New()
+	orders := topology.StreamOf(t, serde.String, serde.String, "orders")
+	customers := topology.TableOf(t, "customers", "customers-store", serde.String, serde.String)
+	topology.Join(orders, customers, func(_, order, name string) string { return order + " for " + name }).
+		To("orders-enriched", serde.String, serde.String)
+	topology.StreamOf(t, serde.String, serde.String, "clicks").To("clicks-copy", serde.String, serde.String)
+	n, _ := t.Subtopologies()
+	fmt.Println(t.Topics(), n)
+	// Output:
+	// [orders customers clicks] 2
+}
+
+// Session windows with a watermark delay: a record up to 10 minutes older
+// than the newest is on time, so ann's click at 10:03, read after bob's at
+// 10:12, still extends her session (the gap alone, with no grace, would
+// have closed it at 10:05).
+func ExampleSessions_WithMaxOutOfOrder() {
+	t := topology.New()
+	clicks := topology.StreamOf(t, serde.String, serde.String, "clicks")
+	sessions := topology.SessionWindows(2 * time.Minute).WithGrace(0).WithMaxOutOfOrder(10 * time.Minute)
+	topology.SessionCount(clicks, sessions, "clicks-per-session", serde.String).
+		To("session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "clicks", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("ann", "/home", at(2))
+	_ = in.PipeAt("bob", "/home", at(12))
+	_ = in.PipeAt("ann", "/cart", at(3))
+	out := testkit.OutputTopic(d, "session-clicks", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	for !out.IsEmpty() {
+		r, _ := out.ReadRecord()
+		if r.IsTombstone() {
+			fmt.Printf("%s [%s, %s] deleted\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"))
+			continue
+		}
+		fmt.Printf("%s [%s, %s] = %d\n", r.Key.Key, r.Key.Start.UTC().Format("15:04"), r.Key.End.UTC().Format("15:04"), r.Value)
+	}
+	fmt.Println("dropped as late:", d.Dropped())
+	// Output:
+	// ann [10:02, 10:02] = 1
+	// bob [10:12, 10:12] = 1
+	// ann [10:02, 10:02] deleted
+	// ann [10:02, 10:03] = 2
+	// dropped as late: 0
+}
+
+// Sliding windows with a late-records topic: a record all of whose
+// windows have closed is written there.
+func ExampleSliding_LateRecordsTo() {
+	t := topology.New()
+	logins := topology.StreamOf(t, serde.String, serde.String, "logins")
+	windows := topology.SlidingWindows(time.Minute).WithGrace(0).LateRecordsTo("late-logins")
+	topology.SlidingCount(logins, windows, "logins-per-minute", serde.String).
+		To("logins-per-minute", topology.TimeWindowedSerde(serde.String, windows.TimeDifference()), serde.Int64)
+
+	d, err := testkit.NewDriver(t, testkit.DriverConfig{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := testkit.InputTopic(d, "logins", serde.String, serde.String)
+	at := func(m int) time.Time { return time.Date(2024, 1, 1, 10, m, 0, 0, time.UTC) }
+	_ = in.PipeAt("ann", "ok", at(10))
+	_ = in.PipeAt("ann", "old", at(5)) // its windows ended by 10:06:00.001
+	late, _ := testkit.OutputTopic(d, "late-logins", serde.String, serde.String).ReadKeyValues()
+	fmt.Println("late:", late, "dropped:", d.Dropped())
+	// Output:
+	// late: [{ann old}] dropped: 1
+}
