@@ -256,10 +256,16 @@ func AddSink[K, V any](t *Topology, name string, s Sink[K, V], parents ...string
 	t.g.Add(n)
 }
 
-// Topics returns the topics the topology reads, in the order of their sources.
+// Topics returns the topics the topology reads, in the order of their
+// sources: the application's input topics, without the internal topics
+// the DSL adds (repartition and foreign-key join topics, named after the
+// application id only once it is known; Describe and the App list those).
 func (t *Topology) Topics() []string {
 	var out []string
 	for _, n := range t.g.Nodes {
+		if n.Internal != "" {
+			continue
+		}
 		out = append(out, n.Topics...)
 	}
 	return out

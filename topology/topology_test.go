@@ -189,3 +189,15 @@ func TestCompileCopies(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicsAreTheInputTopics: Topics lists the input topics, not the
+// repartition topic a GroupBy adds (whose name needs the application id).
+func TestTopicsAreTheInputTopics(t *testing.T) {
+	top := topology.New()
+	orders := topology.StreamOf(top, serde.String, serde.String, "orders")
+	topology.Count(topology.SelectKey(orders, func(_, v string) string { return v }), "by-item", serde.String).
+		To("counts", serde.String, serde.Int64)
+	if got := top.Topics(); len(got) != 1 || got[0] != "orders" {
+		t.Fatalf("Topics() = %q, want [orders]", got)
+	}
+}
