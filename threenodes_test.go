@@ -110,6 +110,7 @@ func TestStatefulExactlyOnceThroughBrokerKillAndRestart(t *testing.T) {
 		topology.Count(s, "counts", serde.String).To(out, serde.String, serde.Int64)
 		app, err := samsa.New(top, samsa.Config{
 			ApplicationID: appID, Bootstrap: c.Bootstrap, Guarantee: samsa.ExactlyOnce,
+			CacheMaxBytes:        -1, // every count is emitted, to be checked
 			ReplicationFactor:    3,
 			InternalTopicConfigs: map[string]string{"min.insync.replicas": "2"},
 			StateDir:             filepath.Join(t.TempDir(), name), InstanceID: name,
