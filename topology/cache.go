@@ -58,6 +58,9 @@ type recordCache[K, A any] struct {
 	lru     list.List // of *cacheEntry; front: least recently used
 	dirty   list.List // of *cacheEntry; front: dirty for the longest
 	bytes   int64
+	// windows indexes the entries by serialized key, then window start,
+	// for the range reads of a window cache; nil in a key-value cache.
+	windows map[string]map[int64]*cacheEntry[K, A]
 	// write puts an entry's value in the store (vb nil: a delete).
 	write func(e *cacheEntry[K, A]) error
 	// emit forwards an entry downstream (the operator's flush listener).
@@ -138,6 +141,14 @@ func (c *recordCache[K, A]) put(key string, kb []byte, start int64, vb []byte, v
 		e = &cacheEntry[K, A]{key: key, kb: kb, start: start}
 		e.lruEl = c.lru.PushBack(e)
 		c.entries[key] = e
+		if c.windows != nil {
+			ws := c.windows[string(kb)]
+			if ws == nil {
+				ws = map[int64]*cacheEntry[K, A]{}
+				c.windows[string(kb)] = ws
+			}
+			ws[start] = e
+		}
 	}
 	e.vb, e.val, e.rec, e.in, e.written = vb, v, rec, c.cx.Input(), false
 	if e.dirtyEl == nil {
@@ -194,6 +205,12 @@ func (c *recordCache[K, A]) remove(e *cacheEntry[K, A]) {
 	}
 	c.lru.Remove(e.lruEl)
 	delete(c.entries, e.key)
+	if ws := c.windows[string(e.kb)]; ws != nil {
+		delete(ws, e.start)
+		if len(ws) == 0 {
+			delete(c.windows, string(e.kb))
+		}
+	}
 	c.bytes -= e.size()
 }
 
@@ -247,6 +264,7 @@ func (c *recordCache[K, A]) writeDirty() error {
 // clear drops every entry, dirty or not.
 func (c *recordCache[K, A]) clear() {
 	clear(c.entries)
+	clear(c.windows)
 	c.lru.Init()
 	c.dirty.Init()
 	c.bytes = 0

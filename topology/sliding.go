@@ -300,17 +300,27 @@ func (a *slidingAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) er
 		if a.fin, err = emitStateOf(ctx, a.store, "sliding aggregation"); err != nil {
 			return err
 		}
+		return nil
 	}
+	// No record cache with final results: an update forwards nothing.
+	st.enableCache(ctx, func(e *cacheEntry[Windowed[K], A]) { a.ctx.Forward(e.rec) })
 	return nil
 }
 
-func (a *slidingAggregator[K, A]) Close() error { return nil }
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (a *slidingAggregator[K, A]) FlushCache() error {
+	if a.st == nil {
+		return nil
+	}
+	return a.st.flushCache()
+}
 
-// slidingWindow is a window found in the store: its start (ms) and
-// aggregate.
-type slidingWindow[A any] struct {
-	start int64
-	val   timestamped[A]
+func (a *slidingAggregator[K, A]) Close() error {
+	if a.st != nil {
+		a.st.closeCache()
+	}
+	return nil
 }
 
 // slidingStep is one thing a record does to a window, done once every
@@ -374,11 +384,11 @@ func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 			continue
 		}
 		applied = true
-		if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
-			return err
-		}
-		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
 		if a.fin != nil {
+			if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
+				return err
+			}
+			a.st.maxStart.now = max(a.st.maxStart.now, s.start)
 			if err := a.trackAndEmit(r, s.start, wm-grace); err != nil {
 				return err
 			}
@@ -386,7 +396,14 @@ func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 		}
 		out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(s.start), End: time.UnixMilli(end)}, s.agg.agg)
 		out.Timestamp = time.UnixMilli(s.agg.ms)
-		a.ctx.Forward(out)
+		cached, err := a.st.store(r.Key, s.start, s.agg, false, out)
+		if err != nil {
+			return err
+		}
+		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
+		if !cached {
+			a.ctx.Forward(out)
+		}
 	}
 	if late >= 0 && !applied {
 		a.windows.divert(a.ctx, late, late+d, wm)
@@ -427,10 +444,10 @@ func (a *slidingAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 }
 
 // fetch returns the windows of key with from <= start <= to (ms), by
-// start, leaving out those Kafka Streams' store no longer returns: the
+// start, as the record cache and the store hold them, leaving out those Kafka Streams' store no longer returns: the
 // windows that start more than the retention before the highest window
 // start written.
-func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]slidingWindow[A], error) {
+func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]windowAt[A], error) {
 	if s := a.st.maxStart.now; s >= 0 {
 		from = max(from, s-a.windows.Retention().Milliseconds()+1)
 	}
@@ -438,14 +455,7 @@ func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]slidingWindow[
 	if to < from {
 		return nil, nil
 	}
-	var ws []slidingWindow[A]
-	for w, err := range a.st.inner.Fetch(key, time.UnixMilli(from), time.UnixMilli(to)) {
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, slidingWindow[A]{start: w.Start.UnixMilli(), val: w.Value})
-	}
-	return ws, nil
+	return a.st.fetchRange(key, from, to)
 }
 
 // update adds the record to the window starting at start whose aggregate
@@ -568,7 +578,7 @@ func (a *slidingAggregator[K, A]) processEarly(w *slidingRecord[K, A]) error {
 		return err
 	}
 	var (
-		combined     *slidingWindow[A]
+		combined     *windowAt[A]
 		rightAgg     *timestamped[A]
 		rightCreated bool
 		prev         int64
