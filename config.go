@@ -222,8 +222,9 @@ type Config struct {
 	//
 	// The key-value aggregations (Aggregate, Count, Reduce, their Err
 	// forms, Cogroup's Aggregate, TableAggregate, TableCount, TableReduce)
-	// and the windowed aggregations over time windows (WindowedAggregate,
-	// WindowedCount, WindowedReduce, emitting every update: not with
+	// and the windowed aggregations over time and sliding windows
+	// (WindowedAggregate, WindowedCount, WindowedReduce, SlidingAggregate,
+	// SlidingCount, SlidingReduce, emitting every update: not with
 	// EmitFinal) keep each update in their store's cache instead of
 	// writing it to the store and forwarding it: at each commit, before
 	// the output is flushed and the offsets committed, every key (every
@@ -238,8 +239,8 @@ type Config struct {
 	// within a commit interval are not emitted. Late records and window
 	// retention are as without the cache; a cached window that falls
 	// behind its store's retention before the commit is forwarded but not
-	// written (the store would drop it). Session and sliding windows are
-	// not cached. topology.Topology.WithoutCache turns it off per store.
+	// written (the store would drop it). Session windows are not cached.
+	// topology.Topology.WithoutCache turns it off per store.
 	CacheMaxBytes int64
 	// RepartitionPurgeInterval is how often, at most, the records of the
 	// repartition topics that the group committed are deleted (DeleteRecords

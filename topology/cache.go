@@ -12,8 +12,10 @@ import (
 // WithoutCache turns the record cache off for the named stores of
 // aggregations (Aggregate, Count, Reduce, their Err forms, Cogroup's
 // Aggregate, TableAggregate, TableCount, TableReduce) and of windowed
-// aggregations over time windows (WindowedAggregate, WindowedCount,
-// WindowedReduce, without EmitFinal): their operators then write every
+// aggregations over time and sliding windows (WindowedAggregate,
+// WindowedCount, WindowedReduce, SlidingAggregate, SlidingCount,
+// SlidingReduce, Cogroup's WindowedAggregate and SlidingAggregate, without
+// EmitFinal): their operators then write every
 // update to the store (and its changelog) and forward it at once, as Kafka
 // Streams' Materialized.withCachingDisabled(). Call it after the operator
 // that adds the store; an unknown store is a topology error. See

@@ -127,10 +127,16 @@ func (w Sliding) check() error {
 // id>-<store>-changelog, retention windows.Retention()) and emits every
 // updated window's aggregate, keyed by key and window [Start, End] (End
 // inclusive, End = Start + time difference): Kafka Streams'
-// groupByKey().windowedBy(SlidingWindows...).aggregate(...).toStream() with
-// caching off. After a key change the records are first repartitioned by
-// key, as in WindowedAggregate. TimeWindowedSerde(key, time difference)
-// writes the keys as Kafka Streams does.
+// groupByKey().windowedBy(SlidingWindows...).aggregate(...).toStream(). The
+// store's record cache (samsa.Config.CacheMaxBytes, on by default; not with
+// EmitFinal) collapses the updates of a key and window between two commits
+// into one, written and emitted at the commit with the latest aggregate
+// and time, as Kafka Streams' caching window store; the windows the
+// aggregation reads to place a record are the cache's over the store's.
+// Topology.WithoutCache emits every update, as Kafka Streams with caching
+// off. After a key change the records are first repartitioned by key, as
+// in WindowedAggregate. TimeWindowedSerde(key, time difference) writes the
+// keys as Kafka Streams does.
 //
 // A record at t is added to every window of its key that holds t; it
 // creates its left window [t-d, t] (from the records of the key before it
@@ -140,7 +146,9 @@ func (w Sliding) check() error {
 // when a later record falls in it and that window does not exist yet. The
 // windows are updated and emitted in Kafka Streams' order: the existing
 // windows by decreasing start, then the created ones (the previous
-// record's right window, the left window, the right window).
+// record's right window, the left window, the right window); with the
+// record cache, at the commit, the windows by their first update since the
+// last commit.
 //
 // As in Kafka Streams (with windows.WithMaxOutOfOrder, the watermark, the
 // stream time less that delay, takes the stream time's place below):
@@ -444,9 +452,9 @@ func (a *slidingAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 }
 
 // fetch returns the windows of key with from <= start <= to (ms), by
-// start, as the record cache and the store hold them, leaving out those Kafka Streams' store no longer returns: the
-// windows that start more than the retention before the highest window
-// start written.
+// start, as the record cache and the store hold them, leaving out those
+// Kafka Streams' store no longer returns: the windows that start more than
+// the retention before the highest window start written.
 func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]windowAt[A], error) {
 	if s := a.st.maxStart.now; s >= 0 {
 		from = max(from, s-a.windows.Retention().Milliseconds()+1)
