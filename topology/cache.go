@@ -60,9 +60,10 @@ type recordCache[K, A any] struct {
 	lru     list.List // of *cacheEntry; front: least recently used
 	dirty   list.List // of *cacheEntry; front: dirty for the longest
 	bytes   int64
-	// windows indexes the entries by serialized key, then window start,
-	// for the range reads of a window cache; nil in a key-value cache.
-	windows map[string]map[int64]*cacheEntry[K, A]
+	// windows indexes the entries by serialized key, then cache key, for
+	// the range reads of a window or session cache; nil in a key-value
+	// cache.
+	windows map[string]map[string]*cacheEntry[K, A]
 	// write puts an entry's value in the store (vb nil: a delete).
 	write func(e *cacheEntry[K, A]) error
 	// emit forwards an entry downstream (the operator's flush listener).
@@ -146,10 +147,10 @@ func (c *recordCache[K, A]) put(key string, kb []byte, start int64, vb []byte, v
 		if c.windows != nil {
 			ws := c.windows[string(kb)]
 			if ws == nil {
-				ws = map[int64]*cacheEntry[K, A]{}
+				ws = map[string]*cacheEntry[K, A]{}
 				c.windows[string(kb)] = ws
 			}
-			ws[start] = e
+			ws[key] = e
 		}
 	}
 	e.vb, e.val, e.rec, e.in, e.written = vb, v, rec, c.cx.Input(), false
@@ -208,7 +209,7 @@ func (c *recordCache[K, A]) remove(e *cacheEntry[K, A]) {
 	c.lru.Remove(e.lruEl)
 	delete(c.entries, e.key)
 	if ws := c.windows[string(e.kb)]; ws != nil {
-		delete(ws, e.start)
+		delete(ws, e.key)
 		if len(ws) == 0 {
 			delete(c.windows, string(e.kb))
 		}

@@ -48,7 +48,7 @@ func (s *timestampedWindowStore[K, A]) enableCache(ctx processor.TaskContext, em
 		return s.raw.Put(e.kb, e.vb, time.UnixMilli(e.start)) // nil deletes
 	}
 	if c := newRecordCache(ctx, s.raw.Name(), s.base, write, emit); c != nil {
-		c.windows = map[string]map[int64]*cacheEntry[Windowed[K], A]{}
+		c.windows = map[string]map[string]*cacheEntry[Windowed[K], A]{}
 		s.cache = &windowCache[K, A]{c, s}
 	}
 }
@@ -152,10 +152,10 @@ func (s *timestampedWindowStore[K, A]) fetchRange(k K, from, to int64) ([]window
 	if len(cached) == 0 {
 		return ws, nil
 	}
-	ws = slices.DeleteFunc(ws, func(w windowAt[A]) bool { return cached[w.start] != nil })
-	for start, e := range cached {
-		if start >= from && start <= to && e.vb != nil {
-			ws = append(ws, windowAt[A]{start: start, val: e.val})
+	ws = slices.DeleteFunc(ws, func(w windowAt[A]) bool { return cached[string(windowCacheKey(kb, w.start))] != nil })
+	for _, e := range cached {
+		if e.start >= from && e.start <= to && e.vb != nil {
+			ws = append(ws, windowAt[A]{start: e.start, val: e.val})
 		}
 	}
 	slices.SortFunc(ws, func(a, b windowAt[A]) int { return cmp.Compare(a.start, b.start) })
