@@ -1,0 +1,184 @@
+package topology_test
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/samsa-streams/samsa/serde"
+	"github.com/samsa-streams/samsa/testkit"
+	"github.com/samsa-streams/samsa/topology"
+)
+
+// sessionOutput is one session count forwarded (n 0: a tombstone).
+type sessionOutput struct {
+	key        string
+	start, end int64
+	n          int64
+}
+
+// sessionKey is a key and session.
+type sessionKey struct {
+	key        string
+	start, end int64
+}
+
+// sessionCacheRun pipes n random records (5 keys, times rising by 0 to 8
+// ms, up to 30 ms out of order) into a session count (gap 20 ms, grace 30
+// ms) over the store "sesscounts", committing every commitEvery records,
+// and returns the counts forwarded before each commit (the last slice:
+// after the last one) and the changelog records of the store.
+func sessionCacheRun(t *testing.T, uncached bool, cfg testkit.DriverConfig, n, commitEvery int) (perCommit [][]sessionOutput, changelog int64) {
+	t.Helper()
+	top := topology.New()
+	var outs []sessionOutput
+	sessions := topology.SessionWindows(20 * time.Millisecond).WithGrace(30 * time.Millisecond)
+	topology.SessionCount(topology.StreamOf(top, serde.String, serde.String, "in"), sessions, "sesscounts", serde.String).
+		Peek(func(k topology.Windowed[string], v int64) {
+			outs = append(outs, sessionOutput{key: k.Key, start: k.Start.UnixMilli(), end: k.End.UnixMilli(), n: v})
+		})
+	if uncached {
+		top.WithoutCache("sesscounts")
+	}
+	cfg.ManualCommit = true
+	d := cacheDriver(t, top, cfg)
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	rng := rand.New(rand.NewPCG(3, 4))
+	now := int64(100)
+	for i := range n {
+		now += rng.Int64N(9)
+		ts := max(0, now-rng.Int64N(31))
+		if err := in.PipeAt(fmt.Sprintf("k%d", rng.IntN(5)), "v", time.UnixMilli(ts)); err != nil {
+			t.Fatal(err)
+		}
+		if (i+1)%commitEvery == 0 {
+			if err := d.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			perCommit = append(perCommit, outs)
+			outs = nil
+		}
+	}
+	return append(perCommit, outs), d.ChangelogRecords("sesscounts")
+}
+
+// applySessions applies outputs to the live sessions and their counts,
+// failing on a tombstone for a session that is not live (forwarded
+// before and not deleted since).
+func applySessions(t *testing.T, live map[sessionKey]int64, outs []sessionOutput) {
+	t.Helper()
+	for _, o := range outs {
+		sk := sessionKey{o.key, o.start, o.end}
+		if o.n != 0 {
+			live[sk] = o.n
+			continue
+		}
+		if _, ok := live[sk]; !ok {
+			t.Fatalf("tombstone for %v, which was not forwarded before", sk)
+		}
+		delete(live, sk)
+	}
+}
+
+// With the record cache, a session count forwards one update per session
+// per commit: for every session updated since the last commit, its count
+// at the commit (equal to the uncached run's last), or its tombstone if it
+// was merged away and had been forwarded at an earlier commit; a session
+// made and merged away between two commits forwards nothing. Nothing is
+// forwarded before a commit.
+func TestSessionCacheOnePerSessionPerCommit(t *testing.T) {
+	const n, commitEvery = 3000, 250
+	cached, cachedLog := sessionCacheRun(t, false, testkit.DriverConfig{}, n, commitEvery)
+	uncached, uncachedLog := sessionCacheRun(t, false, testkit.DriverConfig{CacheMaxBytes: -1}, n, commitEvery)
+	var nCached, nUncached int
+	skipped := map[sessionKey]bool{}
+	liveCached, liveUncached := map[sessionKey]int64{}, map[sessionKey]int64{}
+	for c := range cached {
+		nCached += len(cached[c])
+		nUncached += len(uncached[c])
+		before := maps.Clone(liveUncached)
+		applySessions(t, liveUncached, uncached[c])
+		want := map[sessionKey]int64{}
+		for _, o := range uncached[c] {
+			sk := sessionKey{o.key, o.start, o.end}
+			if _, ok := liveUncached[sk]; ok {
+				want[sk] = liveUncached[sk]
+			} else if _, ok := before[sk]; ok {
+				want[sk] = 0 // deleted, forwarded before: a tombstone
+			} else {
+				skipped[sk] = true
+			}
+		}
+		got := map[sessionKey]int64{}
+		for _, o := range cached[c] {
+			sk := sessionKey{o.key, o.start, o.end}
+			if _, dup := got[sk]; dup {
+				t.Fatalf("commit %d: session %v forwarded twice", c, sk)
+			}
+			got[sk] = o.n
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("commit %d: cached outputs %v\nwant %v", c, got, want)
+		}
+		applySessions(t, liveCached, cached[c])
+	}
+	if len(cached[len(cached)-1]) != 0 {
+		t.Fatalf("forwarded without a commit: %v", cached[len(cached)-1])
+	}
+	if !maps.Equal(liveCached, liveUncached) {
+		t.Fatal("live sessions differ with the cache")
+	}
+	t.Logf("%d records: cached %d outputs, %d changelog records; uncached %d outputs, %d changelog records; %d sessions made and merged away between commits",
+		n, nCached, cachedLog, nUncached, uncachedLog, len(skipped))
+	if nCached*2 > nUncached || cachedLog > int64(nCached) || uncachedLog != int64(nUncached) || len(skipped) == 0 {
+		t.Fatalf("cached %d outputs, %d changelog records; uncached %d and %d", nCached, cachedLog, nUncached, uncachedLog)
+	}
+}
+
+// A tiny cache forwards and writes its least recently used sessions early
+// and loses nothing: the live sessions at the end are the uncached ones,
+// and every tombstone is of a session forwarded before.
+func TestSessionCacheEvictsEarly(t *testing.T) {
+	const n, commitEvery = 3000, 1000
+	tiny, tinyLog := sessionCacheRun(t, false, testkit.DriverConfig{CacheMaxBytes: 500}, n, commitEvery)
+	large, _ := sessionCacheRun(t, false, testkit.DriverConfig{}, n, commitEvery)
+	uncached, _ := sessionCacheRun(t, false, testkit.DriverConfig{CacheMaxBytes: -1}, n, commitEvery)
+	liveTiny, liveLarge, want := map[sessionKey]int64{}, map[sessionKey]int64{}, map[sessionKey]int64{}
+	applySessions(t, liveTiny, concatSessions(tiny))
+	applySessions(t, liveLarge, concatSessions(large))
+	applySessions(t, want, concatSessions(uncached))
+	if !maps.Equal(liveTiny, want) || !maps.Equal(liveLarge, want) {
+		t.Fatalf("live sessions differ: tiny cache %d, large %d, uncached %d", len(liveTiny), len(liveLarge), len(want))
+	}
+	t.Logf("tiny cache: %d outputs, %d changelog records; large cache: %d outputs; uncached %d",
+		len(concatSessions(tiny)), tinyLog, len(concatSessions(large)), len(concatSessions(uncached)))
+	if len(concatSessions(tiny)) <= len(concatSessions(large)) {
+		t.Fatal("want more outputs with a tiny cache (evicted early)")
+	}
+}
+
+// With the cache off for the store (WithoutCache), every update and
+// tombstone is forwarded and logged at once, as with the cache off for
+// the instance.
+func TestSessionCacheOffGivesEveryUpdate(t *testing.T) {
+	const n = 1000
+	off, offLog := sessionCacheRun(t, true, testkit.DriverConfig{}, n, n)
+	none, noneLog := sessionCacheRun(t, false, testkit.DriverConfig{CacheMaxBytes: -1}, n, n)
+	on, onLog := sessionCacheRun(t, false, testkit.DriverConfig{}, n, n)
+	if fmt.Sprint(off) != fmt.Sprint(none) || offLog != noneLog || offLog != int64(len(off[0])) {
+		t.Fatalf("WithoutCache: %d outputs, %d changelog records; want those without a cache: %d and %d", len(off[0]), offLog, len(none[0]), noneLog)
+	}
+	if len(on[0]) >= len(off[0]) || onLog >= offLog {
+		t.Fatalf("cached: %d outputs, %d changelog records; want fewer than without: %d and %d", len(on[0]), onLog, len(off[0]), offLog)
+	}
+}
+
+func concatSessions(outs [][]sessionOutput) []sessionOutput {
+	var all []sessionOutput
+	for _, o := range outs {
+		all = append(all, o...)
+	}
+	return all
+}
