@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"cmp"
 	"container/list"
 	"fmt"
+	"slices"
 
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
@@ -12,9 +14,10 @@ import (
 // WithoutCache turns the record cache off for the named stores of
 // aggregations (Aggregate, Count, Reduce, their Err forms, Cogroup's
 // Aggregate, TableAggregate, TableCount, TableReduce) and of windowed
-// aggregations over time and sliding windows (WindowedAggregate,
+// aggregations over time, sliding and session windows (WindowedAggregate,
 // WindowedCount, WindowedReduce, SlidingAggregate, SlidingCount,
-// SlidingReduce, Cogroup's WindowedAggregate and SlidingAggregate, without
+// SlidingReduce, SessionAggregate, SessionCount, Cogroup's
+// WindowedAggregate, SlidingAggregate and SessionAggregate, without
 // EmitFinal): their operators then write every
 // update to the store (and its changelog) and forward it at once, as Kafka
 // Streams' Materialized.withCachingDisabled(). Call it after the operator
@@ -48,8 +51,8 @@ const cacheEntryOverhead = 96
 // forwarded first when dirty. An aborted transaction or a restore clears
 // it.
 //
-// It is the core that the caches of key-value and window stores share
-// (kvCache, windowCache): K is the key of the records it forwards, and
+// It is the core that the caches of key-value, window and session stores
+// share (kvCache, windowCache, sessionCache): K is the key of the records it forwards, and
 // the store is written through the write function the adapter gives.
 type recordCache[K, A any] struct {
 	name    string // the store's, for errors
@@ -82,7 +85,9 @@ type cacheEntry[K, A any] struct {
 	rec processor.Record[K, A]
 	in  engine.Input
 	// old is the store's value when the entry became dirty: what the
-	// flushed update replaces (a table's old value).
+	// flushed update replaces (a table's old value). In a session cache,
+	// hadOld tells, for a delete being flushed, whether the store held the
+	// session (its tombstone is forwarded only then).
 	old    timestamped[A]
 	hadOld bool
 	// written: the current value is in the store already (written early
@@ -314,4 +319,29 @@ func (c *kvCache[K, A]) put(k K, v timestamped[A], rec processor.Record[K, A], p
 		return err
 	}
 	return c.recordCache.put(string(kb), kb, 0, vb, v, rec, prev, hadPrev)
+}
+
+// overlay returns the items a range read of the store found for the
+// serialized key kb, with the cache's entries of that key over them, as
+// Kafka Streams' merged cache and store iterators: an item whose cache key
+// (cacheKey) is cached is replaced by its entry, made an item by item
+// when in the range (in) and not a delete, and the result is sorted by
+// order.
+func overlay[K, A, T any](c *recordCache[K, A], kb []byte, items []T, cacheKey func(T) []byte, in func(*cacheEntry[K, A]) bool, item func(*cacheEntry[K, A]) T, order func(T) (int64, int64)) []T {
+	cached := c.windows[string(kb)]
+	if len(cached) == 0 {
+		return items
+	}
+	items = slices.DeleteFunc(items, func(t T) bool { return cached[string(cacheKey(t))] != nil })
+	for _, e := range cached {
+		if e.vb != nil && in(e) {
+			items = append(items, item(e))
+		}
+	}
+	slices.SortFunc(items, func(a, b T) int {
+		a1, a2 := order(a)
+		b1, b2 := order(b)
+		return cmp.Or(cmp.Compare(a1, b1), cmp.Compare(a2, b2))
+	})
+	return items
 }

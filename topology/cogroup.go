@@ -155,9 +155,10 @@ func (c *Cogrouped[K, A]) SlidingAggregate(windows Sliding, store string, initia
 // SessionAggregate folds the records of every cogrouped stream into
 // session windows per key, each record with its own stream's adder, and
 // emits every updated session (and a tombstone for each session merged
-// away), as Kafka Streams'
+// away; one per session and commit with the record cache, as in
+// SessionAggregate), as Kafka Streams'
 // CogroupedKStream.windowedBy(SessionWindows).aggregate(initializer,
-// sessionMerger).toStream() with caching off. The sessions are those of
+// sessionMerger).toStream(). The sessions are those of
 // SessionAggregate, kept in the session store named store: a record
 // starts a session, extends one, or joins the sessions it falls between,
 // whichever streams their records came from, their aggregates combined

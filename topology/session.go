@@ -24,7 +24,8 @@ import (
 // ofInactivityGapAndGrace. Times are whole milliseconds.
 //
 // By default a session aggregation emits every update of a session (and a
-// tombstone for each session merged away); with EmitFinal it emits each
+// tombstone for each session merged away; with the record cache, one per
+// session and commit); with EmitFinal it emits each
 // session's result once, when the session can no longer change.
 // WithMaxOutOfOrder delays the watermark behind the stream time, and
 // LateRecordsTo sends late records to a topic, as for Windows.
@@ -158,7 +159,15 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // in the session store named store (logged to <application
 // id>-<store>-changelog, retention sessions.Retention()) and emits every
 // updated session, keyed by key and session [Start, End] (End inclusive):
-// Kafka Streams' groupByKey().windowedBy(sessions).aggregate(...).toStream()
+// Kafka Streams' groupByKey().windowedBy(sessions).aggregate(...).toStream().
+// The store's record cache (samsa.Config.CacheMaxBytes, on by default; not
+// with EmitFinal) collapses the updates of a session between two commits
+// into one, written and emitted at the commit, as Kafka Streams' caching
+// session store: a session merged away is emitted as a tombstone at the
+// commit only if it had been emitted (written) before, so that a session
+// made and merged away between two commits emits nothing; the sessions the
+// aggregation reads to merge a record are the cache's over the store's.
+// Topology.WithoutCache emits every update and tombstone, as Kafka Streams
 // with caching off. After a key change the records are first repartitioned
 // by key, as in Aggregate.
 //

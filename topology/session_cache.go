@@ -1,11 +1,9 @@
 package topology
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"iter"
-	"slices"
 	"time"
 
 	"github.com/samsa-streams/samsa/processor"
@@ -142,22 +140,14 @@ func (s *clockedSessionStore[K, A]) findSessions(k K, earliestEnd, latestStart i
 	if err != nil {
 		return nil, err
 	}
-	cached := s.cache.windows[string(kb)]
-	if len(cached) == 0 {
-		return ss, nil
-	}
-	ss = slices.DeleteFunc(ss, func(kv processor.KeyValue[processor.Session[K], A]) bool {
-		return cached[string(sessionCacheKey(kb, kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli()))] != nil
-	})
-	for _, e := range cached {
-		if e.vb != nil && e.val.ms >= max(earliestEnd, 0) && e.start <= latestStart {
-			ss = append(ss, processor.KeyValue[processor.Session[K], A]{Key: entrySession(e), Value: e.val.agg})
-		}
-	}
-	slices.SortFunc(ss, func(a, b processor.KeyValue[processor.Session[K], A]) int {
-		return cmp.Or(a.Key.End.Compare(b.Key.End), a.Key.Start.Compare(b.Key.Start))
-	})
-	return ss, nil
+	type kv = processor.KeyValue[processor.Session[K], A]
+	return overlay(s.cache.recordCache, kb, ss,
+		func(s kv) []byte { return sessionCacheKey(kb, s.Key.Start.UnixMilli(), s.Key.End.UnixMilli()) },
+		func(e *cacheEntry[Windowed[K], A]) bool {
+			return e.val.ms >= max(earliestEnd, 0) && e.start <= latestStart
+		},
+		func(e *cacheEntry[Windowed[K], A]) kv { return kv{Key: entrySession(e), Value: e.val.agg} },
+		func(s kv) (int64, int64) { return s.Key.End.UnixMilli(), s.Key.Start.UnixMilli() }), nil
 }
 
 // bypass prepares a write of a session that does not go through the cache

@@ -1,9 +1,7 @@
 package topology
 
 import (
-	"cmp"
 	"encoding/binary"
-	"slices"
 	"time"
 
 	"github.com/samsa-streams/samsa/internal/stores"
@@ -148,18 +146,11 @@ func (s *timestampedWindowStore[K, A]) fetchRange(k K, from, to int64) ([]window
 	if err != nil {
 		return nil, err
 	}
-	cached := s.cache.windows[string(kb)]
-	if len(cached) == 0 {
-		return ws, nil
-	}
-	ws = slices.DeleteFunc(ws, func(w windowAt[A]) bool { return cached[string(windowCacheKey(kb, w.start))] != nil })
-	for _, e := range cached {
-		if e.start >= from && e.start <= to && e.vb != nil {
-			ws = append(ws, windowAt[A]{start: e.start, val: e.val})
-		}
-	}
-	slices.SortFunc(ws, func(a, b windowAt[A]) int { return cmp.Compare(a.start, b.start) })
-	return ws, nil
+	return overlay(s.cache.recordCache, kb, ws,
+		func(w windowAt[A]) []byte { return windowCacheKey(kb, w.start) },
+		func(e *cacheEntry[Windowed[K], A]) bool { return e.start >= from && e.start <= to },
+		func(e *cacheEntry[Windowed[K], A]) windowAt[A] { return windowAt[A]{start: e.start, val: e.val} },
+		func(w windowAt[A]) (int64, int64) { return w.start, 0 }), nil
 }
 
 // windowAt is a window of a key: its start (ms) and aggregate.
