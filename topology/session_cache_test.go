@@ -182,3 +182,49 @@ func concatSessions(outs [][]sessionOutput) []sessionOutput {
 	}
 	return all
 }
+
+// An aborted transaction drops the cached session updates with the store's
+// writes: the store holds the committed session after it, and the outputs
+// are the committed count, then the count of the next commit.
+func TestSessionCacheAbortDropsCachedUpdates(t *testing.T) {
+	top := topology.New()
+	topology.SessionCount(topology.StreamOf(top, serde.String, serde.String, "in"), topology.SessionWindows(time.Second), "sesscounts", serde.String).
+		FilterErr(func(k topology.Windowed[string], _ int64) (bool, error) {
+			if k.Key == "boom" {
+				return false, errBoom
+			}
+			return true, nil
+		}).To("out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	d := cacheDriver(t, top, testkit.DriverConfig{ManualCommit: true})
+	abortAndRestart(t, d, func() {
+		st, err := testkit.SessionStoreOf[string, int64](d, "sesscounts", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for kv, err := range st.FindSessions("a", time.UnixMilli(0), time.UnixMilli(100)) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("[%d,%d]=%d", kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli(), kv.Value))
+		}
+		if fmt.Sprint(got) != "[[5,5]=5]" {
+			t.Fatalf("a's sessions after the abort: %v, want the committed [[5,5]=5]", got)
+		}
+	})
+	out := testkit.OutputTopic(d, "out", topology.SessionWindowedSerde(serde.String), serde.Int64)
+	var got []string
+	for !out.IsEmpty() {
+		r, err := out.ReadRecord()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s[%d,%d]=%d", r.Key.Key, r.Key.Start.UnixMilli(), r.Key.End.UnixMilli(), r.Value))
+	}
+	if fmt.Sprint(got) != "[a[5,5]=5 a[5,5]=6]" {
+		t.Fatalf("outputs: %v, want a=5 then a=6 (the aborted updates dropped)", got)
+	}
+	if n := d.ChangelogRecords("sesscounts"); n != 2 {
+		t.Fatalf("committed changelog records = %d, want 2", n)
+	}
+}
