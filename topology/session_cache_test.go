@@ -122,6 +122,21 @@ func TestSessionCacheOnePerSessionPerCommit(t *testing.T) {
 		if !maps.Equal(got, want) {
 			t.Fatalf("commit %d: cached outputs %v\nwant %v", c, got, want)
 		}
+		// Oldest dirty first: by each session's first update in the commit.
+		var order, wantOrder []sessionKey
+		for _, o := range cached[c] {
+			order = append(order, sessionKey{o.key, o.start, o.end})
+		}
+		seen := map[sessionKey]bool{}
+		for _, o := range uncached[c] {
+			if sk := (sessionKey{o.key, o.start, o.end}); !seen[sk] && !skipped[sk] {
+				seen[sk] = true
+				wantOrder = append(wantOrder, sk)
+			}
+		}
+		if fmt.Sprint(order) != fmt.Sprint(wantOrder) {
+			t.Fatalf("commit %d: cached outputs in the order %v, want by first update %v", c, order, wantOrder)
+		}
 		applySessions(t, liveCached, cached[c])
 	}
 	if len(cached[len(cached)-1]) != 0 {

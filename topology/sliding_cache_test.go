@@ -75,6 +75,21 @@ func TestSlidingCacheOnePerWindowPerCommit(t *testing.T) {
 		if !maps.Equal(got, want) {
 			t.Fatalf("commit %d: cached outputs %v\nwant the uncached run's last per window %v", c, got, want)
 		}
+		// Oldest dirty first: by each window's first update in the commit.
+		var order, wantOrder []windowKey
+		for _, o := range cached[c] {
+			order = append(order, windowKey{o.key, o.start})
+		}
+		seen := map[windowKey]bool{}
+		for _, o := range uncached[c] {
+			if wk := (windowKey{o.key, o.start}); !seen[wk] {
+				seen[wk] = true
+				wantOrder = append(wantOrder, wk)
+			}
+		}
+		if fmt.Sprint(order) != fmt.Sprint(wantOrder) {
+			t.Fatalf("commit %d: cached outputs in the order %v, want by first update %v", c, order, wantOrder)
+		}
 	}
 	if len(cached[len(cached)-1]) != 0 {
 		t.Fatalf("forwarded without a commit: %v", cached[len(cached)-1])
