@@ -243,3 +243,50 @@ func TestSessionCacheAbortDropsCachedUpdates(t *testing.T) {
 		t.Fatalf("committed changelog records = %d, want 2", n)
 	}
 }
+
+// Before a commit nothing is forwarded or logged, and a read of the
+// session store sees the cached sessions (written to the store first, not
+// forwarded until the commit).
+func TestSessionCacheReadsSeeTheCache(t *testing.T) {
+	top := topology.New()
+	var forwarded []string
+	topology.SessionCount(topology.StreamOf(top, serde.String, serde.String, "in"), topology.SessionWindows(time.Second), "sesscounts", serde.String).
+		Peek(func(k topology.Windowed[string], n int64) {
+			forwarded = append(forwarded, fmt.Sprintf("%s[%d,%d]=%d", k.Key, k.Start.UnixMilli(), k.End.UnixMilli(), n))
+		})
+	d := cacheDriver(t, top, testkit.DriverConfig{ManualCommit: true})
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	for _, ms := range []int64{5, 6, 7} {
+		if err := in.PipeAt("a", "v", time.UnixMilli(ms)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(forwarded) != 0 || d.ChangelogRecords("sesscounts") != 0 {
+		t.Fatalf("before the commit: forwarded %v, %d changelog records; want none", forwarded, d.ChangelogRecords("sesscounts"))
+	}
+	st, err := testkit.SessionStoreOf[string, int64](d, "sesscounts", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for kv, err := range st.FindSessions("a", time.UnixMilli(0), time.UnixMilli(100)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("[%d,%d]=%d", kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli(), kv.Value))
+	}
+	if fmt.Sprint(got) != "[[5,7]=3]" || len(forwarded) != 0 {
+		t.Fatalf("store before the commit: %v (forwarded %v), want [[5,7]=3] from the cache, nothing forwarded", got, forwarded)
+	}
+	if err := d.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	// [5,5] and [5,6] were made and merged away before the commit: no
+	// tombstones.
+	if fmt.Sprint(forwarded) != "[a[5,7]=3]" {
+		t.Fatalf("forwarded %v, want [a[5,7]=3]", forwarded)
+	}
+	if n := d.ChangelogRecords("sesscounts"); n != 1 {
+		t.Fatalf("changelog records = %d, want 1", n)
+	}
+}
