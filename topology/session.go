@@ -434,7 +434,7 @@ func (a *sessionAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 	if err != nil {
 		return fmt.Errorf("session store %q: deserialize key: %w", a.store, err)
 	}
-	for kv, err := range a.st.FindSessions(k, time.UnixMilli(end), time.UnixMilli(start)) {
+	for kv, err := range a.st.SessionStore.FindSessions(k, time.UnixMilli(end), time.UnixMilli(start)) { // no cache with final results
 		if err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func sessionCacheKey(kb []byte, start, end int64) []byte {
 	return binary.BigEndian.AppendUint64(windowCacheKey(kb, end), uint64(start))
 }
 
-// session is the session of a cache entry, from its record's key.
+// entrySession is the session of a cache entry, from its record's key.
 func entrySession[K, A any](e *cacheEntry[Windowed[K], A]) processor.Session[K] {
 	return processor.Session[K]{Key: e.rec.Key.Key, Start: e.rec.Key.Start, End: e.rec.Key.End}
 }
@@ -150,16 +150,11 @@ func (s *clockedSessionStore[K, A]) findSessions(k K, earliestEnd, latestStart i
 		func(s kv) (int64, int64) { return s.Key.End.UnixMilli(), s.Key.Start.UnixMilli() }), nil
 }
 
-// bypass prepares a write of a session that does not go through the cache
-// (sess nil: a read of the store): the session's cached update is written
-// and forwarded first (for a read, every dirty entry is written, to be
-// forwarded at the flush).
+// bypass prepares a write of a session that does not go through the
+// cache: the session's cached update is written and forwarded first.
 func (s *clockedSessionStore[K, A]) bypass(sess *processor.Session[K]) error {
-	switch {
-	case s.cache == nil:
+	if s.cache == nil {
 		return nil
-	case sess == nil:
-		return s.cache.writeDirty()
 	}
 	kb, err := s.serializeKey(sess.Key)
 	if err != nil {
@@ -168,16 +163,19 @@ func (s *clockedSessionStore[K, A]) bypass(sess *processor.Session[K]) error {
 	return s.cache.flushKey(sessionCacheKey(kb, sess.Start.UnixMilli(), sess.End.UnixMilli()))
 }
 
-// FindSessions yields the store's sessions of k, the cached updates
-// written to the store first.
+// FindSessions yields the sessions of k, the cache's over the store's
+// (findSessions). Unlike a window store's range read, it writes nothing
+// early: the store holds a session only once it was forwarded, which is
+// what a delete's tombstone depends on.
 func (s *clockedSessionStore[K, A]) FindSessions(k K, earliestEnd, latestStart time.Time) iter.Seq2[processor.KeyValue[processor.Session[K], A], error] {
 	return func(yield func(processor.KeyValue[processor.Session[K], A], error) bool) {
-		if err := s.bypass(nil); err != nil {
+		ss, err := s.findSessions(k, earliestEnd.UnixMilli(), latestStart.UnixMilli())
+		if err != nil {
 			yield(processor.KeyValue[processor.Session[K], A]{}, err)
 			return
 		}
-		for kv, err := range s.SessionStore.FindSessions(k, earliestEnd, latestStart) {
-			if !yield(kv, err) {
+		for _, kv := range ss {
+			if !yield(kv, nil) {
 				return
 			}
 		}

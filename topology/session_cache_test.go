@@ -245,7 +245,7 @@ func TestSessionCacheAbortDropsCachedUpdates(t *testing.T) {
 }
 
 // Before a commit nothing is forwarded or logged, and a read of the
-// session store sees the cached sessions (written to the store first, not
+// session store sees the cached sessions (merged over the store's; not
 // forwarded until the commit).
 func TestSessionCacheReadsSeeTheCache(t *testing.T) {
 	top := topology.New()
