@@ -222,24 +222,27 @@ type Config struct {
 	//
 	// The key-value aggregations (Aggregate, Count, Reduce, their Err
 	// forms, Cogroup's Aggregate, TableAggregate, TableCount, TableReduce)
-	// and the windowed aggregations over time windows (WindowedAggregate,
-	// WindowedCount, WindowedReduce, emitting every update: not with
-	// EmitFinal) keep each update in their store's cache instead of
-	// writing it to the store and forwarding it: at each commit, before
-	// the output is flushed and the offsets committed, every key (every
-	// key and window) updated since is written once (one changelog record)
-	// and forwarded once, with its latest value and time (a table's update
-	// carries the value it had at the last commit as its old value),
-	// oldest update first. Many updates of a key between commits thus
-	// cost one changelog record and one output. A cache over its share
-	// writes and forwards its least recently used entries early. An
-	// aborted transaction drops the cache. Results are those of every
-	// update applied in turn; only the intermediate updates of a key
-	// within a commit interval are not emitted. Late records and window
+	// and the windowed aggregations over time, sliding and session windows
+	// (WindowedAggregate, WindowedCount, WindowedReduce, SlidingAggregate,
+	// SlidingCount, SlidingReduce, SessionAggregate, SessionCount,
+	// emitting every update: not with EmitFinal) keep each update in their
+	// store's cache instead of writing it to the store and forwarding it:
+	// at each commit, before the output is flushed and the offsets
+	// committed, every key (every key and window, every session) updated
+	// since is written once (one changelog record) and forwarded once,
+	// with its latest value and time (a table's update carries the value
+	// it had at the last commit as its old value), oldest update first.
+	// Many updates of a key between commits thus cost one changelog record
+	// and one output. A cache over its share writes and forwards its least
+	// recently used entries early. An aborted transaction drops the cache.
+	// Results are those of every update applied in turn; only the
+	// intermediate updates of a key within a commit interval are not
+	// emitted. Late records and window
 	// retention are as without the cache; a cached window that falls
 	// behind its store's retention before the commit is forwarded but not
-	// written (the store would drop it). Session and sliding windows are
-	// not cached. topology.Topology.WithoutCache turns it off per store.
+	// written (the store would drop it). A session merged away is forwarded
+	// as a tombstone at the commit only if it was forwarded before, as in
+	// Kafka Streams. topology.Topology.WithoutCache turns it off per store.
 	CacheMaxBytes int64
 	// RepartitionPurgeInterval is how often, at most, the records of the
 	// repartition topics that the group committed are deleted (DeleteRecords

@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"cmp"
 	"container/list"
 	"fmt"
+	"slices"
 
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
@@ -12,8 +14,11 @@ import (
 // WithoutCache turns the record cache off for the named stores of
 // aggregations (Aggregate, Count, Reduce, their Err forms, Cogroup's
 // Aggregate, TableAggregate, TableCount, TableReduce) and of windowed
-// aggregations over time windows (WindowedAggregate, WindowedCount,
-// WindowedReduce, without EmitFinal): their operators then write every
+// aggregations over time, sliding and session windows (WindowedAggregate,
+// WindowedCount, WindowedReduce, SlidingAggregate, SlidingCount,
+// SlidingReduce, SessionAggregate, SessionCount, Cogroup's
+// WindowedAggregate, SlidingAggregate and SessionAggregate, without
+// EmitFinal): their operators then write every
 // update to the store (and its changelog) and forward it at once, as Kafka
 // Streams' Materialized.withCachingDisabled(). Call it after the operator
 // that adds the store; an unknown store is a topology error. See
@@ -46,8 +51,8 @@ const cacheEntryOverhead = 96
 // forwarded first when dirty. An aborted transaction or a restore clears
 // it.
 //
-// It is the core that the caches of key-value and window stores share
-// (kvCache, windowCache): K is the key of the records it forwards, and
+// It is the core that the caches of key-value, window and session stores
+// share (kvCache, windowCache, sessionCache): K is the key of the records it forwards, and
 // the store is written through the write function the adapter gives.
 type recordCache[K, A any] struct {
 	name    string // the store's, for errors
@@ -58,6 +63,10 @@ type recordCache[K, A any] struct {
 	lru     list.List // of *cacheEntry; front: least recently used
 	dirty   list.List // of *cacheEntry; front: dirty for the longest
 	bytes   int64
+	// windows indexes the entries by serialized key, then cache key, for
+	// the range reads of a window or session cache; nil in a key-value
+	// cache.
+	windows map[string]map[string]*cacheEntry[K, A]
 	// write puts an entry's value in the store (vb nil: a delete).
 	write func(e *cacheEntry[K, A]) error
 	// emit forwards an entry downstream (the operator's flush listener).
@@ -76,7 +85,9 @@ type cacheEntry[K, A any] struct {
 	rec processor.Record[K, A]
 	in  engine.Input
 	// old is the store's value when the entry became dirty: what the
-	// flushed update replaces (a table's old value).
+	// flushed update replaces (a table's old value). In a session cache,
+	// hadOld tells, for a delete being flushed, whether the store held the
+	// session (its tombstone is forwarded only then).
 	old    timestamped[A]
 	hadOld bool
 	// written: the current value is in the store already (written early
@@ -138,6 +149,14 @@ func (c *recordCache[K, A]) put(key string, kb []byte, start int64, vb []byte, v
 		e = &cacheEntry[K, A]{key: key, kb: kb, start: start}
 		e.lruEl = c.lru.PushBack(e)
 		c.entries[key] = e
+		if c.windows != nil {
+			ws := c.windows[string(kb)]
+			if ws == nil {
+				ws = map[string]*cacheEntry[K, A]{}
+				c.windows[string(kb)] = ws
+			}
+			ws[key] = e
+		}
 	}
 	e.vb, e.val, e.rec, e.in, e.written = vb, v, rec, c.cx.Input(), false
 	if e.dirtyEl == nil {
@@ -194,6 +213,12 @@ func (c *recordCache[K, A]) remove(e *cacheEntry[K, A]) {
 	}
 	c.lru.Remove(e.lruEl)
 	delete(c.entries, e.key)
+	if ws := c.windows[string(e.kb)]; ws != nil {
+		delete(ws, e.key)
+		if len(ws) == 0 {
+			delete(c.windows, string(e.kb))
+		}
+	}
 	c.bytes -= e.size()
 }
 
@@ -247,6 +272,7 @@ func (c *recordCache[K, A]) writeDirty() error {
 // clear drops every entry, dirty or not.
 func (c *recordCache[K, A]) clear() {
 	clear(c.entries)
+	clear(c.windows)
 	c.lru.Init()
 	c.dirty.Init()
 	c.bytes = 0
@@ -293,4 +319,29 @@ func (c *kvCache[K, A]) put(k K, v timestamped[A], rec processor.Record[K, A], p
 		return err
 	}
 	return c.recordCache.put(string(kb), kb, 0, vb, v, rec, prev, hadPrev)
+}
+
+// overlay returns the items a range read of the store found for the
+// serialized key kb, with the cache's entries of that key over them, as
+// Kafka Streams' merged cache and store iterators: an item whose cache key
+// (cacheKey) is cached is replaced by its entry, made an item by item
+// when in the range (in) and not a delete, and the result is sorted by
+// order.
+func overlay[K, A, T any](c *recordCache[K, A], kb []byte, items []T, cacheKey func(T) []byte, in func(*cacheEntry[K, A]) bool, item func(*cacheEntry[K, A]) T, order func(T) (int64, int64)) []T {
+	cached := c.windows[string(kb)]
+	if len(cached) == 0 {
+		return items
+	}
+	items = slices.DeleteFunc(items, func(t T) bool { return cached[string(cacheKey(t))] != nil })
+	for _, e := range cached {
+		if e.vb != nil && in(e) {
+			items = append(items, item(e))
+		}
+	}
+	slices.SortFunc(items, func(a, b T) int {
+		a1, a2 := order(a)
+		b1, b2 := order(b)
+		return cmp.Or(cmp.Compare(a1, b1), cmp.Compare(a2, b2))
+	})
+	return items
 }

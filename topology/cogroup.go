@@ -100,9 +100,10 @@ func (c *Cogrouped[K, A]) Aggregate(store string, initial func() A, key serde.Se
 // WindowedAggregate folds the records of every cogrouped stream into one
 // aggregate per key and time window, each record with its own stream's
 // adder, a window's first record added to initial(), and emits every
-// updated window's aggregate, as Kafka Streams'
+// updated window's aggregate (one per key, window and commit with the
+// record cache, as in WindowedAggregate), as Kafka Streams'
 // CogroupedKStream.windowedBy(TimeWindows).aggregate(initializer)
-// .toStream() with caching off. The aggregates are kept in the window
+// .toStream(). The aggregates are kept in the window
 // store named store, as WindowedAggregate keeps them, and every window
 // knob works as there: grace, EmitFinal, MaxOutOfOrder, LateRecordsTo,
 // ProcessingTime.
@@ -129,9 +130,10 @@ func (c *Cogrouped[K, A]) WindowedAggregate(windows Windows, store string, initi
 // SlidingAggregate folds the records of every cogrouped stream into one
 // aggregate per key and sliding window, each record with its own stream's
 // adder, a created window starting from initial(), and emits every updated
-// window's aggregate, as Kafka Streams'
+// window's aggregate (one per key, window and commit with the record
+// cache, as in SlidingAggregate), as Kafka Streams'
 // CogroupedKStream.windowedBy(SlidingWindows).aggregate(initializer)
-// .toStream() with caching off. The windows are those of SlidingAggregate,
+// .toStream(). The windows are those of SlidingAggregate,
 // kept in the window store named store, and every knob of Sliding works as
 // there: grace, EmitFinal, MaxOutOfOrder, LateRecordsTo. As for
 // WindowedAggregate, the streams feed one aggregation with one stream
@@ -148,9 +150,10 @@ func (c *Cogrouped[K, A]) SlidingAggregate(windows Sliding, store string, initia
 // SessionAggregate folds the records of every cogrouped stream into
 // session windows per key, each record with its own stream's adder, and
 // emits every updated session (and a tombstone for each session merged
-// away), as Kafka Streams'
+// away; one per session and commit with the record cache, as in
+// SessionAggregate), as Kafka Streams'
 // CogroupedKStream.windowedBy(SessionWindows).aggregate(initializer,
-// sessionMerger).toStream() with caching off. The sessions are those of
+// sessionMerger).toStream(). The sessions are those of
 // SessionAggregate, kept in the session store named store: a record
 // starts a session, extends one, or joins the sessions it falls between,
 // whichever streams their records came from, their aggregates combined

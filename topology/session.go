@@ -24,7 +24,8 @@ import (
 // ofInactivityGapAndGrace. Times are whole milliseconds.
 //
 // By default a session aggregation emits every update of a session (and a
-// tombstone for each session merged away); with EmitFinal it emits each
+// tombstone for each session merged away; with the record cache, one per
+// session and commit); with EmitFinal it emits each
 // session's result once, when the session can no longer change.
 // WithMaxOutOfOrder delays the watermark behind the stream time, and
 // LateRecordsTo sends late records to a topic, as for Windows.
@@ -158,7 +159,15 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowe
 // in the session store named store (logged to <application
 // id>-<store>-changelog, retention sessions.Retention()) and emits every
 // updated session, keyed by key and session [Start, End] (End inclusive):
-// Kafka Streams' groupByKey().windowedBy(sessions).aggregate(...).toStream()
+// Kafka Streams' groupByKey().windowedBy(sessions).aggregate(...).toStream().
+// The store's record cache (samsa.Config.CacheMaxBytes, on by default; not
+// with EmitFinal) collapses the updates of a session between two commits
+// into one, written and emitted at the commit, as Kafka Streams' caching
+// session store: a session merged away is emitted as a tombstone at the
+// commit only if it had been emitted (written) before, so that a session
+// made and merged away between two commits emits nothing; the sessions the
+// aggregation reads to merge a record are the cache's over the store's.
+// Topology.WithoutCache emits every update and tombstone, as Kafka Streams
 // with caching off. After a key change the records are first repartitioned
 // by key, as in Aggregate.
 //
@@ -232,7 +241,7 @@ func sessionAggregation[K, VIn, A any](t *Topology, sessions Sessions, store str
 	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ret := sessions.Retention()
 		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), key: key, clock: newStreamClock(raw)}
+			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), raw: raw, key: key, value: agg, clock: newStreamClock(raw)}
 		}
 	}
 	return Stream[Windowed[K], A]{t: t, node: name}
@@ -272,8 +281,12 @@ type sessionAggregator[K, A any] struct {
 // the aggregation's stream time kept in step with its transactions.
 type clockedSessionStore[K, A any] struct {
 	processor.SessionStore[K, A]
+	raw   processor.BytesKeyValueStore // beneath (its transactions)
 	key   serde.Serde[K]
+	value serde.Serde[A]
 	clock *streamClock
+	// cache is the store's record cache (session_cache.go), nil when off.
+	cache *sessionCache[K, A]
 }
 
 // StoreType names the store as processors see it, for errors.
@@ -295,7 +308,10 @@ func (a *sessionAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) er
 		if a.fin, err = emitStateOf(ctx, a.store, "session aggregation"); err != nil {
 			return err
 		}
+		return nil
 	}
+	// No record cache with final results: an update forwards nothing.
+	c.enableCache(ctx, func(r processor.Record[Windowed[K], A]) { a.ctx.Forward(r) })
 	return nil
 }
 
@@ -321,14 +337,13 @@ func (a *sessionAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 	if err := a.emitClosed(r, closeTime-1); err != nil {
 		return err
 	}
-	var merged []processor.KeyValue[processor.Session[K], A]
 	start, end := ts, ts
 	agg := a.initial()
-	for kv, err := range a.st.FindSessions(r.Key, time.UnixMilli(max(ts-gap, closeTime+1)), time.UnixMilli(ts+gap)) {
-		if err != nil {
-			return err
-		}
-		merged = append(merged, kv)
+	merged, err := a.st.findSessions(r.Key, max(ts-gap, closeTime+1), ts+gap)
+	if err != nil {
+		return err
+	}
+	for _, kv := range merged {
 		agg = a.merge(r.Key, agg, kv.Value)
 		start, end = min(start, kv.Key.Start.UnixMilli()), max(end, kv.Key.End.UnixMilli())
 	}
@@ -352,22 +367,26 @@ func (a *sessionAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 	}
 	if start != ts || end != ts {
 		for _, kv := range merged {
-			if err := a.st.Remove(kv.Key); err != nil {
+			gone := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: kv.Key.Start, End: kv.Key.End}, kv.Value).AsTombstone()
+			gone.Timestamp = kv.Key.End
+			cached, err := a.st.update(kv.Key, kv.Value, true, gone)
+			if err != nil {
 				return err
 			}
 			if a.fin != nil {
 				if err := a.fin.untrack(sessionDue(kb, kv.Key.Start.UnixMilli(), kv.Key.End.UnixMilli())); err != nil {
 					return err
 				}
-				continue
+			} else if !cached {
+				a.ctx.Forward(gone)
 			}
-			gone := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: kv.Key.Start, End: kv.Key.End}, kv.Value).AsTombstone()
-			gone.Timestamp = kv.Key.End
-			a.ctx.Forward(gone)
 		}
 	}
 	sess := processor.Session[K]{Key: r.Key, Start: time.UnixMilli(start), End: time.UnixMilli(end)}
-	if err := a.st.Put(sess, agg); err != nil {
+	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: sess.Start, End: sess.End}, agg)
+	out.Timestamp = sess.End
+	cached, err := a.st.update(sess, agg, false, out)
+	if err != nil || cached {
 		return err
 	}
 	if a.fin != nil {
@@ -377,8 +396,6 @@ func (a *sessionAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 		}
 		return a.emitClosed(r, closeTime)
 	}
-	out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: sess.Start, End: sess.End}, agg)
-	out.Timestamp = sess.End
 	a.ctx.Forward(out)
 	return nil
 }
@@ -417,7 +434,7 @@ func (a *sessionAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 	if err != nil {
 		return fmt.Errorf("session store %q: deserialize key: %w", a.store, err)
 	}
-	for kv, err := range a.st.FindSessions(k, time.UnixMilli(end), time.UnixMilli(start)) {
+	for kv, err := range a.st.SessionStore.FindSessions(k, time.UnixMilli(end), time.UnixMilli(start)) { // no cache with final results
 		if err != nil {
 			return err
 		}
@@ -433,5 +450,3 @@ func (a *sessionAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 	}
 	return nil
 }
-
-func (a *sessionAggregator[K, A]) Close() error { return nil }

@@ -127,10 +127,16 @@ func (w Sliding) check() error {
 // id>-<store>-changelog, retention windows.Retention()) and emits every
 // updated window's aggregate, keyed by key and window [Start, End] (End
 // inclusive, End = Start + time difference): Kafka Streams'
-// groupByKey().windowedBy(SlidingWindows...).aggregate(...).toStream() with
-// caching off. After a key change the records are first repartitioned by
-// key, as in WindowedAggregate. TimeWindowedSerde(key, time difference)
-// writes the keys as Kafka Streams does.
+// groupByKey().windowedBy(SlidingWindows...).aggregate(...).toStream(). The
+// store's record cache (samsa.Config.CacheMaxBytes, on by default; not with
+// EmitFinal) collapses the updates of a key and window between two commits
+// into one, written and emitted at the commit with the latest aggregate
+// and time, as Kafka Streams' caching window store; the windows the
+// aggregation reads to place a record are the cache's over the store's.
+// Topology.WithoutCache emits every update, as Kafka Streams with caching
+// off. After a key change the records are first repartitioned by key, as
+// in WindowedAggregate. TimeWindowedSerde(key, time difference) writes the
+// keys as Kafka Streams does.
 //
 // A record at t is added to every window of its key that holds t; it
 // creates its left window [t-d, t] (from the records of the key before it
@@ -140,7 +146,9 @@ func (w Sliding) check() error {
 // when a later record falls in it and that window does not exist yet. The
 // windows are updated and emitted in Kafka Streams' order: the existing
 // windows by decreasing start, then the created ones (the previous
-// record's right window, the left window, the right window).
+// record's right window, the left window, the right window); with the
+// record cache, at the commit, the windows by their first update since the
+// last commit.
 //
 // As in Kafka Streams (with windows.WithMaxOutOfOrder, the watermark, the
 // stream time less that delay, takes the stream time's place below):
@@ -300,17 +308,27 @@ func (a *slidingAggregator[K, A]) Init(ctx processor.Context[Windowed[K], A]) er
 		if a.fin, err = emitStateOf(ctx, a.store, "sliding aggregation"); err != nil {
 			return err
 		}
+		return nil
 	}
+	// No record cache with final results: an update forwards nothing.
+	st.enableCache(ctx, func(e *cacheEntry[Windowed[K], A]) { a.ctx.Forward(e.rec) })
 	return nil
 }
 
-func (a *slidingAggregator[K, A]) Close() error { return nil }
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (a *slidingAggregator[K, A]) FlushCache() error {
+	if a.st == nil {
+		return nil
+	}
+	return a.st.flushCache()
+}
 
-// slidingWindow is a window found in the store: its start (ms) and
-// aggregate.
-type slidingWindow[A any] struct {
-	start int64
-	val   timestamped[A]
+func (a *slidingAggregator[K, A]) Close() error {
+	if a.st != nil {
+		a.st.closeCache()
+	}
+	return nil
 }
 
 // slidingStep is one thing a record does to a window, done once every
@@ -382,11 +400,11 @@ func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 			continue
 		}
 		applied = true
-		if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
-			return err
-		}
-		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
 		if a.fin != nil {
+			if err := a.st.putTimed(r.Key, s.agg, s.start); err != nil {
+				return err
+			}
+			a.st.maxStart.now = max(a.st.maxStart.now, s.start)
 			if err := a.trackAndEmit(r, s.start, wm-grace); err != nil {
 				return err
 			}
@@ -394,7 +412,14 @@ func (a *slidingAggregator[K, A]) Process(r processor.Record[K, fold[A]]) error 
 		}
 		out := processor.WithKeyValue(r, Windowed[K]{Key: r.Key, Start: time.UnixMilli(s.start), End: time.UnixMilli(end)}, s.agg.agg)
 		out.Timestamp = time.UnixMilli(s.agg.ms)
-		a.ctx.Forward(out)
+		cached, err := a.st.store(r.Key, s.start, s.agg, false, out)
+		if err != nil {
+			return err
+		}
+		a.st.maxStart.now = max(a.st.maxStart.now, s.start)
+		if !cached {
+			a.ctx.Forward(out)
+		}
 	}
 	if late >= 0 && !applied {
 		a.windows.divert(a.ctx, late, late+d, wm)
@@ -435,10 +460,10 @@ func (a *slidingAggregator[K, A]) emitFinal(r processor.Record[K, fold[A]], w du
 }
 
 // fetch returns the windows of key with from <= start <= to (ms), by
-// start, leaving out those Kafka Streams' store no longer returns: the
-// windows that start more than the retention before the highest window
-// start written.
-func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]slidingWindow[A], error) {
+// start, as the record cache and the store hold them, leaving out those
+// Kafka Streams' store no longer returns: the windows that start more than
+// the retention before the highest window start written.
+func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]windowAt[A], error) {
 	if s := a.st.maxStart.now; s >= 0 {
 		from = max(from, s-a.windows.Retention().Milliseconds()+1)
 	}
@@ -446,14 +471,7 @@ func (a *slidingAggregator[K, A]) fetch(key K, from, to int64) ([]slidingWindow[
 	if to < from {
 		return nil, nil
 	}
-	var ws []slidingWindow[A]
-	for w, err := range a.st.inner.Fetch(key, time.UnixMilli(from), time.UnixMilli(to)) {
-		if err != nil {
-			return nil, err
-		}
-		ws = append(ws, slidingWindow[A]{start: w.Start.UnixMilli(), val: w.Value})
-	}
-	return ws, nil
+	return a.st.fetchRange(key, from, to)
 }
 
 // update adds the record to the window starting at start whose aggregate
@@ -576,7 +594,7 @@ func (a *slidingAggregator[K, A]) processEarly(w *slidingRecord[K, A]) error {
 		return err
 	}
 	var (
-		combined     *slidingWindow[A]
+		combined     *windowAt[A]
 		rightAgg     *timestamped[A]
 		rightCreated bool
 		prev         int64

@@ -676,18 +676,7 @@ func (a *windowAggregator[K, A]) next(r processor.Record[K, fold[A]], start, end
 // emit stores a window's update and forwards it (or caches it, with the
 // record cache), or, with final results only, keeps track of a new window.
 func (a *windowAggregator[K, A]) emit(r processor.Record[K, fold[A]], u windowUpdate[A]) error {
-	if c := a.st.cache; c != nil {
-		if cached, err := c.put(r.Key, u.start, u.agg, u.null, a.output(r, u)); err != nil || cached {
-			return err
-		}
-	}
-	var err error
-	if u.null {
-		err = a.st.deleteWindow(r.Key, u.start)
-	} else {
-		err = a.st.putTimed(r.Key, u.agg, u.start)
-	}
-	if err != nil {
+	if cached, err := a.st.store(r.Key, u.start, u.agg, u.null, a.output(r, u)); err != nil || cached {
 		return err
 	}
 	if a.fin != nil {

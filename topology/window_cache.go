@@ -46,6 +46,7 @@ func (s *timestampedWindowStore[K, A]) enableCache(ctx processor.TaskContext, em
 		return s.raw.Put(e.kb, e.vb, time.UnixMilli(e.start)) // nil deletes
 	}
 	if c := newRecordCache(ctx, s.raw.Name(), s.base, write, emit); c != nil {
+		c.windows = map[string]map[string]*cacheEntry[Windowed[K], A]{}
 		s.cache = &windowCache[K, A]{c, s}
 	}
 }
@@ -111,19 +112,75 @@ func (s *timestampedWindowStore[K, A]) bypass(kb []byte, start int64) error {
 	return s.cache.flushKey(windowCacheKey(kb, start))
 }
 
-// FlushCache writes and forwards the updates the store's record cache
-// holds (engine.Flusher).
-func (a *windowAggregator[K, A]) FlushCache() error {
-	if a.st == nil || a.st.cache == nil {
-		return nil
+// store stores the update of k's window starting at start (ms) to v
+// (null: the window is deleted), or caches it, to be forwarded as rec when
+// flushed: cached reports whether it did, and else the caller forwards rec.
+func (s *timestampedWindowStore[K, A]) store(k K, start int64, v timestamped[A], null bool, rec processor.Record[Windowed[K], A]) (cached bool, err error) {
+	if c := s.cache; c != nil {
+		if cached, err := c.put(k, start, v, null, rec); err != nil || cached {
+			return cached, err
+		}
 	}
-	return a.st.cache.flush()
+	if null {
+		return false, s.deleteWindow(k, start)
+	}
+	return false, s.putTimed(k, v, start)
 }
 
-func (a *windowAggregator[K, A]) Close() error {
-	if a.st != nil && a.st.cache != nil {
-		a.st.cache.close()
-		a.st.cache = nil
+// fetchRange returns k's windows with from <= start <= to (ms), by start:
+// the store's, with the cache's updates over them (a cached delete hides
+// the store's window), as Kafka Streams' CachingWindowStore merges its
+// cache and its store in a fetch.
+func (s *timestampedWindowStore[K, A]) fetchRange(k K, from, to int64) ([]windowAt[A], error) {
+	var ws []windowAt[A]
+	for w, err := range s.inner.Fetch(k, time.UnixMilli(from), time.UnixMilli(to)) {
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, windowAt[A]{start: w.Start.UnixMilli(), val: w.Value})
 	}
+	if s.cache == nil || len(s.cache.windows) == 0 {
+		return ws, nil
+	}
+	kb, err := s.serializeKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return overlay(s.cache.recordCache, kb, ws,
+		func(w windowAt[A]) []byte { return windowCacheKey(kb, w.start) },
+		func(e *cacheEntry[Windowed[K], A]) bool { return e.start >= from && e.start <= to },
+		func(e *cacheEntry[Windowed[K], A]) windowAt[A] { return windowAt[A]{start: e.start, val: e.val} },
+		func(w windowAt[A]) (int64, int64) { return w.start, 0 }), nil
+}
+
+// windowAt is a window of a key: its start (ms) and aggregate.
+type windowAt[A any] struct {
+	start int64
+	val   timestamped[A]
+}
+
+// flushCache writes and forwards the updates the store's record cache
+// holds, if it has one.
+func (s *timestampedWindowStore[K, A]) flushCache() error {
+	if s == nil || s.cache == nil {
+		return nil
+	}
+	return s.cache.flush()
+}
+
+// closeCache drops the store's record cache, if it has one.
+func (s *timestampedWindowStore[K, A]) closeCache() {
+	if s != nil && s.cache != nil {
+		s.cache.close()
+		s.cache = nil
+	}
+}
+
+// FlushCache writes and forwards the updates the store's record cache
+// holds (engine.Flusher).
+func (a *windowAggregator[K, A]) FlushCache() error { return a.st.flushCache() }
+
+func (a *windowAggregator[K, A]) Close() error {
+	a.st.closeCache()
 	return nil
 }
