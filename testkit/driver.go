@@ -94,8 +94,9 @@ type Driver struct {
 	state    *changelog.Engine // in memory, as an App's with InMemoryState
 	skipped  int64
 	dead     int64
-	// reasons counts the records dropped by design, by reason.
-	reasons map[string]int64
+	// reasons and dropNodes count the records dropped by design, by
+	// reason and by operator.
+	reasons, dropNodes map[string]int64
 
 	// written holds, per topic written since the last settle, how many
 	// records it had before: an abort drops the records written since.
@@ -749,11 +750,23 @@ func ReadKeyValuesToMap[K comparable, V any](o *Output[K, V]) (map[K]V, error) {
 	return m, err
 }
 
-func (d *Driver) onDrop(reason string) {
+func (d *Driver) onDrop(node, reason string) {
 	if d.reasons == nil {
-		d.reasons = map[string]int64{}
+		d.reasons, d.dropNodes = map[string]int64{}, map[string]int64{}
 	}
 	d.reasons[reason]++
+	d.dropNodes[node]++
+}
+
+// DroppedByNode returns how many records each operator (by its node name,
+// as Describe prints it) dropped by design, as an App's
+// samsa_dropped_records_total counts them (its node label).
+func (d *Driver) DroppedByNode() map[string]int64 {
+	out := make(map[string]int64, len(d.dropNodes))
+	for n, c := range d.dropNodes {
+		out[n] = c
+	}
+	return out
 }
 
 // DroppedByReason returns how many records the operators dropped by

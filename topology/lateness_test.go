@@ -153,3 +153,26 @@ func TestLateRecordsOneReason(t *testing.T) {
 		t.Errorf("sliding: dropped by reason = %v, want 2 under one reason", got)
 	}
 }
+
+// TestLateRecordsCountedPerOperator: two windowed counts of one stream,
+// with no grace and with 20 ms, drop different late records; the drops
+// are counted per operator (node), as the node label of
+// samsa_dropped_records_total.
+func TestLateRecordsCountedPerOperator(t *testing.T) {
+	top := topology.New()
+	in := topology.StreamOf(top, serde.String, serde.String, "in")
+	topology.WindowedCount(in, topology.TumblingWindows(10*ms), "strict", serde.String).Named("strict-count").
+		To("out-strict", topology.TimeWindowedSerde(serde.String, 10*ms), serde.Int64)
+	topology.WindowedCount(in, topology.TumblingWindows(10*ms).WithGrace(20*ms), "lenient", serde.String).Named("lenient-count").
+		To("out-lenient", topology.TimeWindowedSerde(serde.String, 10*ms), serde.Int64)
+	d := aggDriver(t, top, 1)
+	pipeRaw(t, d, "in",
+		"a", "x", 100,
+		"a", "x", 95, // late without grace; on time with 20 ms
+		"a", "x", 50, // late for both
+	)
+	got := d.DroppedByNode()
+	if len(got) != 2 || got["strict-count"] != 2 || got["lenient-count"] != 1 {
+		t.Errorf("dropped by operator = %v, want strict-count 2, lenient-count 1", got)
+	}
+}

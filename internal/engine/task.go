@@ -90,7 +90,7 @@ type Task struct {
 	// The metrics hooks (nil: none), from TaskConfig.
 	processLatency   func(time.Duration)
 	punctuateLatency func(time.Duration)
-	onDrop           func(reason string)
+	onDrop           func(node, reason string)
 }
 
 // LatencySampleEvery is the process-latency sampling period: one record in
@@ -149,9 +149,9 @@ type TaskConfig struct {
 	ProcessLatency func(time.Duration)
 	// PunctuateLatency, if set, receives the time each punctuation took.
 	PunctuateLatency func(time.Duration)
-	// OnDrop, if set, is told the reason of every record an operator
-	// dropped by design (see Dropped).
-	OnDrop func(reason string)
+	// OnDrop, if set, is told the operator (node) and the reason of every
+	// record an operator dropped by design (see Dropped).
+	OnDrop func(node, reason string)
 	// Cache is the record cache budget of the instance, shared by the
 	// cached stores of all its tasks; nil turns caching off.
 	Cache *CacheBudget
@@ -705,7 +705,7 @@ func (t *Task) Dropped() int64 { return t.dropped }
 func (t *Task) drop(node, reason, detail string) {
 	t.dropped++
 	if t.onDrop != nil {
-		t.onDrop(reason)
+		t.onDrop(node, reason)
 	}
 	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
 		return

@@ -407,7 +407,7 @@ func TestMetricsHooks(t *testing.T) {
 			}}
 		})})
 	})
-	dt, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &recorder{}, Stores: NewMemoryStores(), OnDrop: func(r string) { reasons = append(reasons, r) }})
+	dt, err := NewTask(g, subs[0], 0, TaskConfig{AppID: "app", Output: &recorder{}, Stores: NewMemoryStores(), OnDrop: func(node, r string) { reasons = append(reasons, node+": "+r) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +415,7 @@ func TestMetricsHooks(t *testing.T) {
 	dt.Add(rec("a", 1, 0))
 	dt.Add(rec("b", 2, 1))
 	dt.Process(2)
-	if !slices.Equal(reasons, []string{"because a", "because b"}) || dt.Dropped() != 2 {
+	if !slices.Equal(reasons, []string{"p: because a", "p: because b"}) || dt.Dropped() != 2 {
 		t.Errorf("drops %q, Dropped() = %d", reasons, dt.Dropped())
 	}
 }

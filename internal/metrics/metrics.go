@@ -101,8 +101,8 @@ func New(applicationID string, src Sources) *Metrics {
 		punctuate: prometheus.NewHistogramVec(hist("punctuate_latency_seconds",
 			"Time one punctuation took, by task (Kafka Streams' punctuate-latency).", latencyBuckets), []string{"task"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts(opts("dropped_records_total",
-			"Records operators dropped by design (a null key or value reaching an aggregation…), by task and reason (Kafka Streams' dropped-records).")),
-			[]string{"task", "reason"}),
+			"Records operators dropped by design (a null key or value reaching an aggregation, a late record…), by task, operator (node) and reason (Kafka Streams' dropped-records).")),
+			[]string{"task", "node", "reason"}),
 		commits: prometheus.NewCounter(prometheus.CounterOpts(opts("commits_total",
 			"Commits that succeeded (Kafka Streams' commit-total)."))),
 		commitLatency: prometheus.NewHistogram(hist("commit_latency_seconds",
@@ -191,7 +191,7 @@ type Task struct {
 	processed prometheus.Counter
 	latency   prometheus.Observer
 	punctuate prometheus.Observer
-	dropped   map[string]prometheus.Counter
+	dropped   map[droppedKey]prometheus.Counter
 	// streamTime and watermark are the task's time gauges.
 	streamTime, watermark prometheus.Gauge
 }
@@ -203,7 +203,7 @@ func (m *Metrics) Task(id string) *Task {
 		processed:  m.processed.WithLabelValues(id),
 		latency:    m.processLatency.WithLabelValues(id),
 		punctuate:  m.punctuate.WithLabelValues(id),
-		dropped:    map[string]prometheus.Counter{},
+		dropped:    map[droppedKey]prometheus.Counter{},
 		streamTime: m.streamTime.WithLabelValues(id),
 		watermark:  m.watermark.WithLabelValues(id),
 	}
@@ -222,15 +222,20 @@ func (t *Task) ProcessLatency(d time.Duration) { t.latency.Observe(d.Seconds()) 
 // PunctuateLatency observes the time one punctuation took.
 func (t *Task) PunctuateLatency(d time.Duration) { t.punctuate.Observe(d.Seconds()) }
 
-// Dropped counts a record an operator dropped, by reason.
-func (t *Task) Dropped(reason string) {
-	c, ok := t.dropped[reason]
+// Dropped counts a record an operator (node) dropped, by reason.
+func (t *Task) Dropped(node, reason string) {
+	k := droppedKey{node, reason}
+	c, ok := t.dropped[k]
 	if !ok {
-		c = t.m.dropped.WithLabelValues(t.id, reason)
-		t.dropped[reason] = c
+		c = t.m.dropped.WithLabelValues(t.id, node, reason)
+		t.dropped[k] = c
 	}
 	c.Inc()
 }
+
+// droppedKey is a dropped-records series of a task: its operator and
+// reason.
+type droppedKey struct{ node, reason string }
 
 // Close removes the task's series: another instance may own it now.
 func (t *Task) Close() {

@@ -61,10 +61,10 @@ func TestStateAndLag(t *testing.T) {
 		t.Fatalf("%d lag series after ForgetLag", n)
 	}
 	tk := m.Task("1_2")
-	tk.Dropped("null key")
-	tk.Dropped("null key")
+	tk.Dropped("KSTREAM-AGGREGATE-0000000001", "null key")
+	tk.Dropped("KSTREAM-AGGREGATE-0000000001", "null key")
 	m.Restore("1_2", "counts", 10, 5)
-	if v := testutil.ToFloat64(m.dropped.WithLabelValues("1_2", "null key")); v != 2 {
+	if v := testutil.ToFloat64(m.dropped.WithLabelValues("1_2", "KSTREAM-AGGREGATE-0000000001", "null key")); v != 2 {
 		t.Fatalf("dropped = %v", v)
 	}
 	tk.Close()
