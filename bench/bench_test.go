@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -518,5 +519,74 @@ func TestRestoreAndWrittenMarkdown(t *testing.T) {
 	}
 	if strings.Count(md, "| scenario | samsa records/s") != 1 {
 		t.Errorf("markdown has not one summary table header:\n%s", md)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(xs ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range xs {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
+	}
+	var hundred []time.Duration
+	for i := 100; i >= 1; i-- { // unsorted
+		hundred = append(hundred, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		in   []time.Duration
+		p    float64
+		want time.Duration
+	}{
+		{hundred, 50, 50 * time.Millisecond},
+		{hundred, 99, 99 * time.Millisecond},
+		{hundred, 100, 100 * time.Millisecond},
+		{ms(7), 50, 7 * time.Millisecond},
+		{ms(7), 99, 7 * time.Millisecond},
+		{ms(3, 1, 2), 50, 2 * time.Millisecond},
+		{ms(4, 1, 3, 2), 50, 2 * time.Millisecond},
+		{ms(4, 1, 3, 2), 99, 4 * time.Millisecond},
+		{nil, 50, 0},
+	} {
+		if got := percentile(slices.Clone(c.in), c.p); got != c.want {
+			t.Errorf("percentile(%v, %v) = %v, want %v", c.in, c.p, got, c.want)
+		}
+	}
+}
+
+func TestLatencyMarkdown(t *testing.T) {
+	cs := []contender{{ID: "raw", Name: "raw loop"}, {ID: "samsa", Name: "samsa"}, {ID: "streams", Name: "Kafka Streams 4.4.0"}}
+	s := &scenario{ID: "latency-eos", Title: "L", Topology: work.Count, Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond,
+		Input: &input{N: 30000, Keys: 10000}, Latency: 10000, Contenders: cs}
+	sr := scenarioResult{Scenario: s}
+	for i, d := range []time.Duration{1, 3, 2} {
+		sr.Runs = append(sr.Runs,
+			runResult{Contender: "raw", Run: i, Records: 30000, Total: time.Second, LatP50: d * 10 * time.Millisecond, LatP99: d * 100 * time.Millisecond, LatMax: d * time.Second, FedPerSec: 9900, Drain: 200 * time.Millisecond, LatN: 29000},
+			runResult{Contender: "samsa", Run: i, Records: 30000, Total: time.Second, LatP50: 5 * time.Millisecond, LatP99: 60 * time.Millisecond, LatMax: 70 * time.Millisecond, FedPerSec: 10000, Drain: 300 * time.Millisecond, LatN: 29000},
+			// Kafka Streams falls behind.
+			runResult{Contender: "streams", Run: i, Records: 30000, Total: time.Second, LatP50: 2 * time.Second, LatP99: 4 * time.Second, LatMax: 5 * time.Second, FedPerSec: 10000, Drain: 3 * time.Second, LatN: 20000})
+	}
+	ss := summarize(sr)
+	raw, _ := find(ss, "raw")
+	if raw.LatP50 != 20*time.Millisecond || raw.LatP99 != 200*time.Millisecond || raw.LatMax != 3*time.Second {
+		t.Errorf("raw latency p50 %v p99 %v max %v, want 20ms 200ms 3s", raw.LatP50, raw.LatP99, raw.LatMax)
+	}
+	md := report{Runs: 3, Scenarios: []scenarioResult{sr}}.markdown("")
+	for _, want := range []string{
+		"| latency | raw loop: p50 / p99 ms | samsa: p50 / p99 ms | Kafka Streams: p50 / p99 ms |",
+		"| L | 20 / 200 | 5.0 / 60 | 2,000 / 4,000 (*not kept up*) |",
+		"| raw loop | 3 | 20 | 200 | 3,000 | 29,000 | 9,900 | 0.20 s | yes |",
+		"| samsa | 3 | 5.0 | 60 | 70 | 29,000 | 10,000 | 0.30 s | yes |",
+		"| Kafka Streams 4.4.0 | 3 | 2,000 | 4,000 | 5,000 | 20,000 | 10,000 | 3.00 s | *not kept up* |",
+		"exactly-once (100 ms commits) over 30,000 records of 10,000 keys",
+		"waiting for the commit",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| scenario | samsa records/s") {
+		t.Errorf("a latency scenario in the throughput summary:\n%s", md)
 	}
 }

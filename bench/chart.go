@@ -22,10 +22,14 @@ func writeChart(path string, sr scenarioResult) error {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s (%s records)", sr.Scenario.Title, thousands(float64(sr.Scenario.Input.N)))
 	p.Y.Label.Text = "input records/s (median)"
-	restore := sr.Scenario.Restore
+	restore, latency := sr.Scenario.Restore, sr.Scenario.Latency > 0
 	if restore {
 		p.Title.Text = sr.Scenario.Title
 		p.Y.Label.Text = "seconds after the restart (median)"
+	}
+	if latency {
+		p.Title.Text = sr.Scenario.Title
+		p.Y.Label.Text = "end-to-end latency, ms (median of runs)"
 	}
 	p.Y.Min = 0
 	p.Y.Tick.Marker = thousandsTicks{}
@@ -38,6 +42,9 @@ func writeChart(path string, sr scenarioResult) error {
 		vals := plotter.Values{s.PerSec, s.PerSecFromFirst}
 		if restore {
 			vals = plotter.Values{s.Restore.Seconds(), s.First.Seconds()}
+		}
+		if latency {
+			vals = plotter.Values{ms(s.LatP50), ms(s.LatP99)}
 		}
 		bars, err := plotter.NewBarChart(vals, w)
 		if err != nil {
@@ -57,6 +64,10 @@ func writeChart(path string, sr scenarioResult) error {
 	if restore {
 		p.Y.Tick.Marker = plot.DefaultTicks{}
 		p.NominalX("restored", "first output")
+	}
+	if latency {
+		p.Y.Tick.Marker = plot.DefaultTicks{}
+		p.NominalX("p50", "p99")
 	}
 	if err := p.Save(8*vg.Inch, 4*vg.Inch, path); err != nil {
 		return fmt.Errorf("chart %s: %w", path, err)

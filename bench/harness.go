@@ -94,6 +94,12 @@ type scenario struct {
 	// Session is the contenders' group session timeout (0: their
 	// defaults).
 	Session time.Duration `json:",omitempty"`
+	// Latency: each run counts a fresh input of Input.N records over
+	// Input.Keys keys, latencyWarm of them loaded before the start, the
+	// rest fed at Latency records/s from the first output, each stamped
+	// with its produce time; the reader records now − timestamp of every
+	// output record of the fed ones.
+	Latency int `json:",omitempty"`
 	// Skip are the contenders that do not run the scenario.
 	Skip       []string `json:",omitempty"`
 	Contenders []contender
@@ -129,6 +135,15 @@ type runResult struct {
 	Stop     time.Duration `json:",omitempty"`
 	Restore  time.Duration `json:",omitempty"`
 	Restored int64         `json:",omitempty"`
+	// Latency scenarios: the percentiles of now − timestamp of the output
+	// records of the fed input (LatN of them), the feed rate achieved and
+	// the time from the last record fed to the complete output.
+	LatP50    time.Duration `json:",omitempty"`
+	LatP99    time.Duration `json:",omitempty"`
+	LatMax    time.Duration `json:",omitempty"`
+	LatN      int           `json:",omitempty"`
+	FedPerSec float64       `json:",omitempty"`
+	Drain     time.Duration `json:",omitempty"`
 }
 
 // written is the records written: output, changelog and repartition.
@@ -201,7 +216,8 @@ func (h *harness) setup(ctx context.Context) error {
 	joined := &input{Name: "join", N: 1_000_000, Keys: 100_000}
 	restore := &input{Name: "restore", N: 1_000_000, Keys: 1_000_000} // one per run
 	restoreKeys := 10_000
-	crash := &input{Name: "crash", N: 1_000_000, Keys: 100_000} // one per run
+	crash := &input{Name: "crash", N: 1_000_000, Keys: 100_000}  // one per run
+	latency := &input{Name: "latency", N: 200_000, Keys: 10_000} // one per run
 	if h.opts.quick {
 		stateless = &input{Name: "stateless", N: 100_000, Keys: 10_000}
 		count = &input{Name: "count", N: 100_000, Keys: 10_000}
@@ -211,6 +227,7 @@ func (h *harness) setup(ctx context.Context) error {
 		restore = &input{Name: "restore", N: 100_000, Keys: 100_000}
 		restoreKeys = 1_000
 		crash = &input{Name: "crash", N: 100_000, Keys: 10_000}
+		latency = &input{Name: "latency", N: 30_000, Keys: 10_000}
 	}
 	table.N = tableSize(table.Keys)
 	h.inputs = []*input{stateless, count, windowed, table, joined}
@@ -255,6 +272,10 @@ func (h *harness) setup(ctx context.Context) error {
 		{ID: "eos-crash", Title: fmt.Sprintf("Restart of an exactly-once count (%s keys) killed at 60%% of its input", thousands(float64(crash.Keys))), Topology: work.Count,
 			Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond, Input: crash, Restore: true, Crash: 0.6,
 			Session: crashSession, Skip: []string{"raw"}},
+		{ID: "latency-alos", Title: fmt.Sprintf("End-to-end latency of a count per key at %s records/s, at-least-once, 100 ms commits", thousands(latencyRate)), Topology: work.Count,
+			Guarantee: work.AtLeastOnce, Commit: 100 * time.Millisecond, Input: latency, Latency: latencyRate},
+		{ID: "latency-eos", Title: fmt.Sprintf("End-to-end latency of a count per key at %s records/s, exactly-once, 100 ms commits", thousands(latencyRate)), Topology: work.Count,
+			Guarantee: work.ExactlyOnce, Commit: 100 * time.Millisecond, Input: latency, Latency: latencyRate},
 	}
 	if h.opts.quick && h.opts.only == "" {
 		// The 30 s at-least-once count mostly measures Kafka Streams'
@@ -319,7 +340,7 @@ func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 	for _, s := range h.scenarios {
 		// The table first: its records are older than the stream's.
 		for _, in := range []*input{s.Table, s.Input} {
-			if in != nil && in.Topic == "" && !s.Restore {
+			if in != nil && in.Topic == "" && !s.Restore && s.Latency == 0 {
 				if err := h.preload(ctx, in); err != nil {
 					return nil, err
 				}
@@ -333,6 +354,9 @@ func (h *harness) runAll(ctx context.Context) ([]scenarioResult, error) {
 				run1 := h.runOnce
 				if s.Restore {
 					run1 = h.runRestore
+				}
+				if s.Latency > 0 {
+					run1 = h.runLatency
 				}
 				r, err := run1(ctx, s, c, run)
 				if err != nil {
@@ -390,16 +414,18 @@ func (h *harness) preload(ctx context.Context, in *input) error {
 	return nil
 }
 
-// feedResult is where feed stopped: the next record to produce.
+// feedResult is where feed stopped: the next record to produce, and when
+// the feed began and ended.
 type feedResult struct {
-	next int
-	err  error
+	next       int
+	err        error
+	start, end time.Time
 }
 
-// feed produces the records from… of in, crashChunk every 50 ms from when
+// feed produces the records from… of in, chunk every 50 ms from when
 // begin is closed, until in.N or until stop is closed (never within a
 // chunk).
-func (h *harness) feed(ctx context.Context, in *input, from int, begin, stop <-chan struct{}) feedResult {
+func (h *harness) feed(ctx context.Context, in *input, from, chunk int, begin, stop <-chan struct{}) (fr feedResult) {
 	select {
 	case <-begin:
 	case <-stop:
@@ -407,21 +433,23 @@ func (h *harness) feed(ctx context.Context, in *input, from int, begin, stop <-c
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	fr.start = time.Now()
+	defer func() { fr.end = time.Now() }()
 	for from < in.N {
 		select {
 		case <-stop:
-			return feedResult{next: from}
+			return feedResult{next: from, start: fr.start}
 		case <-ctx.Done():
-			return feedResult{next: from, err: ctx.Err()}
+			return feedResult{next: from, err: ctx.Err(), start: fr.start}
 		case <-tick.C:
 		}
-		to := min(from+crashChunk, in.N)
+		to := min(from+chunk, in.N)
 		if err := h.produceRange(ctx, in, from, to); err != nil {
-			return feedResult{next: from, err: err}
+			return feedResult{next: from, err: err, start: fr.start}
 		}
 		from = to
 	}
-	return feedResult{next: from}
+	return feedResult{next: from, start: fr.start}
 }
 
 // produceRange produces the records from…to-1 of in to in.Topic (a
@@ -573,7 +601,7 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 		begin := make(chan struct{})
 		chk = &untilChecker{countChecker: newCountChecker(s.Input.N, s.Input.Keys), atLeast: int64(s.Crash * float64(s.Input.N)), begin: begin}
 		fed = make(chan feedResult, 1)
-		go func() { fed <- h.feed(ctx, more, in.N, begin, stopFeed) }()
+		go func() { fed <- h.feed(ctx, more, in.N, crashChunk, begin, stopFeed) }()
 	}
 	first, _, err := h.runProcess(ctx, s, c, rs, chk, filepath.Join(h.tmp, app+"-1.log"), phase{kill: s.Crash > 0})
 	close(stopFeed)
@@ -693,6 +721,9 @@ type phase struct {
 	// the start: the output topic exists already, and the first output is
 	// the first record at or past those offsets.
 	newFrom map[int32]int64
+	// onRecord, when set, is called with every output record read and
+	// the time its fetch returned.
+	onRecord func(r *kgo.Record, now time.Time)
 }
 
 // runProcess starts contender c with rs and reads rs.Out (created here
@@ -762,6 +793,9 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 			}
 			res.Output++
 			lastProgress = now
+			if ph.onRecord != nil {
+				ph.onRecord(r, now)
+			}
 			cerr = chk.add(r.Key, r.Value)
 		}
 		if cerr != nil {

@@ -101,7 +101,13 @@ type summary struct {
 	Phase1Changelog float64
 	Phase1Committed float64
 	Phase1Input     float64
-	recordsIn       int
+	// Latency scenarios: the medians of the runs' p50 and p99, the
+	// highest of their maxima, the medians of the feed rate achieved and
+	// of the time from the last record fed to the complete output.
+	LatP50, LatP99, LatMax time.Duration
+	FedPerSec, LatN        float64
+	Drain                  time.Duration
+	recordsIn              int
 }
 
 // summarize returns the medians of each contender of sr, in the
@@ -110,6 +116,7 @@ func summarize(sr scenarioResult) []summary {
 	var out []summary
 	for _, c := range sr.Scenario.Contenders {
 		s := summary{Contender: c.ID, Name: c.Name, MinPerSec: math.Inf(1), MaxPerSec: math.Inf(-1)}
+		var lp50, lp99, fedps, drain, latn []float64
 		var ps, pf, first, cpu, rss, outN, cl, rp, st, sf, tot, rest, restd, p1, p1cl, p1c, p1in []float64
 		for _, r := range sr.Runs {
 			if r.Contender != c.ID {
@@ -140,6 +147,12 @@ func summarize(sr scenarioResult) []summary {
 				}
 				p1 = append(p1, counted/r.Phase1.Seconds())
 			}
+			lp50 = append(lp50, float64(r.LatP50))
+			lp99 = append(lp99, float64(r.LatP99))
+			fedps = append(fedps, r.FedPerSec)
+			latn = append(latn, float64(r.LatN))
+			drain = append(drain, float64(r.Drain))
+			s.LatMax = max(s.LatMax, r.LatMax)
 			s.MinPerSec = math.Min(s.MinPerSec, r.perSec())
 			s.MaxPerSec = math.Max(s.MaxPerSec, r.perSec())
 		}
@@ -157,6 +170,8 @@ func summarize(sr scenarioResult) []summary {
 		s.Restored, s.Phase1PerSec, s.Phase1Changelog = median(restd), median(p1), median(p1cl)
 		s.Phase1Committed, s.Phase1Input = median(p1c), median(p1in)
 		s.CPUPerMillion = s.CPU / float64(s.recordsIn) * 1e6
+		s.LatP50, s.LatP99 = time.Duration(median(lp50)), time.Duration(median(lp99))
+		s.FedPerSec, s.Drain, s.LatN = median(fedps), time.Duration(median(drain)), median(latn)
 		out = append(out, s)
 	}
 	return out
@@ -206,13 +221,19 @@ func (r report) markdown(charts string) string {
 	p("goka: not measured (`github.com/lovoo/goka` is not available from the Go module proxy this machine uses).\n\n")
 
 	p("### Summary\n\n")
-	var restores []scenarioResult
-	for i, sr := range r.Scenarios {
+	var restores, latencies []scenarioResult
+	header := false
+	for _, sr := range r.Scenarios {
 		if sr.Scenario.Restore {
 			restores = append(restores, sr)
 			continue
 		}
-		if len(restores) == i {
+		if sr.Scenario.Latency > 0 {
+			latencies = append(latencies, sr)
+			continue
+		}
+		if !header {
+			header = true
 			p("| scenario | samsa records/s | samsa / raw loop | samsa / Kafka Streams | first output: raw / samsa / Streams | records written per input record: samsa / Streams |\n|---|---|---|---|---|---|\n")
 		}
 		ss := summarize(sr)
@@ -232,7 +253,7 @@ func (r report) markdown(charts string) string {
 		p("| %s | %s | %s | %s | %s / %s / %s | %s / %s |\n", sr.Scenario.Title, thousands(sPS), fmtRatio(ratio(sPS, rPS)), fmtRatio(ratio(sPS, kPS)),
 			fmtFirst(raw, okR), fmtFirst(sa, okS), fmtFirst(ks, okK), fmtPerInput(sa, okS), fmtPerInput(ks, okK))
 	}
-	if len(restores) < len(r.Scenarios) {
+	if header {
 		p("\nRatios are of the medians of records/s from start. \"First output\" is the time from the process' start to its first output record on a fresh application (median).\n")
 	}
 	if len(restores) > 0 {
@@ -244,13 +265,26 @@ func (r report) markdown(charts string) string {
 			p("| %s | %s / %s | %s / %s |\n", sr.Scenario.Title, fmtRestore(sa, okS), fmtFirst(sa, okS), fmtRestore(ks, okK), fmtFirst(ks, okK))
 		}
 	}
+	if len(latencies) > 0 {
+		p("\n| latency | raw loop: p50 / p99 ms | samsa: p50 / p99 ms | Kafka Streams: p50 / p99 ms |\n|---|---|---|---|\n")
+		for _, sr := range latencies {
+			ss := summarize(sr)
+			raw, okR := find(ss, "raw")
+			sa, okS := find(ss, "samsa")
+			ks, okK := find(ss, "streams")
+			p("| %s | %s | %s | %s |\n", sr.Scenario.Title, fmtLatency(raw, okR, sr.Scenario), fmtLatency(sa, okS, sr.Scenario), fmtLatency(ks, okK, sr.Scenario))
+		}
+	}
 
 	for _, sr := range r.Scenarios {
 		s := sr.Scenario
 		p("\n### %s\n\n", s.Title)
-		if s.Restore {
+		switch {
+		case s.Restore:
 			restoreSection(p, sr)
-		} else {
+		case s.Latency > 0:
+			latencySection(p, sr)
+		default:
 			p("%s records, %s keys", thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)))
 			switch {
 			case s.Table != nil:
@@ -302,6 +336,70 @@ func restoreSection(p func(string, ...any), sr scenarioResult) {
 		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f | %s |\n", c.Name, c.Runs, thousands(c.Phase1PerSec), fmtOf(c.Phase1Committed, c.Phase1Input), fmtCount(c.Phase1Changelog), thousands(c.Restored),
 			fmtDur(c.Restore), fmtDur(c.First), fmtDur(c.Total), c.CPU, c.RSS, fmtState(c))
 	}
+}
+
+// latencySection writes the table of a latency scenario.
+func latencySection(p func(string, ...any), sr scenarioResult) {
+	s := sr.Scenario
+	p("A count per key under %s (%d ms commits) over %s records of %s keys: %s of them loaded before the start, the rest fed at %s records/s (%s every 50 ms) from the contender's first output, each record's timestamp its produce time. ",
+		guaranteeName(s.Guarantee), s.Commit.Milliseconds(), thousands(float64(s.Input.N)), thousands(float64(s.Input.Keys)), thousands(latencyWarm), thousands(float64(s.Latency)), thousands(float64(s.Latency/20)))
+	p("Every contender's count output keeps the timestamp of the input record counted (the raw loop sets it, as samsa and Kafka Streams do), so the latency of an output record is the time its `read_committed` fetch returned to the harness minus that timestamp: ")
+	p("the harness' producer batching (5 ms linger), the contender's fetch, count and produce, its commit, and the output fetch; only the output of fed records is measured. ")
+	p("p50 and p99 are the medians of the runs' percentiles (nearest rank), max the highest of all runs. ")
+	p("Under exactly-once an output record is readable only once its transaction commits, so the latency includes waiting for the commit (up to the commit interval); Kafka Streams' record cache also holds a count until the next commit (or until the cache is full), under either guarantee. ")
+	p("Fed records/s is the rate the harness achieved; after the last fed is the time from the last record fed to the complete output: a contender that keeps up with the feed finishes within about a commit interval and a fetch, one that does not shows a longer time here and a latency growing with the run (marked *not kept up*: achieved feed below 95%% of the rate, or more than 1 s after the last record fed). ")
+	p("Output check: every key's final count is the input's, none above. `cd bench && go run . -scenarios %s`\n\n", s.ID)
+	p("| contender | runs | p50 ms | p99 ms | max ms | output records measured | fed records/s | complete after the last fed | kept up | CPU s | peak RSS MB |\n")
+	p("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range summarize(sr) {
+		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %.1f | %.0f |\n", c.Name, c.Runs, fmtMS(c.LatP50), fmtMS(c.LatP99), fmtMS(c.LatMax),
+			thousands(c.LatN), thousands(c.FedPerSec), fmtDur(c.Drain), keptUp(c, s), c.CPU, c.RSS)
+	}
+}
+
+// guaranteeName is how the text names a work guarantee.
+func guaranteeName(g string) string {
+	if g == work.ExactlyOnce {
+		return "exactly-once"
+	}
+	return "at-least-once"
+}
+
+// keptUp says whether contender c sustained scenario s's feed: the feed
+// rate achieved at least 95% of s.Latency and the output complete within
+// 1 s of the last record fed.
+func keptUp(c summary, s *scenario) string {
+	if c.FedPerSec >= 0.95*float64(s.Latency) && c.Drain <= time.Second {
+		return "yes"
+	}
+	return "*not kept up*"
+}
+
+// fmtLatency formats "p50 / p99" in ms, marked when the contender did not
+// keep up; "–" for none.
+func fmtLatency(c summary, ok bool, s *scenario) string {
+	if !ok {
+		return "–"
+	}
+	out := fmtMS(c.LatP50) + " / " + fmtMS(c.LatP99)
+	if keptUp(c, s) != "yes" {
+		out += " (*not kept up*)"
+	}
+	return out
+}
+
+// ms is d in milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// fmtMS formats d in milliseconds, "–" for none.
+func fmtMS(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	if d < 10*time.Millisecond {
+		return fmt.Sprintf("%.1f", ms(d))
+	}
+	return thousands(ms(d))
 }
 
 // fmtCount formats a count, "–" for none (figures of results written
