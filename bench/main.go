@@ -40,7 +40,7 @@
 //     10,000 records/s from the first output, each with its produce time
 //     as timestamp, which every contender's count output keeps; the
 //     read_committed reader records now − timestamp of each output record
-//     of the fed input: p50 and p99 (medians of runs) and max, the feed
+//     of the records fed from 1 s after the feed's start: p50 and p99 (medians of runs) and max, the feed
 //     rate achieved and the time from the last record fed to the complete
 //     output (a contender not keeping up is marked so); checked as a
 //     count. Under exactly-once the latency includes waiting for the
