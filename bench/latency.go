@@ -19,8 +19,7 @@ const (
 	latencyWarm = 1_000
 	// latencySettle: the output of records fed in the feed's first second
 	// is not measured (the contender settling from its start on a few
-	// records to the steady feed: the first quick runs showed p99s of
-	// 0.5–0.9 s made of those records alone).
+	// records to the steady feed).
 	latencySettle = time.Second
 )
 
@@ -70,15 +69,18 @@ func (h *harness) runLatency(ctx context.Context, s *scenario, c contender, run 
 	fed := make(chan feedResult, 1)
 	go func() { fed <- h.feed(ctx, more, latencyWarm, max(s.Latency/20, 1), begin, stop) }()
 	var from time.Time // the feed's start: fed records' timestamps are at or after it
-	var lats []time.Duration
+	var lats, settling []time.Duration
 	ph := phase{onRecord: func(r *kgo.Record, now time.Time) {
 		if from.IsZero() {
 			from = time.Now()
 			close(begin)
 			return
 		}
-		if !r.Timestamp.Before(from.Add(latencySettle)) {
+		switch {
+		case !r.Timestamp.Before(from.Add(latencySettle)):
 			lats = append(lats, now.Sub(r.Timestamp))
+		case !r.Timestamp.Before(from):
+			settling = append(settling, now.Sub(r.Timestamp))
 		}
 	}}
 	res, start, err := h.runProcess(ctx, s, c, rs, newCountChecker(s.Input.N, s.Input.Keys), filepath.Join(h.tmp, app+".log"), ph)
@@ -104,7 +106,7 @@ func (h *harness) runLatency(ctx context.Context, s *scenario, c contender, run 
 	}
 	res.Drain = start.Add(res.Total).Sub(f.end)
 	h.log.Info("latency", "scenario", s.ID, "contender", c.ID, "p50", res.LatP50, "p99", res.LatP99, "max", res.LatMax,
-		"measured", res.LatN, "fed_per_s", int(res.FedPerSec), "drain", res.Drain.Round(time.Millisecond))
+		"measured", res.LatN, "first_second_p99", percentile(settling, 99), "first_second_max", percentile(settling, 100), "fed_per_s", int(res.FedPerSec), "drain", res.Drain.Round(time.Millisecond))
 	err = h.measureTopics(ctx, app, &res)
 	return res, err
 }
