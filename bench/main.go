@@ -44,8 +44,8 @@
 //     rate achieved and the time from the last record fed to the complete
 //     output (a contender not keeping up is marked so); checked as a
 //     count. Under exactly-once the latency includes waiting for the
-//     transaction's commit, and Kafka Streams' record cache holds counts
-//     until a commit.
+//     transaction's commit, and samsa's and Kafka Streams' record caches
+//     hold counts until a commit.
 //
 // The raw loop's counts are Go maps (no changelog, no repartition), its
 // join a Go map of the table; it has nothing to restore.
