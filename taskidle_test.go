@@ -20,6 +20,30 @@ import (
 	"github.com/samsa-streams/samsa/topology"
 )
 
+// tableJoinAfterOrders makes a table topic of 200 names and an orders
+// topic of 200 orders produced after them (both named after prefix), and
+// the join of the orders with the table to the topic out.
+func tableJoinAfterOrders(t *testing.T, c *testkit.Cluster, prefix string) (top *topology.Topology, table, orders, out string) {
+	t.Helper()
+	table, orders, out = c.Topic(t, prefix+"-table", 1), c.Topic(t, prefix+"-orders", 1), c.Topic(t, prefix+"-joined", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, side := range []struct{ topic, value string }{{table, "name"}, {orders, "order"}} {
+		var recs []*kgo.Record
+		for i := range 200 {
+			recs = append(recs, &kgo.Record{Topic: side.topic, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "%s-%03d", side.value, i)})
+		}
+		if err := c.Produce(ctx, false, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	top = topology.New()
+	os := topology.StreamOf(top, serde.String, serde.String, orders)
+	ts := topology.TableOf(top, table, "names", serde.String, serde.String)
+	topology.Join(os, ts, func(_ string, o, name string) string { return o + "@" + name }).To(out, serde.String, serde.String)
+	return top, table, orders, out
+}
+
 // TestMaxTaskIdleWaitsForTheTable runs a stream–table join whose table
 // topic (200 records) is fetched 2s late, after 200 orders that were
 // produced after the table. With MaxTaskIdle 0 (default) the task waits
@@ -29,27 +53,7 @@ import (
 func TestMaxTaskIdleWaitsForTheTable(t *testing.T) {
 	c := testkit.RealCluster(t)
 	run := func(t *testing.T, maxIdle time.Duration) int {
-		table, orders, out := c.Topic(t, "idle-table", 1), c.Topic(t, "idle-orders", 1), c.Topic(t, "idle-joined", 1)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		var recs []*kgo.Record
-		for i := range 200 {
-			recs = append(recs, &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "name-%03d", i)})
-		}
-		if err := c.Produce(ctx, false, recs...); err != nil {
-			t.Fatal(err)
-		}
-		recs = recs[:0]
-		for i := range 200 {
-			recs = append(recs, &kgo.Record{Topic: orders, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "order-%03d", i)})
-		}
-		if err := c.Produce(ctx, false, recs...); err != nil {
-			t.Fatal(err)
-		}
-		top := topology.New()
-		os := topology.StreamOf(top, serde.String, serde.String, orders)
-		ts := topology.TableOf(top, table, "names", serde.String, serde.String)
-		topology.Join(os, ts, func(_ string, o, name string) string { return o + "@" + name }).To(out, serde.String, serde.String)
+		top, table, _, out := tableJoinAfterOrders(t, c, "idle")
 		// The table's first fetch comes 2s after the task starts.
 		defer runtime.DelayFetchForTest(table, 2*time.Second)()
 		appID := testkit.UniqueName("idle-app")
@@ -245,27 +249,9 @@ func TestMaxTaskIdleTransactionalTableIsCaughtUp(t *testing.T) {
 // and every order is joined once in the end.
 func TestExactlyOnceCommitsNoOffsetPastAHeldRecord(t *testing.T) {
 	c := testkit.RealCluster(t)
-	table, orders, out := c.Topic(t, "held-table", 1), c.Topic(t, "held-orders", 1), c.Topic(t, "held-joined", 1)
+	top, table, orders, out := tableJoinAfterOrders(t, c, "held")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var recs []*kgo.Record
-	for i := range 200 {
-		recs = append(recs, &kgo.Record{Topic: table, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "name-%03d", i)})
-	}
-	if err := c.Produce(ctx, false, recs...); err != nil {
-		t.Fatal(err)
-	}
-	recs = recs[:0]
-	for i := range 200 {
-		recs = append(recs, &kgo.Record{Topic: orders, Key: fmt.Appendf(nil, "k%03d", i), Value: fmt.Appendf(nil, "order-%03d", i)})
-	}
-	if err := c.Produce(ctx, false, recs...); err != nil {
-		t.Fatal(err)
-	}
-	top := topology.New()
-	os := topology.StreamOf(top, serde.String, serde.String, orders)
-	ts := topology.TableOf(top, table, "names", serde.String, serde.String)
-	topology.Join(os, ts, func(_ string, o, name string) string { return o + "@" + name }).To(out, serde.String, serde.String)
 	const delay = 3 * time.Second
 	defer runtime.DelayFetchForTest(table, delay)()
 	appID := testkit.UniqueName("held-app")

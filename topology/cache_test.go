@@ -3,6 +3,7 @@ package topology_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,39 @@ func countTopology(seen func(k string, n int64), uncached bool) *topology.Topolo
 
 // countOutputs are the handles that readCounts reads "out" with.
 var countOutputs = map[*testkit.Driver]*testkit.Output[string, int64]{}
+
+// randomInputs returns n records' keys (5 of them) and times (ms): rising
+// from 100 by 0 to step-1, each up to 30 earlier (out of order), from a
+// seeded generator.
+func randomInputs(seed1, seed2 uint64, n int, step int64) (keys []string, times []int64) {
+	rng := rand.New(rand.NewPCG(seed1, seed2))
+	now := int64(100)
+	for range n {
+		now += rng.Int64N(step)
+		times = append(times, max(0, now-rng.Int64N(31)))
+		keys = append(keys, fmt.Sprintf("k%d", rng.IntN(5)))
+	}
+	return keys, times
+}
+
+// pipeCommitting pipes records of keys and times (ms) into the topic "in"
+// of d, which commits by hand, committing every commitEvery records and
+// calling committed after each commit.
+func pipeCommitting(t *testing.T, d *testkit.Driver, keys []string, times []int64, commitEvery int, committed func()) {
+	t.Helper()
+	in := testkit.InputTopic(d, "in", serde.String, serde.String)
+	for i := range keys {
+		if err := in.PipeAt(keys[i], "v", time.UnixMilli(times[i])); err != nil {
+			t.Fatal(err)
+		}
+		if (i+1)%commitEvery == 0 {
+			if err := d.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			committed()
+		}
+	}
+}
 
 func cacheDriver(t *testing.T, top *topology.Topology, cfg testkit.DriverConfig) *testkit.Driver {
 	t.Helper()

@@ -3,7 +3,6 @@ package topology_test
 import (
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -34,23 +33,8 @@ func slidingCacheRun(t *testing.T, uncached bool, cfg testkit.DriverConfig, n, c
 	}
 	cfg.ManualCommit = true
 	d := cacheDriver(t, top, cfg)
-	in := testkit.InputTopic(d, "in", serde.String, serde.String)
-	rng := rand.New(rand.NewPCG(1, 2))
-	now := int64(100)
-	for i := range n {
-		now += rng.Int64N(6)
-		ts := max(0, now-rng.Int64N(31))
-		if err := in.PipeAt(fmt.Sprintf("k%d", rng.IntN(5)), "v", time.UnixMilli(ts)); err != nil {
-			t.Fatal(err)
-		}
-		if (i+1)%commitEvery == 0 {
-			if err := d.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			perCommit = append(perCommit, outs)
-			outs = nil
-		}
-	}
+	keys, times := randomInputs(1, 2, n, 6)
+	pipeCommitting(t, d, keys, times, commitEvery, func() { perCommit, outs = append(perCommit, outs), nil })
 	return append(perCommit, outs), d.ChangelogRecords("scounts")
 }
 

@@ -85,20 +85,9 @@ func windowRun(t *testing.T, w topology.Windows, uncached bool, cfg testkit.Driv
 	t.Helper()
 	cfg.ManualCommit = true
 	d := cacheDriver(t, windowCountTopology(w, nil, uncached), cfg)
-	in := testkit.InputTopic(d, "in", serde.String, serde.String)
 	out := testkit.OutputTopic(d, "out", topology.TimeWindowedSerde(serde.String, w.Size()), serde.Int64)
 	keys, times := windowInputs()
-	for i := range keys {
-		if err := in.PipeAt(keys[i], "v", time.UnixMilli(times[i])); err != nil {
-			t.Fatal(err)
-		}
-		if (i+1)%commitEvery == 0 {
-			if err := d.Commit(); err != nil {
-				t.Fatal(err)
-			}
-			perCommit = append(perCommit, readWindowCounts(t, out))
-		}
-	}
+	pipeCommitting(t, d, keys, times, commitEvery, func() { perCommit = append(perCommit, readWindowCounts(t, out)) })
 	return perCommit, d.ChangelogRecords("wcounts")
 }
 
