@@ -43,7 +43,7 @@ func benchTaskWith(b *testing.B, top *topology.Topology, withMetrics bool) {
 	}
 	plan := compiled.(*engine.Plan)
 	out := &discard{}
-	cfg := engine.TaskConfig{AppID: "bench", Output: out, Stores: engine.NewMemoryStores()}
+	cfg := engine.TaskConfig{AppID: "bench", Output: out} // a stateless topology: no stores
 	var tm *metrics.Task
 	if withMetrics {
 		tm = metrics.New("bench", metrics.Sources{}).Task("0_0")

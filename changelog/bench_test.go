@@ -124,7 +124,7 @@ func BenchmarkRange(b *testing.B) {
 // holds up to 10,000 writes that every Fetch merges).
 func BenchmarkWindowDedup(b *testing.B) {
 	benchEngines(b, func(b *testing.B, _ *Engine, s *Store) {
-		ws := stores.NewWindowStore(s, serde.String, serde.Int64, time.Minute, 3)
+		ws := stores.WrapWindowStore(s.Windows(time.Minute, 3), serde.String, serde.Int64)
 		rnd := rand.New(rand.NewPCG(7, 8))
 		b.ReportAllocs()
 		b.ResetTimer()

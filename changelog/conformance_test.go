@@ -359,8 +359,8 @@ func testAbort(t *testing.T, mk newEngine) {
 	_ = s.Put([]byte("c"), []byte("2"))
 	_ = s.DropRange([]byte("a"), []byte("b"))
 	s.AckOffset(20)
-	var events []stores.StoreEvent
-	stores.OnStoreEvent(s, func(ev stores.StoreEvent) { events = append(events, ev) })
+	var events []engine.StoreEvent
+	engine.OnStoreEvent(s, func(ev engine.StoreEvent) { events = append(events, ev) })
 	s.Abort()
 	if got := all(t, s); got != "a=1,b=1" {
 		t.Fatalf("after abort = %s", got)
@@ -376,7 +376,7 @@ func testAbort(t *testing.T, mk newEngine) {
 	if err := s.Restore(nil, 11); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(events, []stores.StoreEvent{stores.StoreAborted, stores.StoreCommitted, stores.StoreRestored}) {
+	if !slices.Equal(events, []engine.StoreEvent{engine.StoreAborted, engine.StoreCommitted, engine.StoreRestored}) {
 		t.Fatalf("OnStoreEvent saw %v", events)
 	}
 }

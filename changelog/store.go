@@ -40,19 +40,18 @@ import (
 	"sync"
 
 	"github.com/samsa-streams/samsa/internal/engine"
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 )
 
 // ErrClosed is returned by operations on a closed store or engine.
 var ErrClosed = errors.New("changelog: store closed")
 
-// Interfaces a Store implements for the runtime and the window and session
-// stores of package internal/stores.
+// Interfaces a Store and its layouts implement for the engine.
 var (
-	_ engine.RawStore      = (*Store)(nil)
-	_ stores.RangeDropper  = (*Store)(nil)
-	_ stores.Transactional = (*Store)(nil)
+	_ engine.RawStore          = (*Store)(nil)
+	_ engine.Transactional     = (*Store)(nil)
+	_ engine.BytesWindowStore  = (*Windows)(nil)
+	_ engine.BytesSessionStore = (*Sessions)(nil)
 )
 
 // keyRange is [lo, hi).
@@ -130,7 +129,7 @@ type Store struct {
 	drops    []keyRange
 	bufBytes int
 	closed   bool
-	hooks    [3][]func() // by stores.StoreEvent
+	hooks    [3][]func() // by engine.StoreEvent
 
 	// OnWrite, if set, is called for every Put and Delete (value nil), in
 	// order, so that the runtime can append the write to the store's
@@ -360,21 +359,21 @@ func (s *Store) PendingBytes() int { return s.bufBytes }
 
 // OnCommit registers fn, called after every successful Commit, for
 // wrappers that keep state derived from the store's content.
-func (s *Store) OnCommit(fn func()) { s.on(stores.StoreCommitted, fn) }
+func (s *Store) OnCommit(fn func()) { s.on(engine.StoreCommitted, fn) }
 
 // OnAbort registers fn, called after every Abort: wrappers that keep state
 // derived from the store's content go back to what they had at the last
 // commit.
-func (s *Store) OnAbort(fn func()) { s.on(stores.StoreAborted, fn) }
+func (s *Store) OnAbort(fn func()) { s.on(engine.StoreAborted, fn) }
 
 // OnRestore registers fn, called after every Restore has written changelog
 // records beneath the buffer: wrappers that keep state derived from the
 // store's content read it again.
-func (s *Store) OnRestore(fn func()) { s.on(stores.StoreRestored, fn) }
+func (s *Store) OnRestore(fn func()) { s.on(engine.StoreRestored, fn) }
 
-func (s *Store) on(ev stores.StoreEvent, fn func()) { s.hooks[ev] = append(s.hooks[ev], fn) }
+func (s *Store) on(ev engine.StoreEvent, fn func()) { s.hooks[ev] = append(s.hooks[ev], fn) }
 
-func (s *Store) tell(ev stores.StoreEvent) {
+func (s *Store) tell(ev engine.StoreEvent) {
 	for _, h := range s.hooks[ev] {
 		h()
 	}
@@ -440,9 +439,9 @@ func (s *Store) endTxn(committed bool) {
 	s.drops = nil
 	s.bufBytes = 0
 	if committed {
-		s.tell(stores.StoreCommitted)
+		s.tell(engine.StoreCommitted)
 	} else {
-		s.tell(stores.StoreAborted)
+		s.tell(engine.StoreAborted)
 	}
 }
 
@@ -541,7 +540,7 @@ func (s *Store) Restore(recs []Record, next int64) error {
 			return fmt.Errorf("store %q: restore: %w", s.name, err)
 		}
 	}
-	s.tell(stores.StoreRestored)
+	s.tell(engine.StoreRestored)
 	return nil
 }
 

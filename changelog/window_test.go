@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
@@ -40,7 +39,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
 	// Retention 1 s in 3 segments: 500 ms each.
-	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.WrapWindowStore(raw.Windows(time.Second, 3), serde.String, serde.Int64)
 	for _, p := range []struct {
 		k  string
 		at int64
@@ -125,7 +124,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 		t.Fatalf("Put before the epoch = %v", err)
 	}
 	// Bytes level: a nil value deletes.
-	bw := stores.NewBytesWindowStore(raw, time.Second, 3)
+	bw := raw.Windows(time.Second, 3)
 	if err := bw.Put([]byte("a"), nil, ms(2500)); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +139,7 @@ func testWindowStore(t *testing.T, mk newEngine) {
 func testWindowStoreAbort(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
-	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.WrapWindowStore(raw.Windows(time.Second, 3), serde.String, serde.Int64)
 	_ = ws.Put("a", 1, ms(100))
 	commit(t, raw)
 	_ = ws.Put("a", 2, ms(5000)) // drops the segment of 100 in the buffer
@@ -166,7 +165,7 @@ func testWindowStoreAbort(t *testing.T, mk newEngine) {
 func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "windows")
-	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws := stores.WrapWindowStore(raw.Windows(time.Second, 3), serde.String, serde.Int64)
 	for _, at := range []int64{100, 600, 1200} {
 		_ = ws.Put("a", at, ms(at))
 	}
@@ -174,7 +173,7 @@ func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	_ = raw.Close()
 
 	raw = open(t, e, task0, "windows")
-	ws = stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws = stores.WrapWindowStore(raw.Windows(time.Second, 3), serde.String, serde.Int64)
 	if got := fetch(t, ws, "a", 0, 5000); got != "100=100,600=600,1200=1200" {
 		t.Fatalf("reopened: %s", got)
 	}
@@ -190,7 +189,7 @@ func testWindowStoreReopen(t *testing.T, mk newEngine) {
 	}
 	_ = raw.Close()
 	raw = open(t, e, task0, "windows")
-	ws = stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
+	ws = stores.WrapWindowStore(raw.Windows(time.Second, 3), serde.String, serde.Int64)
 	if got := fetch(t, ws, "a", 0, 5000); got != "2600=2600" {
 		t.Fatalf("restored expired window visible: %s", got)
 	}
@@ -209,7 +208,7 @@ func testSessionStore(t *testing.T, mk newEngine) {
 	e := mk(t, t.TempDir())
 	raw := open(t, e, task0, "sessions")
 	// Retention 10 h in 3 segments: 5 h each.
-	ss := stores.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
+	ss := stores.WrapSessionStore(raw.Sessions(10*time.Hour, 3), serde.String, serde.Int64)
 	late := (6 * time.Hour).Milliseconds()
 	for _, s := range []processor.Session[string]{
 		{Key: "u", Start: ms(0), End: ms(10)},
@@ -250,7 +249,7 @@ func testSessionStore(t *testing.T, mk newEngine) {
 	// Reopened: sessions in later segments are still found.
 	_ = raw.Close()
 	raw = open(t, e, task0, "sessions")
-	ss = stores.NewSessionStore(raw, serde.String, serde.Int64, 10*time.Hour, 3)
+	ss = stores.WrapSessionStore(raw.Sessions(10*time.Hour, 3), serde.String, serde.Int64)
 	if got := find(ss, 5, late); got != "0-10,50-70,"+lateS {
 		t.Fatalf("reopened FindSessions = %s", got)
 	}
@@ -268,27 +267,5 @@ func testSessionStore(t *testing.T, mk newEngine) {
 	_ = ss.Put(processor.Session[string]{Key: "u", Start: ms(far), End: ms(far)}, far)
 	if got := find(ss, 0, far); got != fmt.Sprintf("%d-%d", far, far) {
 		t.Fatalf("after expiry: %s", got)
-	}
-}
-
-// TestWindowStoreOverPlainStore: window and session stores work over a
-// bytes store that neither drops ranges nor has transactions (the test
-// driver's), expiring entry by entry.
-func TestWindowStoreOverPlainStore(t *testing.T) {
-	raw, err := engine.NewMemoryStores().Open(task0, &engine.StoreDef{Name: "w"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws := stores.NewWindowStore(raw, serde.String, serde.Int64, time.Second, 3)
-	for _, at := range []int64{100, 600, 2500} {
-		if err := ws.Put("a", at, ms(at)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := fetch(t, ws, "a", 0, 5000); got != "2500=2500" {
-		t.Fatalf("Fetch = %s", got)
-	}
-	if n, _ := raw.ApproximateCount(); n != 1 {
-		t.Fatalf("%d entries, want 1", n)
 	}
 }

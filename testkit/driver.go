@@ -325,13 +325,23 @@ type memoryStores struct {
 }
 
 // Open implements engine.StoreProvider.
-func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
+func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.Opened, error) {
 	s, err := m.e.Open(task, def.Name)
-	if err == nil && def.Logged {
+	if err != nil {
+		return engine.Opened{}, err
+	}
+	if def.Logged {
 		name := def.Name
 		s.OnWrite = func(_, _ []byte) { m.changelog[name]++ }
 	}
-	return s, err
+	o := engine.Opened{Raw: s}
+	switch def.Layout {
+	case engine.WindowLayout:
+		o.Window = s.Windows(def.Retention, def.Segments)
+	case engine.SessionLayout:
+		o.Session = s.Sessions(def.Retention, def.Segments)
+	}
+	return o, nil
 }
 
 // ChangelogRecords returns how many records the changelog topic of the

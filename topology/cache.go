@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/samsa-streams/samsa/internal/engine"
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -114,9 +113,9 @@ func newRecordCache[K, A any](ctx processor.TaskContext, name string, tx any, wr
 		return nil
 	}
 	c := &recordCache[K, A]{name: name, cx: cx, share: share, leave: leave, entries: map[string]*cacheEntry[K, A]{}, write: write, emit: emit}
-	if tx, ok := tx.(stores.Transactional); ok {
-		stores.OnStoreEvent(tx, func(ev stores.StoreEvent) {
-			if ev == stores.StoreAborted || ev == stores.StoreRestored {
+	if tx, ok := tx.(engine.Transactional); ok {
+		engine.OnStoreEvent(tx, func(ev engine.StoreEvent) {
+			if ev == engine.StoreAborted || ev == engine.StoreRestored {
 				// Aborted: the updates since the last commit are
 				// processed again. Restored: the store changed beneath.
 				c.clear()

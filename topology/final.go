@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -45,7 +45,7 @@ func addEmittedStore(t *Topology, store, processor string) {
 	_, exists := t.g.Stores[name]
 	AddKeyValueStore(t, KeyValueStore[[]byte, []byte]{Name: name, Key: serde.Bytes, Value: serde.Bytes}, processor)
 	if def, ok := t.g.Stores[name]; ok && !exists {
-		def.Wrap = newEmitState
+		def.Wrap = openEmitState
 	}
 }
 
@@ -72,22 +72,25 @@ type emitState struct {
 	}
 }
 
+// openEmitState makes the emitted store of an opened store.
+func openEmitState(o engine.Opened) processor.StateStore { return newEmitState(o.Raw) }
+
 func newEmitState(raw processor.BytesKeyValueStore) processor.StateStore {
 	s := &emitState{raw: raw, observed: -1, emitted: -1}
 	s.committed.observed, s.committed.emitted = -1, -1
-	if t, ok := raw.(stores.Transactional); ok {
-		stores.OnStoreEvent(t, s.storeEvent)
+	if t, ok := raw.(engine.Transactional); ok {
+		engine.OnStoreEvent(t, s.storeEvent)
 	}
 	return s
 }
 
-func (s *emitState) storeEvent(ev stores.StoreEvent) {
+func (s *emitState) storeEvent(ev engine.StoreEvent) {
 	switch ev {
-	case stores.StoreCommitted:
+	case engine.StoreCommitted:
 		s.committed.loaded, s.committed.observed, s.committed.emitted = s.loaded, s.observed, s.emitted
-	case stores.StoreAborted:
+	case engine.StoreAborted:
 		s.loaded, s.observed, s.emitted = s.committed.loaded, s.committed.observed, s.committed.emitted
-	case stores.StoreRestored:
+	case engine.StoreRestored:
 		s.loaded, s.committed.loaded = false, false
 		s.observed, s.committed.observed = -1, -1
 	}

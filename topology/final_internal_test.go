@@ -1,10 +1,10 @@
 package topology
 
 import (
+	"github.com/samsa-streams/samsa/internal/engine"
 	"testing"
 
 	"github.com/samsa-streams/samsa/changelog"
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -48,7 +48,7 @@ func TestEmitStateFollowsTransactions(t *testing.T) {
 	check("before the abort", 40, 35)
 	raw.Abort()
 	check("after the abort", 20, 15)
-	s.storeEvent(stores.StoreRestored) // as after changelog records were restored
+	s.storeEvent(engine.StoreRestored) // as after changelog records were restored
 	check("after a restore", -1, 15)
 }
 

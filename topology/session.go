@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"strconv"
 	"time"
 
@@ -239,9 +240,8 @@ func sessionAggregation[K, VIn, A any](t *Topology, sessions Sessions, store str
 	_, exists := t.g.Stores[store]
 	AddSessionStore(t, SessionStore[K, A]{Name: store, Key: key, Value: agg, Retention: sessions.Retention()}, name)
 	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
-		ret := sessions.Retention()
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			return &clockedSessionStore[K, A]{SessionStore: stores.NewSessionStore(raw, key, agg, ret, 3), raw: raw, key: key, value: agg, clock: newStreamClock(raw)}
+		def.Wrap = func(o engine.Opened) processor.StateStore {
+			return &clockedSessionStore[K, A]{SessionStore: stores.WrapSessionStore(o.Session, key, agg), raw: o.Raw, key: key, value: agg, clock: newStreamClock(o.Raw)}
 		}
 	}
 	return Stream[Windowed[K], A]{t: t, node: name}

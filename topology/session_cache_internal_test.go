@@ -17,7 +17,7 @@ import (
 // task, which must read the committed sessions), with no restart between.
 func TestSessionCacheFollowsTransactions(t *testing.T) {
 	raw := openRaw(t, "sesscounts")
-	s := &clockedSessionStore[string, int64]{SessionStore: stores.NewSessionStore(raw, serde.String, serde.Int64, time.Second, 3),
+	s := &clockedSessionStore[string, int64]{SessionStore: stores.WrapSessionStore(raw.Sessions(time.Second, 3), serde.String, serde.Int64),
 		raw: raw, key: serde.String, value: serde.Int64, clock: newStreamClock(raw)}
 	var emitted []string
 	s.enableCache(cacheCtx{budget: engine.NewCacheBudget(1 << 20)}, func(r processor.Record[Windowed[string], int64]) {

@@ -42,7 +42,8 @@ func AddKeyValueStore[K, V any](t *Topology, s KeyValueStore[K, V], processors .
 	t.g.Stores[s.Name] = &engine.StoreDef{
 		Name:   s.Name,
 		Logged: !s.Unlogged,
-		Wrap: func(raw processor.BytesKeyValueStore) processor.StateStore {
+		Wrap: func(o engine.Opened) processor.StateStore {
+			raw := o.Raw
 			return stores.NewKeyValueStore(raw, key, value)
 		},
 	}
@@ -85,8 +86,8 @@ type WindowStore[K, V any] struct {
 // processors, which look it up with processor.GetWindowStore.
 func AddWindowStore[K, V any](t *Topology, s WindowStore[K, V], processors ...string) {
 	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
-	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
-		return stores.NewWindowStore(raw, key, value, ret, segs)
+	t.addRetainedStore(s.Name, key == nil || value == nil, engine.WindowLayout, ret, segs, s.Unlogged, func(o engine.Opened) processor.StateStore {
+		return stores.WrapWindowStore(o.Window, key, value)
 	}, processors)
 }
 
@@ -106,18 +107,18 @@ type SessionStore[K, V any] struct {
 // processors, which look it up with processor.GetSessionStore.
 func AddSessionStore[K, V any](t *Topology, s SessionStore[K, V], processors ...string) {
 	key, value, ret, segs := s.Key, s.Value, s.Retention, max(s.Segments, 3)
-	t.addRetainedStore(s.Name, key == nil || value == nil, ret, s.Unlogged, func(raw processor.BytesKeyValueStore) processor.StateStore {
-		return stores.NewSessionStore(raw, key, value, ret, segs)
+	t.addRetainedStore(s.Name, key == nil || value == nil, engine.SessionLayout, ret, segs, s.Unlogged, func(o engine.Opened) processor.StateStore {
+		return stores.WrapSessionStore(o.Session, key, value)
 	}, processors)
 }
 
 // addRetainedStore checks and adds a store with a retention (window or
 // session) and connects it.
-func (t *Topology) addRetainedStore(name string, noSerde bool, retention time.Duration, unlogged bool, wrap func(processor.BytesKeyValueStore) processor.StateStore, processors []string) {
+func (t *Topology) addRetainedStore(name string, noSerde bool, layout engine.StoreLayout, retention time.Duration, segments int, unlogged bool, wrap func(engine.Opened) processor.StateStore, processors []string) {
 	if !t.checkStore(name, noSerde, retention) {
 		return
 	}
-	t.g.Stores[name] = &engine.StoreDef{Name: name, Logged: !unlogged, Retention: retention, Wrap: wrap}
+	t.g.Stores[name] = &engine.StoreDef{Name: name, Logged: !unlogged, Retention: retention, Layout: layout, Segments: segments, Wrap: wrap}
 	t.ConnectStore(name, processors...)
 }
 

@@ -471,7 +471,8 @@ func aggregate[K, V, A any](s Stream[K, V], prefix, store string, first func(K, 
 	AddKeyValueStore(s.t, KeyValueStore[K, A]{Name: store, Key: key, Value: agg}, name)
 	if def, ok := s.t.g.Stores[store]; ok && !exists {
 		ts := timestampedSerde[A]{agg}
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
+		def.Wrap = func(o engine.Opened) processor.StateStore {
+			raw := o.Raw
 			return &timestampedKV[K, A]{raw: raw, key: key, value: ts, inner: stores.NewKeyValueStore(raw, key, serde.Serde[timestamped[A]](ts))}
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"math"
 	"strconv"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )
@@ -131,7 +131,7 @@ func streamOuterJoin[K, V1, V2, VR any](l Stream[K, V1], r Stream[K, V2], name, 
 	_, exists := t.g.Stores[sharedStore]
 	AddKeyValueStore(t, KeyValueStore[[]byte, []byte]{Name: sharedStore, Key: serde.Bytes, Value: serde.Bytes}, leftName, rightName)
 	if def, ok := t.g.Stores[sharedStore]; ok && !exists {
-		def.Wrap = newOuterJoinState
+		def.Wrap = func(o engine.Opened) processor.StateStore { return newOuterJoinState(o.Raw) }
 	}
 	out := Stream[K, VR]{t: t, node: leftName, key: key}
 	return out.Merge(Stream[K, VR]{t: t, node: rightName, key: key})
@@ -181,14 +181,14 @@ type outerJoinState struct {
 func newOuterJoinState(raw processor.BytesKeyValueStore) processor.StateStore {
 	s := &outerJoinState{raw: raw}
 	s.reset()
-	if t, ok := raw.(stores.Transactional); ok {
-		stores.OnStoreEvent(t, func(ev stores.StoreEvent) {
+	if t, ok := raw.(engine.Transactional); ok {
+		engine.OnStoreEvent(t, func(ev engine.StoreEvent) {
 			switch ev {
-			case stores.StoreCommitted:
+			case engine.StoreCommitted:
 				s.committed.streamTime, s.committed.minTime, s.committed.observed = s.streamTime, s.minTime, s.observed
-			case stores.StoreAborted:
+			case engine.StoreAborted:
 				s.streamTime, s.minTime, s.observed = s.committed.streamTime, s.committed.minTime, s.committed.observed
-			case stores.StoreRestored:
+			case engine.StoreRestored:
 				s.reset()
 			}
 		})

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"github.com/samsa-streams/samsa/internal/engine"
 
 	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
@@ -111,7 +112,8 @@ func addTimestampedStore[K, V any](t *Topology, store string, key serde.Serde[K]
 	AddKeyValueStore(t, KeyValueStore[K, V]{Name: store, Key: key, Value: value}, proc)
 	if def, ok := t.g.Stores[store]; ok && !exists {
 		ts := timestampedSerde[V]{value}
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
+		def.Wrap = func(o engine.Opened) processor.StateStore {
+			raw := o.Raw
 			return &timestampedKV[K, V]{raw: raw, key: key, value: ts, inner: stores.NewKeyValueStore(raw, key, serde.Serde[timestamped[V]](ts))}
 		}
 	}

@@ -504,9 +504,9 @@ func addWindowedStore[K, A any](t *Topology, name, store string, ret time.Durati
 	AddWindowStore(t, WindowStore[K, A]{Name: store, Key: key, Value: agg, Retention: ret, Segments: segs}, name)
 	if def, ok := t.g.Stores[store]; ok && !exists && key != nil && agg != nil {
 		ts := timestampedSerde[A]{agg}
-		def.Wrap = func(raw processor.BytesKeyValueStore) processor.StateStore {
-			b := stores.NewBytesWindowStore(raw, ret, segs)
-			return wrap(&timestampedWindowStore[K, A]{raw: b, base: raw, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(raw)}, raw)
+		def.Wrap = func(o engine.Opened) processor.StateStore {
+			b := o.Window
+			return wrap(&timestampedWindowStore[K, A]{raw: b, base: o.Raw, key: key, value: ts, inner: stores.WrapWindowStore(b, key, serde.Serde[timestamped[A]](ts)), clock: newStreamClock(o.Raw)}, o.Raw)
 		}
 	}
 }
@@ -707,7 +707,7 @@ func (a *windowAggregator[K, A]) output(r processor.Record[K, fold[A]], u window
 // WindowStore[K, A] for processors and tests that look it up, over entries
 // that keep each aggregate's time for the aggregator.
 type timestampedWindowStore[K, A any] struct {
-	raw stores.BytesWindowStore
+	raw engine.BytesWindowStore
 	// base is the bytes store beneath raw (its transactions), when known.
 	base  processor.BytesKeyValueStore
 	key   serde.Serde[K]
@@ -730,14 +730,14 @@ type streamClock struct{ now, committed int64 }
 
 func newStreamClock(raw processor.BytesKeyValueStore) *streamClock {
 	c := &streamClock{now: -1, committed: -1}
-	if t, ok := raw.(stores.Transactional); ok {
-		stores.OnStoreEvent(t, func(ev stores.StoreEvent) {
+	if t, ok := raw.(engine.Transactional); ok {
+		engine.OnStoreEvent(t, func(ev engine.StoreEvent) {
 			switch ev {
-			case stores.StoreCommitted:
+			case engine.StoreCommitted:
 				c.committed = c.now
-			case stores.StoreAborted:
+			case engine.StoreAborted:
 				c.now = c.committed
-			case stores.StoreRestored:
+			case engine.StoreRestored:
 				c.now, c.committed = -1, -1
 			}
 		})

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 )
 
@@ -15,7 +14,7 @@ import (
 // one changelog record are written per key and window per commit.
 //
 // The store's retention moves as without the cache: every cached update
-// tells the store its window start (stores.WindowObserver), as the write
+// tells the store its window start (engine.BytesWindowStore.Observe), as the write
 // would, and an update of a window behind the retention is not cached
 // (the store drops its write; the caller forwards it at once). A flushed
 // entry whose window fell behind the retention since it was cached is
@@ -74,10 +73,7 @@ func (c *windowCache[K, A]) put(k K, start int64, v timestamped[A], null bool, r
 // that the cache defers, and reports whether the window is behind the
 // retention.
 func (s *timestampedWindowStore[K, A]) observe(start int64) (bool, error) {
-	if o, ok := s.raw.(stores.WindowObserver); ok {
-		return o.Observe(time.UnixMilli(start))
-	}
-	return false, nil
+	return s.raw.Observe(time.UnixMilli(start))
 }
 
 // cached returns the cached aggregate of k's window starting at start

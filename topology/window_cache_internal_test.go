@@ -17,7 +17,7 @@ import (
 func TestWindowCacheFollowsTransactions(t *testing.T) {
 	raw := openRaw(t, "wcounts")
 	ts := timestampedSerde[int64]{serde.Int64}
-	b := stores.NewBytesWindowStore(raw, time.Second, 3)
+	b := raw.Windows(time.Second, 3)
 	s := &timestampedWindowStore[string, int64]{raw: b, base: raw, key: serde.String, value: ts,
 		inner: stores.WrapWindowStore(b, serde.String, serde.Serde[timestamped[int64]](ts)), clock: newStreamClock(raw)}
 	var emitted []string

@@ -24,7 +24,7 @@ const (
 	perKeyOverhead = measuredBytesPerKey - (12 + 100)
 	// windowKeyOverhead is what a window store adds to each key: an 8-byte
 	// segment id, a 4-byte key length and the 8-byte window start
-	// (internal/stores/window.go).
+	// (changelog/window.go).
 	windowKeyOverhead = 20
 	// secondsPerDay converts events/day into events/s.
 	secondsPerDay = 86_400

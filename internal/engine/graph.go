@@ -68,8 +68,12 @@ type StoreDef struct {
 	// Retention, when set, makes the changelog compact,delete with this
 	// retention (window and session stores) instead of compact.
 	Retention time.Duration
-	// Wrap turns the raw bytes store into the typed store processors see.
-	Wrap func(raw processor.BytesKeyValueStore) processor.StateStore
+	// Layout is how the store keeps its entries; the window and session
+	// layouts keep Retention, cut into Segments (at least 2).
+	Layout   StoreLayout
+	Segments int
+	// Wrap turns the opened store into the typed store processors see.
+	Wrap func(s Opened) processor.StateStore
 	// Uncached turns the record cache off for the store (its cached
 	// operators write and forward every update at once).
 	Uncached bool
@@ -106,10 +110,10 @@ type RawStore interface {
 	Close() error
 }
 
-// StoreProvider opens the stores of a task: storage engines at run time, in
-// memory in the test driver.
+// StoreProvider opens the stores of a task, with their layout: the
+// changelog package's stores, on disk or in memory.
 type StoreProvider interface {
-	Open(task processor.TaskID, def *StoreDef) (RawStore, error)
+	Open(task processor.TaskID, def *StoreDef) (Opened, error)
 }
 
 // Graph is a whole topology: nodes in insertion order, stores, and the

@@ -261,7 +261,7 @@ func NewTask(g *Graph, sub *Subtopology, partition int32, cfg TaskConfig) (*Task
 			t.closeStores()
 			return nil, fmt.Errorf("task %s: store %q: %w", t.ID, name, err)
 		}
-		t.stores[name] = s
+		t.stores[name] = s.Raw
 		t.typed[name] = def.Wrap(s)
 	}
 	for _, n := range sub.Nodes {

@@ -45,13 +45,20 @@ type RestoreProgress struct {
 type storeProvider struct{ a *App }
 
 // Open implements engine.StoreProvider.
-func (p storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.RawStore, error) {
+func (p storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine.Opened, error) {
 	s, err := p.a.stateEngine.OpenOrWipe(task, def.Name, p.a.log)
 	if err != nil {
-		return nil, err
+		return engine.Opened{}, err
 	}
 	p.a.hookChangelog(task, def, s)
-	return s, nil
+	o := engine.Opened{Raw: s}
+	switch def.Layout {
+	case engine.WindowLayout:
+		o.Window = s.Windows(def.Retention, def.Segments)
+	case engine.SessionLayout:
+		o.Session = s.Sessions(def.Retention, def.Segments)
+	}
+	return o, nil
 }
 
 // newStoreProvider returns the App's store provider.

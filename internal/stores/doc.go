@@ -1,11 +1,8 @@
-// Package stores holds the byte-level side of samsa's state stores, below
-// the typed interfaces of package processor: the typed key-value, window and
-// session stores over a processor.BytesKeyValueStore, and the segment layout
-// by which window and session stores keep time-ordered entries in a
-// key-value store and expire them cheaply.
-//
-// A storage engine (package changelog) implements
-// processor.BytesKeyValueStore and, to expire and roll back efficiently,
-// RangeDropper and Transactional. The topology wraps each task's raw store
-// with the constructors here; users see only the processor interfaces.
+// Package stores holds the typed state stores processors see, over the
+// byte-level stores beneath them: the typed key-value store over a
+// processor.BytesKeyValueStore, and the typed window and session stores
+// over the window and session layouts (engine.BytesWindowStore,
+// engine.BytesSessionStore) that package changelog implements. Package
+// topology wraps each task's opened stores with them; users see only the
+// processor interfaces.
 package stores

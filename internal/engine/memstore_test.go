@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"iter"
 	"slices"
 
@@ -22,15 +23,18 @@ type memKey struct {
 // NewMemoryStores returns an empty provider.
 func NewMemoryStores() *MemoryStores { return &MemoryStores{stores: map[memKey]*MemStore{}} }
 
-// Open implements StoreProvider.
-func (m *MemoryStores) Open(task processor.TaskID, def *StoreDef) (RawStore, error) {
+// Open implements StoreProvider, for key-value stores only.
+func (m *MemoryStores) Open(task processor.TaskID, def *StoreDef) (Opened, error) {
+	if def.Layout != KeyValueLayout {
+		return Opened{}, fmt.Errorf("engine: store %q: the test stores have no window or session layout", def.Name)
+	}
 	k := memKey{task, def.Name}
 	s, ok := m.stores[k]
 	if !ok {
 		s = &MemStore{name: def.Name}
 		m.stores[k] = s
 	}
-	return s, nil
+	return Opened{Raw: s}, nil
 }
 
 // MemStore is a sorted in-memory bytes store.
