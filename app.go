@@ -39,30 +39,34 @@ type App struct {
 // New validates the topology and the configuration and returns an App. It
 // does not contact the brokers: Run does.
 func New(top *topology.Topology, cfg Config) (*App, error) {
-	c, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
+	rc := cfg.runtime()
+	var errs []error
+	for _, err := range rc.FillDefaults() {
+		errs = append(errs, translate(err))
+	}
+	if errs = append(errs, cfg.check()...); len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if top == nil {
 		return nil, fmt.Errorf("%w: topology is nil", ErrConfig)
 	}
-	compiled, err := top.Compile(c.ApplicationID)
+	compiled, err := top.Compile(rc.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
 	plan := compiled.(*engine.Plan)
-	rc := c.runtime()
-	if c.HTTPAddr != "" {
+	if rc.HTTPAddr != "" {
 		d, err := top.Describe()
 		if err != nil {
 			return nil, err
 		}
 		rc.Topology = d.String()
 	}
-	return &App{r: runtime.New(plan, rc), plan: plan, sec: c.security()}, nil
+	return &App{r: runtime.New(plan, rc), plan: plan, sec: cfg.security()}, nil
 }
 
-// runtime translates a validated configuration for the runtime.
+// runtime translates the configuration for the runtime, which validates
+// it and fills in the defaults (FillDefaults).
 func (c Config) runtime() runtime.Config {
 	rc := runtime.Config{
 		ApplicationID: c.ApplicationID, InstanceID: c.InstanceID, Bootstrap: c.Bootstrap,

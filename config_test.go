@@ -104,9 +104,9 @@ func TestConfigMessages(t *testing.T) {
 		{"all at once", samsa.Config{ApplicationID: "a b", Guarantee: 9, HeartbeatInterval: time.Minute, GroupInstanceID: ".."}, []string{
 			p + `field ApplicationID "a b" has characters other than the allowed [a-zA-Z0-9._-]: ' ' (it prefixes topic names and ids)`,
 			p + "field Bootstrap is empty",
-			p + "field Guarantee has unknown value 9",
 			p + `field GroupInstanceID ".." is "." or "..", not allowed in Kafka topic names`,
 			p + "field HeartbeatInterval (1m0s) is not below SessionTimeout (45s); a third of it at most is advised",
+			p + "field Guarantee has unknown value 9",
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -96,9 +96,3 @@ func (p ErrorPolicy) decide() engine.Decision {
 	}
 	return engine.Fail
 }
-
-// usesDeadLetter reports whether a policy sends records to the dead-letter
-// topic.
-func (p ErrorPolicies) usesDeadLetter() bool {
-	return p.Deserialization == DeadLetter || p.Processing == DeadLetter || p.Production == DeadLetter
-}
