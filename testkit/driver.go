@@ -334,14 +334,7 @@ func (m memoryStores) Open(task processor.TaskID, def *engine.StoreDef) (engine.
 		name := def.Name
 		s.OnWrite = func(_, _ []byte) { m.changelog[name]++ }
 	}
-	o := engine.Opened{Raw: s}
-	switch def.Layout {
-	case engine.WindowLayout:
-		o.Window = s.Windows(def.Retention, def.Segments)
-	case engine.SessionLayout:
-		o.Session = s.Sessions(def.Retention, def.Segments)
-	}
-	return o, nil
+	return engine.Lay(def, s, s.Windows, s.Sessions), nil
 }
 
 // ChangelogRecords returns how many records the changelog topic of the

@@ -113,3 +113,17 @@ func OnStoreEvent(t Transactional, fn func(StoreEvent)) {
 	t.OnAbort(func() { fn(StoreAborted) })
 	t.OnRestore(func() { fn(StoreRestored) })
 }
+
+// Lay returns raw opened in def's layout, which a provider's windows or
+// sessions function makes over raw (package changelog's Store.Windows and
+// Store.Sessions).
+func Lay[W BytesWindowStore, S BytesSessionStore](def *StoreDef, raw RawStore, windows func(time.Duration, int) W, sessions func(time.Duration, int) S) Opened {
+	o := Opened{Raw: raw}
+	switch def.Layout {
+	case WindowLayout:
+		o.Window = windows(def.Retention, def.Segments)
+	case SessionLayout:
+		o.Session = sessions(def.Retention, def.Segments)
+	}
+	return o
+}

@@ -51,14 +51,7 @@ func (p storeProvider) Open(task processor.TaskID, def *engine.StoreDef) (engine
 		return engine.Opened{}, err
 	}
 	p.a.hookChangelog(task, def, s)
-	o := engine.Opened{Raw: s}
-	switch def.Layout {
-	case engine.WindowLayout:
-		o.Window = s.Windows(def.Retention, def.Segments)
-	case engine.SessionLayout:
-		o.Session = s.Sessions(def.Retention, def.Segments)
-	}
-	return o, nil
+	return engine.Lay(def, s, s.Windows, s.Sessions), nil
 }
 
 // newStoreProvider returns the App's store provider.
