@@ -113,9 +113,10 @@ func (s *Store) DiskBytes() (uint64, error) {
 }
 
 // Store is one store of one task: an engine's backend plus the write
-// buffer. It implements processor.BytesKeyValueStore for typed stores,
-// engine.RawStore for the runtime, and DropRange and the OnCommit, OnAbort
-// and OnRestore hooks for window and session stores.
+// buffer. It implements processor.BytesKeyValueStore for typed stores, the
+// commit, abort and close the runtime drives, the OnCommit, OnAbort and
+// OnRestore hooks for the stores built over it, and the window and session
+// layouts (Windows, Sessions).
 //
 // A Store is used by one goroutine at a time (its task's); AckOffset alone
 // may be called from any goroutine. Slices it returns must not be modified.
@@ -466,7 +467,7 @@ func (s *Store) Commit() error {
 	return nil
 }
 
-// Flush is Commit; it makes Store an engine.RawStore.
+// Flush is Commit, under the name the runtime's task calls.
 func (s *Store) Flush() error { return s.Commit() }
 
 // Abort drops the buffered writes and the acknowledged offsets: the store
