@@ -757,8 +757,16 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 	if err := cmd.Start(); err != nil {
 		return res, start, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
+	// The peak RSS is sampled while the process runs (rss.go): the
+	// highest sample before it exited, set before exited is sent.
+	stopRSS := peakRSS(cmd.Process.Pid, 50*time.Millisecond)
+	var sampledRSS int64
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		sampledRSS = stopRSS()
+		exited <- err
+	}()
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -834,7 +842,10 @@ func (h *harness) runProcess(ctx context.Context, s *scenario, c contender, rs r
 	res.Stop = time.Since(term)
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux
+		res.MaxRSS = ru.Maxrss * 1024 // kilobytes on Linux; the harness' own size when the process was smaller (rss.go)
+	}
+	if sampledRSS > 0 {
+		res.MaxRSS = sampledRSS
 	}
 	res.StateBytes, res.StateSize = diskUsage(rs.StateDir)
 	return res, start, nil
