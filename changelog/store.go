@@ -2,7 +2,9 @@
 // persistent, and in-memory) behind one Store type with a transactional
 // write buffer, checkpoints of the changelog offsets the state reflects,
 // restore from changelog records, and detection of state that belongs to
-// another application or cannot be read.
+// another application or cannot be read; and the Reader, which reads the
+// changelog topics from Kafka into the stores (restores, and standby stores
+// following their partitions).
 //
 // # Transactions
 //
@@ -44,7 +46,7 @@ import (
 	"github.com/samsa-streams/samsa/processor"
 )
 
-// ErrClosed is returned by operations on a closed store or engine.
+// ErrClosed is returned by operations on a closed store or Engine.
 var ErrClosed = errors.New("changelog: store closed")
 
 // Interfaces a Store implements for the runtime and the window and session
@@ -115,8 +117,9 @@ func (s *Store) DiskBytes() (uint64, error) {
 
 // Store is one store of one task: an engine's backend plus the write
 // buffer. It implements processor.BytesKeyValueStore for typed stores,
-// engine.RawStore for the runtime, and DropRange and the OnCommit, OnAbort
-// and OnRestore hooks for window and session stores.
+// the RawStore of package internal/engine for the runtime, and DropRange
+// and the OnCommit, OnAbort and OnRestore hooks for window and session
+// stores.
 //
 // A Store is used by one goroutine at a time (its task's); AckOffset alone
 // may be called from any goroutine. Slices it returns must not be modified.
@@ -467,7 +470,7 @@ func (s *Store) Commit() error {
 	return nil
 }
 
-// Flush is Commit; it makes Store an engine.RawStore.
+// Flush is Commit; it makes Store a RawStore of package internal/engine.
 func (s *Store) Flush() error { return s.Commit() }
 
 // Abort drops the buffered writes and the acknowledged offsets: the store
