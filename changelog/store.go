@@ -470,7 +470,7 @@ func (s *Store) Commit() error {
 	return nil
 }
 
-// Flush is Commit; it makes Store a RawStore of package internal/engine.
+// Flush is Commit; it makes Store a RawStore (of package internal/engine).
 func (s *Store) Flush() error { return s.Commit() }
 
 // Abort drops the buffered writes and the acknowledged offsets: the store
