@@ -74,7 +74,7 @@ type storeID struct {
 	name string
 }
 
-// NewEngine returns an engine. It creates the state directory but opens
+// NewEngine returns an Engine. It creates the state directory but opens
 // nothing yet.
 func NewEngine(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
@@ -472,7 +472,7 @@ func (e *Engine) HasStoreState(name string) bool {
 
 // CommitAll commits several stores in one atomic, synced batch: one fsync
 // for a whole task (or instance) instead of one per store. Every store must
-// come from this engine. On error no store is committed and their buffers
+// come from this Engine. On error no store is committed and their buffers
 // are kept. A memory engine commits them one after the other.
 func (e *Engine) CommitAll(stores ...*Store) error {
 	if e.opts.InMemory {

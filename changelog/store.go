@@ -2,7 +2,9 @@
 // persistent, and in-memory) behind one Store type with a transactional
 // write buffer, checkpoints of the changelog offsets the state reflects,
 // restore from changelog records, and detection of state that belongs to
-// another application or cannot be read.
+// another application or cannot be read; and the Reader, which reads the
+// changelog topics from Kafka into the stores (restores, and standby stores
+// following their partitions).
 //
 // # Transactions
 //
@@ -43,7 +45,7 @@ import (
 	"github.com/samsa-streams/samsa/processor"
 )
 
-// ErrClosed is returned by operations on a closed store or engine.
+// ErrClosed is returned by operations on a closed store or Engine.
 var ErrClosed = errors.New("changelog: store closed")
 
 // Interfaces a Store and its layouts implement for the engine.

@@ -119,21 +119,26 @@ type App struct {
 	// lastGood is when the last commit succeeded (or Run started), for
 	// TaskTimeout; owned by the goroutine of Run.
 	lastGood time.Time
-	// restoreCl is the one changelog reader: the state updater goroutine
-	// restores tasks and tails the standby tasks' changelogs with it.
+	// reader is the one changelog reader (changelog.Reader), over
+	// restoreCl, the changelog client, which the App makes and closes:
+	// the state updater goroutine restores tasks and tails the standby
+	// tasks' changelogs with it; the reader guards the partitions it
+	// follows with its own mutex.
 	// Standby replicas: the balancer and the warm copies. The poll loop
-	// and the group callbacks open and close the copies. Both hold
-	// standbyMu for standbys and to replace restoreCl (a.mu, when also
-	// held, is taken first); a restore reads restoreCl without it, as the
-	// client is replaced only while no restore runs.
+	// and the group callbacks open and close the copies (standbys) and
+	// have the reader follow their changelogs. standbyMu guards standbys
+	// and the replacement of restoreCl and reader (a.mu, when also held,
+	// is taken first); a restore reads them without it, as they are
+	// replaced only while no restore runs.
 	restoreCl    *kgo.Client
+	reader       *changelog.Reader
 	balancer     *assign.Balancer
 	standbyMu    sync.Mutex
 	standbys     map[processor.TaskID]*standbyTask
 	changelogSub map[string]int // changelog topic → sub-topology
 	// posMu guards the positions of the state this member holds, by
 	// task, for the balancer: activePos set at commit by the poll loop,
-	// standbyPos by the state updater after each tail.
+	// standbyPos by the state updater after each apply to the standbys.
 	posMu      sync.Mutex
 	activePos  map[assign.Task]int64
 	standbyPos map[assign.Task]int64
@@ -506,7 +511,7 @@ func (a *App) closeClients() {
 	done := make(chan struct{})
 	a.standbyMu.Lock()
 	rcl := a.restoreCl
-	a.restoreCl = nil
+	a.restoreCl, a.reader = nil, nil
 	a.standbyMu.Unlock()
 	cl := a.cl
 	go func() {
@@ -732,12 +737,12 @@ func (a *App) startClient() error {
 		return fmt.Errorf("%w: kafka changelog client: %w", ErrConfig, err)
 	}
 	a.standbyMu.Lock()
-	a.restoreCl = rcl
+	a.restoreCl, a.reader = rcl, a.newReader(rcl)
 	a.standbyMu.Unlock()
 	proto, err := exactlyonce.Open(a.cfg.ExactlyOnce, a.clientOpts(opts...)...)
 	if err != nil {
 		a.standbyMu.Lock()
-		a.restoreCl = nil
+		a.restoreCl, a.reader = nil, nil
 		a.standbyMu.Unlock()
 		rcl.Close()
 		return fmt.Errorf("%w: kafka client: %w", ErrConfig, err)

@@ -34,9 +34,11 @@ func (a *App) newClient(role ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(a.clientOpts(role...)...)
 }
 
-// newChangelogClient returns the client that restores stores and tails
-// the standbys' changelogs: read_committed, keeping the control records
-// (their offsets count in the changelog positions).
+// newChangelogClient returns the client of the changelog reader
+// (changelog.Reader), which restores stores and tails the standbys'
+// changelogs: read_committed, keeping the control records (their offsets
+// count in the changelog positions). The App closes it (closeClients): the
+// reader never does.
 func (a *App) newChangelogClient(fetch []kgo.Opt) (*kgo.Client, error) {
 	return a.newClient(append([]kgo.Opt{
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

@@ -2,8 +2,13 @@
 // group: the poll loop and task manager, the rebalance callbacks, the
 // record collector (producer, production errors, dead letters), internal
 // topic management, and the state updater that restores new tasks and
-// tails standby changelogs. Package samsa is its facade: it validates the
-// user's configuration, compiles the topology and hands both to New.
+// tails standby changelogs. How a changelog is read (a restore to the last
+// stable offset in turns, standby stores following their partitions, with
+// one Kafka client) lives in package changelog (changelog.Reader); this
+// package decides which tasks restore and which are standbys, reports the
+// progress and turns the reader's failures and positions into task ids.
+// Package samsa is its facade: it validates the user's configuration,
+// compiles the topology and hands both to New.
 //
 // # One record, from poll to commit
 //
@@ -32,15 +37,26 @@
 // define (engine.Output, Store.OnWrite): that is the one way back into
 // this package; neither imports it, and only package samsa does.
 //
+// Before the first record of a newly assigned task, its stores are
+// restored, off the poll loop: updater.go hands the task to state.go
+// restore, which reads each store's changelog with changelog/reader.go
+// (Reader.Restore) and reports the progress (reportRestore); the task's
+// partitions stay paused until then. A standby task's stores are written
+// only by the same reader (Reader.Follow, Reader.Tail), never by a
+// record's walk.
+//
 // # Goroutines
 //
 // The poll loop (Run's goroutine) owns the tasks that process, under
 // App.mu, which the group callbacks (franz-go's goroutine, while the loop
 // is blocked) also take. The state updater goroutine owns the tasks it
-// restores until it hands them back, and tails the standby tasks under
-// App.standbyMu. With global tables (global.go), a reader goroutine polls
-// their topics and the poll loop applies its fetches to the global stores,
-// under App.mu, before each batch. The producer's promise goroutine only appends to the
-// collector's failure list, under output.mu. Each struct says which
-// goroutine owns which field.
+// restores until it hands them back; it alone polls the changelog reader
+// (changelog.Reader: Restore, Tail), which writes the standby stores under
+// its own mutex. App.standbyMu guards which tasks are standbys: the poll
+// loop and the callbacks open and close them and have the reader follow or
+// unfollow their changelogs. With global tables (global.go), a reader
+// goroutine polls their topics and the poll loop applies its fetches to
+// the global stores, under App.mu, before each batch. The producer's
+// promise goroutine only appends to the collector's failure list, under
+// output.mu. Each struct says which goroutine owns which field.
 package runtime

@@ -49,6 +49,35 @@ type globalStore struct {
 	raw *changelog.Store
 }
 
+// globalBatch bounds the records of one poll of the global topics (as the
+// changelog reader's restore batches).
+const globalBatch = 10000
+
+// Backoff of the retries of the global restore after a failed request (as
+// the changelog reader's): the first wait, doubled at each failure in a row
+// up to the last.
+const (
+	globalBackoff    = 100 * time.Millisecond
+	globalMaxBackoff = 5 * time.Second
+)
+
+// retryBackoff is the wait before retry number attempt (from 1).
+func retryBackoff(attempt int) time.Duration {
+	return min(globalBackoff<<min(attempt-1, 10), globalMaxBackoff)
+}
+
+// sleepCtx waits d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // globalTopics returns the topics of the topology's global stores, sorted.
 func (a *App) globalTopics() []string {
 	var ts []string
@@ -118,7 +147,7 @@ func (a *App) startGlobals(ctx context.Context, parts map[string]int32) (*global
 func (gs *globalState) read(ctx context.Context) {
 	defer close(gs.done)
 	for {
-		fs := gs.cl.PollRecords(ctx, restoreBatch)
+		fs := gs.cl.PollRecords(ctx, globalBatch)
 		if fs.IsClientClosed() || ctx.Err() != nil {
 			return
 		}
@@ -175,7 +204,7 @@ func (a *App) restoreGlobals(ctx context.Context, gs *globalState) error {
 		// Bounded polls: a restore that makes no progress fails after
 		// TaskTimeout instead of waiting forever.
 		pctx, cancel := context.WithTimeout(ctx, min(a.cfg.TaskTimeout, 5*time.Second))
-		fs := gs.cl.PollRecords(pctx, restoreBatch)
+		fs := gs.cl.PollRecords(pctx, globalBatch)
 		cancel()
 		if err := ctx.Err(); err != nil {
 			return err

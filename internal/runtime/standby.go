@@ -2,12 +2,8 @@ package runtime
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sort"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/assign"
@@ -15,28 +11,11 @@ import (
 	"github.com/samsa-streams/samsa/topology"
 )
 
-// standbyTask is a warm copy of a task's logged stores, kept by tailing
-// their changelogs.
+// standbyTask is a warm copy of a task's logged stores, which the
+// changelog reader keeps following their changelogs.
 type standbyTask struct {
 	stores map[string]*changelog.Store // by changelog topic
-	pos    map[string]int64            // next offset by changelog topic
-	// failing holds the changelogs whose fetches fail, by topic, until
-	// they deliver records again.
-	failing map[string]*standbyFailure
 }
-
-// standbyFailure is the state of a standby changelog whose fetches fail.
-type standbyFailure struct {
-	err         error
-	since, last time.Time
-	count       int
-	logged      time.Time // last log line
-	unlogged    int       // failures since that line
-}
-
-// standbyLogEvery rate-limits the log lines about one failing standby
-// changelog partition.
-const standbyLogEvery = 5 * time.Second
 
 // StandbyFailure describes a standby task's changelog partition whose
 // fetches fail: the standby falls behind until it recovers.
@@ -58,12 +37,15 @@ type StandbyFailure struct {
 // its last error.
 func (a *App) FailingStandbys() []StandbyFailure {
 	a.standbyMu.Lock()
-	defer a.standbyMu.Unlock()
+	r := a.reader
+	a.standbyMu.Unlock()
+	if r == nil {
+		return nil
+	}
 	var out []StandbyFailure
-	for id, st := range a.standbys {
-		for topic, f := range st.failing {
-			out = append(out, StandbyFailure{Task: id, Topic: topic, Partition: id.Partition, Err: f.err, Count: f.count, Since: f.since, Last: f.last})
-		}
+	for _, f := range r.Failing() {
+		id := processor.TaskID{Subtopology: a.changelogSub[f.Topic], Partition: f.Partition}
+		out = append(out, StandbyFailure{Task: id, Topic: f.Topic, Partition: f.Partition, Err: f.Err, Count: f.Count, Since: f.Since, Last: f.Last})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Task != out[j].Task {
@@ -109,11 +91,10 @@ func (a *App) syncStandbys() {
 	}
 }
 
-// openStandby opens a standby task's stores and starts fetching their
-// changelogs from their checkpoints. a.standbyMu must be held.
+// openStandby opens a standby task's stores and has the changelog reader
+// follow their changelogs from their checkpoints. a.standbyMu must be held.
 func (a *App) openStandby(id processor.TaskID) {
-	st := &standbyTask{stores: map[string]*changelog.Store{}, pos: map[string]int64{}, failing: map[string]*standbyFailure{}}
-	add := map[string]map[int32]kgo.Offset{}
+	st := &standbyTask{stores: map[string]*changelog.Store{}}
 	for _, name := range a.subs[id.Subtopology].Stores {
 		if !a.g.Stores[name].Logged {
 			continue
@@ -124,133 +105,51 @@ func (a *App) openStandby(id processor.TaskID) {
 			continue
 		}
 		topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
-		next, _, _ := s.Checkpoint()
-		st.stores[topic], st.pos[topic] = s, next
-		add[topic] = map[int32]kgo.Offset{id.Partition: kgo.NewOffset().At(next)}
+		st.stores[topic] = s
+		a.reader.Follow(topic, id.Partition, s)
 	}
-	a.restoreCl.AddConsumePartitions(add)
 	a.standbys[id] = st
 	a.log.Info("standby task opened", "task", id.String())
 }
 
-// closeStandby closes a standby task. a.standbyMu must be held.
+// closeStandby closes a standby task: the reader stops following its
+// changelogs, then its stores close. a.standbyMu must be held.
 func (a *App) closeStandby(id processor.TaskID) {
 	st := a.standbys[id]
-	remove := map[string][]int32{}
 	for topic, s := range st.stores {
+		if a.reader != nil {
+			a.reader.Unfollow(topic, id.Partition)
+		}
 		_ = s.Close()
-		remove[topic] = []int32{id.Partition}
 	}
-	a.restoreCl.RemoveConsumePartitions(remove)
 	delete(a.standbys, id)
 	a.log.Info("standby task closed", "task", id.String())
 }
 
 // tailStandbys applies what the changelogs gained to the standby stores,
-// waiting up to wait for records. It runs on the state updater goroutine,
-// never in the poll loop: processing does not wait for standbys.
+// waiting up to wait for records (changelog.Reader.Tail). It runs on the
+// state updater goroutine, never in the poll loop: processing does not
+// wait for standbys.
 func (a *App) tailStandbys(ctx context.Context, wait time.Duration) {
 	a.standbyMu.Lock()
-	cl, n := a.restoreCl, len(a.standbys)
+	r, n := a.reader, len(a.standbys)
 	a.standbyMu.Unlock()
-	if cl == nil || n == 0 {
+	if r == nil || n == 0 {
 		return
 	}
-	pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-	fs := cl.PollRecords(pctx, 10000)
-	cancel()
-	a.applyStandby(fs.Records(), fs.Errors())
-}
-
-// applyStandby applies changelog records fetched for the standby tasks,
-// by the standby tail or by a restore reading the same client, and notes
-// the fetch errors. Errors never fail the App (the client keeps
-// retrying): they are logged, at most once per standbyLogEvery per
-// changelog partition, and kept for FailingStandbys.
-func (a *App) applyStandby(recs []*kgo.Record, errs []kgo.FetchError) {
-	a.standbyMu.Lock()
-	defer a.standbyMu.Unlock()
-	now := time.Now()
-	for _, fe := range errs {
-		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) || errors.Is(fe.Err, kgo.ErrClientClosed) {
-			continue
-		}
-		a.standbyFailed(fe.Topic, fe.Partition, fe.Err, now)
-	}
-	batches := map[string]map[int32][]changelog.Record{}
-	last := map[string]map[int32]int64{}
-	for _, r := range recs {
-		st, ok := a.standbys[processor.TaskID{Subtopology: a.changelogSub[r.Topic], Partition: r.Partition}]
-		if !ok || st.stores[r.Topic] == nil || r.Offset < st.pos[r.Topic] {
-			// Closed, or fetched before its standby was opened again
-			// at a later position, while this poll was under way.
-			continue
-		}
-		if batches[r.Topic] == nil {
-			batches[r.Topic], last[r.Topic] = map[int32][]changelog.Record{}, map[int32]int64{}
-		}
-		if !r.Attrs.IsControl() {
-			batches[r.Topic][r.Partition] = append(batches[r.Topic][r.Partition], changelog.Record{Key: r.Key, Value: r.Value})
-		}
-		last[r.Topic][r.Partition] = r.Offset
-	}
-	for topic, byPart := range last {
-		for p, off := range byPart {
-			id := processor.TaskID{Subtopology: a.changelogSub[topic], Partition: p}
-			st := a.standbys[id]
-			if err := st.stores[topic].Restore(batches[topic][p], off+1); err != nil {
-				a.standbyFailed(topic, p, fmt.Errorf("apply changelog records to the standby store: %w", err), now)
-				continue
-			}
-			st.pos[topic] = off + 1
-			if f := st.failing[topic]; f != nil {
-				a.log.Info("standby changelog fetches again", "task", id.String(),
-					"topic", topic, "partition", p, "failures", f.count, "for", now.Sub(f.since).Round(time.Millisecond))
-				delete(st.failing, topic)
-			}
-		}
-	}
-	a.updateStandbyPositions()
-}
-
-// standbyFailed records an error on the standby changelogs it concerns:
-// one partition, every partition of a topic (partition -1), or every
-// standby changelog (no topic: the client's own error). a.standbyMu must be
-// held.
-func (a *App) standbyFailed(errTopic string, partition int32, err error, now time.Time) {
-	for id, st := range a.standbys {
-		if partition >= 0 && id.Partition != partition {
-			continue
-		}
-		for topic := range st.stores {
-			if errTopic != "" && topic != errTopic {
-				continue
-			}
-			f := st.failing[topic]
-			if f == nil {
-				f = &standbyFailure{since: now}
-				st.failing[topic] = f
-			}
-			f.err, f.last = err, now
-			f.count++
-			f.unlogged++
-			if now.Sub(f.logged) >= standbyLogEvery {
-				a.log.Warn("standby changelog fetch failed: the standby falls behind until it recovers", "task", id.String(),
-					"topic", topic, "partition", id.Partition, "failures", f.unlogged, "since", f.since.Format(time.RFC3339), "err", err)
-				f.logged, f.unlogged = now, 0
-			}
-		}
-	}
+	r.Tail(ctx, wait)
 }
 
 // updateStandbyPositions records, for the join metadata, how far this
 // member's standby state of each task is: the sum of its stores' changelog
-// positions. a.standbyMu must be held.
-func (a *App) updateStandbyPositions() {
+// positions, as the reader r follows them. It is r's OnApplied: it runs
+// after every apply to the standby stores, on the state updater
+// goroutine.
+func (a *App) updateStandbyPositions(r *changelog.Reader) {
 	pos := map[assign.Task]int64{}
-	for id, st := range a.standbys {
-		for _, p := range st.pos {
-			pos[assign.Task{Sub: id.Subtopology, Partition: id.Partition}] += p
+	for topic, byPart := range r.Positions() {
+		for p, next := range byPart {
+			pos[assign.Task{Sub: a.changelogSub[topic], Partition: p}] += next
 		}
 	}
 	a.posMu.Lock()
@@ -295,7 +194,7 @@ func (a *App) statePositions() map[assign.Task]int64 {
 func (a *App) hasStandbys() bool {
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
-	return len(a.standbys) > 0 && a.restoreCl != nil
+	return len(a.standbys) > 0 && a.reader != nil
 }
 
 // closeStandbys closes every standby task (recovery, shutdown).

@@ -351,12 +351,13 @@ func samePolicy(got, want string) bool {
 }
 
 // restore replays the changelogs of a task's logged stores from their
-// checkpoints to the last stable offset, in bounded batches. With a
-// non-zero until, it stops at the first batch past that time and returns
-// errSliceOver: the state updater then gives other tasks their turn and
-// comes back (the checkpoints keep the position). progress carries each
-// store's figures from one turn to the next; nil starts afresh.
-func (a *App) restore(ctx context.Context, t *engine.Task, until time.Time, progress map[string]*restoreTurns) error {
+// checkpoints to the last stable offset, in bounded batches, with the
+// changelog reader. With a non-zero until, it stops at the first batch past
+// that time and returns changelog.ErrTurnOver: the state updater then gives
+// other tasks their turn and comes back (the checkpoints keep the
+// position). progress carries each store's figures from one turn to the
+// next; nil starts afresh.
+func (a *App) restore(ctx context.Context, t *engine.Task, until time.Time, progress map[string]*changelog.RestoreTurns) error {
 	for name, rs := range t.RawStores() {
 		if !a.g.Stores[name].Logged {
 			continue
@@ -367,14 +368,13 @@ func (a *App) restore(ctx context.Context, t *engine.Task, until time.Time, prog
 		}
 		turns := progress[name]
 		if turns == nil {
-			turns = &restoreTurns{}
+			turns = &changelog.RestoreTurns{}
 			if progress != nil {
 				progress[name] = turns
 			}
 		}
-		turns.until = until
-		if err := a.restoreStore(ctx, t.ID, name, s, turns); err != nil {
-			if errors.Is(err, errSliceOver) {
+		if err := a.restoreStore(ctx, t.ID, name, s, until, turns); err != nil {
+			if errors.Is(err, changelog.ErrTurnOver) {
 				return err
 			}
 			return fmt.Errorf("task %s: restore store %q: %w", t.ID, name, err)
@@ -383,243 +383,38 @@ func (a *App) restore(ctx context.Context, t *engine.Task, until time.Time, prog
 	return nil
 }
 
-// errSliceOver says a restore stopped at the end of its turn, unfinished.
-var errSliceOver = errors.New("samsa: restore turn over")
-
-// restoreTurns is a store's restore across the state updater's turns.
-type restoreTurns struct {
-	until   time.Time     // end of this turn; zero: restore to the end
-	applied int64         // records applied in earlier turns
-	spent   time.Duration // time spent in earlier turns
-}
-
-// restoreBatch bounds the records of one poll and of one write to the
-// store during a restore.
-const restoreBatch = 10000
-
-// Backoff of the retries of a restore after a failed request: the first
-// wait, doubled at each failure in a row up to the last.
-const (
-	restoreBackoff    = 100 * time.Millisecond
-	restoreMaxBackoff = 5 * time.Second
-)
-
-// retryBackoff is the wait before retry number attempt (from 1).
-func retryBackoff(attempt int) time.Duration {
-	return min(restoreBackoff<<min(attempt-1, 10), restoreMaxBackoff)
-}
-
-// sleepCtx waits d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// restoreOffsets returns where the restore of a store's changelog
-// partition starts (its checkpoint, or the log start offset if that is
-// later) and its target, the last stable offset. Failed listings are
-// retried with backoff until ctx is done.
-func (a *App) restoreOffsets(ctx context.Context, topic string, partition int32, s *changelog.Store) (start, target int64, err error) {
-	start, ok, err := s.Checkpoint()
-	if err != nil {
-		return 0, 0, err
-	}
-	if !ok {
-		start = 0
-	}
-	adm := kadm.NewClient(a.restoreCl)
-	for attempt := 1; ; attempt++ {
-		end, logStart, err := listRestoreOffsets(ctx, adm, topic, partition)
-		if err == nil {
-			return max(start, logStart), end, nil
-		}
-		if ctx.Err() != nil {
-			return 0, 0, fmt.Errorf("offsets of %q: %w", topic, ctx.Err())
-		}
-		if errors.Is(err, kgo.ErrClientClosed) {
-			return 0, 0, err
-		}
-		d := retryBackoff(attempt)
-		a.log.Warn("restore: listing the changelog offsets failed: retrying", "topic", topic, "partition", partition,
-			"attempt", attempt, "backoff", d, "err", err)
-		if err := sleepCtx(ctx, d); err != nil {
-			return 0, 0, fmt.Errorf("offsets of %q: %w", topic, err)
-		}
-	}
-}
-
-// listRestoreOffsets lists the last stable offset and the log start offset
-// of a changelog partition.
-func listRestoreOffsets(ctx context.Context, adm *kadm.Client, topic string, partition int32) (end, logStart int64, err error) {
-	lookup := func(what string, list func(context.Context, ...string) (kadm.ListedOffsets, error)) (int64, error) {
-		los, err := list(ctx, topic)
-		if err != nil {
-			return 0, fmt.Errorf("%s offset of %q: %w", what, topic, err)
-		}
-		lo, ok := los.Lookup(topic, partition)
-		if !ok {
-			return 0, fmt.Errorf("%s offset of %q partition %d: missing", what, topic, partition)
-		}
-		if lo.Err != nil {
-			return 0, fmt.Errorf("%s offset of %q partition %d: %w", what, topic, partition, lo.Err)
-		}
-		return lo.Offset, nil
-	}
-	if end, err = lookup("end", adm.ListCommittedOffsets); err != nil { // the last stable offset
-		return 0, 0, err
-	}
-	if logStart, err = lookup("start", adm.ListStartOffsets); err != nil {
-		return 0, 0, err
-	}
-	return end, logStart, nil
-}
-
-// restoreStore replays a store's changelog partition from its checkpoint
-// to the last stable offset listed at the start, in bounded batches. Every
-// committed record a fetch returns is applied, also those past the target
-// (committed since), and the checkpoint is always one past the last record
-// read: it never claims a record the store does not hold. Fetch errors are
-// retried with backoff; a cancelled ctx stops the restore at once, keeping
-// what was read with its checkpoint.
-func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store, turns *restoreTurns) error {
-	if turns == nil {
-		turns = &restoreTurns{}
-	}
+// restoreStore replays a store's changelog partition with the changelog
+// reader (changelog.Reader.Restore: from its checkpoint to the last stable
+// offset, until the turn ends), reporting the progress to the listener, the
+// metrics and the log. A changelog topic deleted during the restore is an
+// ErrInternalTopic. turns may be nil (a fresh restore).
+func (a *App) restoreStore(ctx context.Context, id processor.TaskID, name string, s *changelog.Store, until time.Time, turns *changelog.RestoreTurns) error {
 	topic := topology.ChangelogTopic(a.cfg.ApplicationID, name)
-	start, target, err := a.restoreOffsets(ctx, topic, id.Partition, s)
-	if err != nil {
-		return err
-	}
-	if start >= target {
-		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic, Finished: true}, false)
-		return nil
-	}
-	a.restoreCl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {id.Partition: kgo.NewOffset().At(start)}})
-	defer a.restoreCl.RemoveConsumePartitions(map[string][]int32{topic: {id.Partition}})
+	err := a.reader.Restore(ctx, s, topic, id.Partition, until, turns, func(p changelog.RestoreProgress, log bool) {
+		a.reportRestore(RestoreProgress{Task: id, Store: name, Topic: topic,
+			Done: p.Done, ToGo: p.ToGo, Rate: p.Rate, ETA: p.ETA, Finished: p.Finished}, log)
+	})
+	return internalTopicGone(err)
+}
 
-	began := time.Now()
-	lastLog := began
-	defer func() { turns.spent += time.Since(began) }()
-	pos, flushed := start, start // next offset to read; checkpoint written
-	applied := turns.applied
-	defer func() { turns.applied = applied }()
-	batch := make([]changelog.Record, 0, restoreBatch)
-	flush := func() error {
-		if len(batch) == 0 && pos == flushed {
-			return nil
-		}
-		if err := s.Restore(batch, pos); err != nil {
-			return err
-		}
-		applied += int64(len(batch))
-		a.restored.Add(int64(len(batch)))
-		batch, flushed = batch[:0], pos
-		return nil
+// internalTopicGone makes the error of a restore whose changelog topic was
+// deleted or recreated (changelog.ErrTopicGone) an ErrInternalTopic; other
+// errors are returned as they are.
+func internalTopicGone(err error) error {
+	if errors.Is(err, changelog.ErrTopicGone) {
+		return fmt.Errorf("%w: %w", ErrInternalTopic, err)
 	}
-	// stop applies what was read, then returns err.
-	stop := func(err error) error {
-		if ferr := flush(); ferr != nil {
-			return errors.Join(err, ferr)
-		}
-		return err
-	}
-	// report tells the listener at the start, after every batch and at
-	// the end, and logs every few seconds and at the end.
-	report := func(finished bool) {
-		now := time.Now()
-		logIt := finished || now.Sub(lastLog) >= 3*time.Second
-		if logIt {
-			lastLog = now
-		}
-		secs := max((turns.spent + now.Sub(began)).Seconds(), 1e-3)
-		p := RestoreProgress{Task: id, Store: name, Topic: topic, Done: applied, ToGo: max(target-pos, 0),
-			Rate: float64(applied) / secs, Finished: finished}
-		// ToGo counts offsets: the ETA comes from the offsets' rate.
-		if offRate := float64(pos-start) / max(now.Sub(began).Seconds(), 1e-3); offRate > 0 {
-			p.ETA = time.Duration(float64(p.ToGo) / offRate * float64(time.Second))
-		}
-		a.reportRestore(p, logIt)
-	}
-	report(false)
-	failures := 0
-	for pos < target {
-		fs := a.restoreCl.PollRecords(ctx, restoreBatch)
-		before := pos
-		// The standby tasks' changelogs share the reader: their
-		// records and errors go to them.
-		var others []*kgo.Record
-		var otherErrs []kgo.FetchError
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Topic != topic || r.Partition != id.Partition {
-				others = append(others, r)
-				return
-			}
-			if r.Offset < pos {
-				return
-			}
-			if !r.Attrs.IsControl() {
-				batch = append(batch, changelog.Record{Key: r.Key, Value: r.Value})
-			}
-			pos = r.Offset + 1
-		})
-		var fetchErr error
-		for _, fe := range fs.Errors() {
-			if fe.Topic != "" && (fe.Topic != topic || (fe.Partition >= 0 && fe.Partition != id.Partition)) {
-				otherErrs = append(otherErrs, fe)
-				continue
-			}
-			switch {
-			case errors.Is(fe.Err, context.Canceled), errors.Is(fe.Err, context.DeadlineExceeded):
-				// ctx is checked below.
-			case errors.Is(fe.Err, kgo.ErrClientClosed):
-				return stop(fmt.Errorf("fetch %q: %w", topic, fe.Err))
-			case errors.Is(fe.Err, kerr.UnknownTopicID):
-				return stop(fmt.Errorf("%w: changelog topic %q was deleted or recreated during the restore: %w", ErrInternalTopic, topic, fe.Err))
-			default:
-				fetchErr = fmt.Errorf("fetch %q partition %d: %w", fe.Topic, fe.Partition, fe.Err)
-			}
-		}
-		if len(others) > 0 || len(otherErrs) > 0 {
-			a.applyStandby(others, otherErrs)
-		}
-		if len(batch) >= restoreBatch || pos >= target {
-			if err := flush(); err != nil {
-				return err
-			}
-			if pos < target {
-				report(false)
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return stop(err)
-		}
-		if !turns.until.IsZero() && pos < target && time.Now().After(turns.until) {
-			return stop(errSliceOver)
-		}
-		if pos > before {
-			failures = 0
-		}
-		if fetchErr != nil {
-			failures++
-			d := retryBackoff(failures)
-			a.log.Warn("restore fetch failed: retrying", "task", id.String(), "store", name, "topic", topic,
-				"attempt", failures, "backoff", d, "err", fetchErr)
-			if err := sleepCtx(ctx, d); err != nil {
-				return stop(err)
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	report(true)
-	return nil
+	return err
+}
+
+// newReader returns the changelog reader over cl (the changelog client,
+// which the App closes itself): restored records count in App.Restored, and
+// every apply to the standby stores updates their positions.
+func (a *App) newReader(cl *kgo.Client) *changelog.Reader {
+	r := changelog.NewReader(cl, a.log)
+	r.OnRestored = func(n int64) { a.restored.Add(n) }
+	r.OnApplied = func() { a.updateStandbyPositions(r) }
+	return r
 }
 
 // reportRestore tells the listener of a restore's progress, and logs it.

@@ -29,13 +29,13 @@ func NewRestoreHarness(appID string, bootstrap []string, log *slog.Logger, liste
 	if err != nil {
 		return nil, err
 	}
-	a.restoreCl = cl
+	a.restoreCl, a.reader = cl, a.newReader(cl)
 	return &RestoreHarness{a: a}, nil
 }
 
 // Restore restores one store of a task as the App does.
 func (h *RestoreHarness) Restore(ctx context.Context, task processor.TaskID, name string, s *changelog.Store) error {
-	return h.a.restoreStore(ctx, task, name, s, nil)
+	return h.a.restoreStore(ctx, task, name, s, time.Time{}, nil)
 }
 
 // Restored is App.Restored.
@@ -58,7 +58,7 @@ func (a *App) StartStandbyForTest(id processor.TaskID) error {
 	}
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
-	a.stateEngine, a.restoreCl = e, cl
+	a.stateEngine, a.restoreCl, a.reader = e, cl, a.newReader(cl)
 	a.openStandby(id)
 	return nil
 }
@@ -86,9 +86,13 @@ func (a *App) StandbyPositionsForTest() map[processor.TaskID]int64 {
 	a.standbyMu.Lock()
 	defer a.standbyMu.Unlock()
 	out := map[processor.TaskID]int64{}
+	if a.reader == nil {
+		return out
+	}
+	pos := a.reader.Positions()
 	for id, st := range a.standbys {
-		for _, p := range st.pos {
-			out[id] += p
+		for topic := range st.stores {
+			out[id] += pos[topic][id.Partition]
 		}
 	}
 	return out

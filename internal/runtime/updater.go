@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 )
@@ -49,7 +50,7 @@ type restoreJob struct {
 	err      error         // set before finished is closed
 	// progress carries the figures of each store from turn to turn;
 	// owned by the updater goroutine.
-	progress map[string]*restoreTurns
+	progress map[string]*changelog.RestoreTurns
 	stable   bool // the committed offsets were read stably
 }
 
@@ -60,7 +61,7 @@ func newStateUpdater(a *App, restored func()) *stateUpdater {
 // add hands a task to the updater. Its context ends with parent.
 func (u *stateUpdater) add(parent context.Context, t *engine.Task) {
 	ctx, cancel := context.WithCancel(parent)
-	j := &restoreJob{t: t, ctx: ctx, cancel: cancel, finished: make(chan struct{}), progress: map[string]*restoreTurns{}}
+	j := &restoreJob{t: t, ctx: ctx, cancel: cancel, finished: make(chan struct{}), progress: map[string]*changelog.RestoreTurns{}}
 	u.mu.Lock()
 	u.pending = append(u.pending, j)
 	u.jobs[t.ID] = j
@@ -187,7 +188,7 @@ func (u *stateUpdater) run(ctx context.Context) {
 		}
 		err := u.restore(j)
 		u.tail(ctx, 0)
-		if errors.Is(err, errSliceOver) && j.ctx.Err() == nil {
+		if errors.Is(err, changelog.ErrTurnOver) && j.ctx.Err() == nil {
 			// Its turn is over: the other tasks go first, then it
 			// goes on from its checkpoints.
 			u.mu.Lock()
