@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/retry"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -83,13 +85,6 @@ const followLogEvery = 5 * time.Second
 // store during a restore.
 const restoreBatch = 10000
 
-// Backoff of the retries of a restore after a failed request: the first
-// wait, doubled at each failure in a row up to the last.
-const (
-	restoreBackoff    = 100 * time.Millisecond
-	restoreMaxBackoff = 5 * time.Second
-)
-
 // ErrTurnOver is returned by Restore when its turn ended (until passed)
 // before the store caught up: the store's checkpoint keeps the position,
 // and the next Restore goes on from it.
@@ -151,23 +146,6 @@ type RestoreTurns struct {
 	spent   time.Duration
 }
 
-// retryBackoff is the wait before retry number attempt (from 1).
-func retryBackoff(attempt int) time.Duration {
-	return min(restoreBackoff<<min(attempt-1, 10), restoreMaxBackoff)
-}
-
-// sleepCtx waits d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // restoreOffsets returns where the restore of a store's changelog
 // partition starts (its checkpoint, or the log start offset if that is
 // later) and its target, the last stable offset. Failed listings are
@@ -191,10 +169,10 @@ func (r *Reader) restoreOffsets(ctx context.Context, topic string, partition int
 		if errors.Is(err, kgo.ErrClientClosed) {
 			return 0, 0, err
 		}
-		d := retryBackoff(attempt)
+		d := retry.Backoff(attempt)
 		r.log.Warn("restore: listing the changelog offsets failed: retrying", "topic", topic, "partition", partition,
 			"attempt", attempt, "backoff", d, "err", err)
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := retry.Sleep(ctx, d); err != nil {
 			return 0, 0, fmt.Errorf("offsets of %q: %w", topic, err)
 		}
 	}
@@ -365,10 +343,10 @@ func (r *Reader) Restore(ctx context.Context, s *Store, topic string, partition 
 		}
 		if fetchErr != nil {
 			failures++
-			d := retryBackoff(failures)
+			d := retry.Backoff(failures)
 			r.log.Warn("restore fetch failed: retrying", "task", s.task.String(), "store", s.name, "topic", topic,
 				"attempt", failures, "backoff", d, "err", fetchErr)
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := retry.Sleep(ctx, d); err != nil {
 				return stop(err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,22 +19,7 @@ import (
 )
 
 // realBroker connects to the broker dev/kafka started (SAMSA_BOOTSTRAP).
-func realBroker(t *testing.T) *cluster.Cluster {
-	t.Helper()
-	bs := os.Getenv(cluster.EnvBootstrap)
-	if bs == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but SAMSA_BOOTSTRAP is not set")
-		}
-		t.Skip("SKIPPED (no real broker): run ./dev/test, or dev/kafka/run start and export SAMSA_BOOTSTRAP")
-	}
-	c, err := cluster.Connect(strings.Split(bs, ",")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func realBroker(t *testing.T) *cluster.Cluster { t.Helper(); return cluster.Real(t) }
 
 // changelogClient returns a client configured as the runtime's changelog
 // client: read_committed, control records kept.
@@ -287,14 +271,5 @@ func TestTopicGoneError(t *testing.T) {
 	}
 	if want := `changelog topic "app-kv-changelog" was deleted or recreated during the restore: UNKNOWN_TOPIC_ID`; !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("error %q, want it to start with %q", err, want)
-	}
-}
-
-// TestRetryBackoff: 100 ms doubled per failure in a row, at most 5 s.
-func TestRetryBackoff(t *testing.T) {
-	for attempt, want := range map[int]time.Duration{1: 100 * time.Millisecond, 2: 200 * time.Millisecond, 6: 3200 * time.Millisecond, 7: 5 * time.Second, 100: 5 * time.Second} {
-		if got := retryBackoff(attempt); got != want {
-			t.Errorf("retryBackoff(%d) = %v, want %v", attempt, got, want)
-		}
 	}
 }

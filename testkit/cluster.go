@@ -9,7 +9,6 @@ package testkit
 import (
 	"context"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -76,24 +75,7 @@ func EmbeddedCluster(t testing.TB) *Cluster {
 // ./dev/test, or dev/kafka/run start and export the line it prints.
 func RealCluster(t testing.TB) *Cluster {
 	t.Helper()
-	bs := os.Getenv(EnvBootstrap)
-	if bs == "" {
-		msg := "this test needs a real Kafka broker: run ./dev/test, or `dev/kafka/run start` and export the SAMSA_BOOTSTRAP line it prints"
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but SAMSA_BOOTSTRAP is not set: %s", msg)
-		}
-		t.Skipf("SKIPPED (no real broker): %s", msg)
-	}
-	c, err := Connect(strings.Split(bs, ",")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Real = true
-	t.Cleanup(c.Close)
-	if err := c.Ping(context.Background(), 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return &Cluster{cluster.Real(t)}
 }
 
 // Topic creates a uniquely named topic for the test and returns its name.

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/retry"
+
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -52,31 +54,6 @@ type globalStore struct {
 // globalBatch bounds the records of one poll of the global topics (as the
 // changelog reader's restore batches).
 const globalBatch = 10000
-
-// Backoff of the retries of the global restore after a failed request (as
-// the changelog reader's): the first wait, doubled at each failure in a row
-// up to the last.
-const (
-	globalBackoff    = 100 * time.Millisecond
-	globalMaxBackoff = 5 * time.Second
-)
-
-// retryBackoff is the wait before retry number attempt (from 1).
-func retryBackoff(attempt int) time.Duration {
-	return min(globalBackoff<<min(attempt-1, 10), globalMaxBackoff)
-}
-
-// sleepCtx waits d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // globalTopics returns the topics of the topology's global stores, sorted.
 func (a *App) globalTopics() []string {
@@ -232,9 +209,9 @@ func (a *App) restoreGlobals(ctx context.Context, gs *globalState) error {
 		}
 		if fetchErr != nil {
 			failures++
-			d := retryBackoff(failures)
+			d := retry.Backoff(failures)
 			a.log.Warn("global restore: fetch failed: retrying", "attempt", failures, "backoff", d, "err", fetchErr)
-			if err := sleepCtx(ctx, d); err != nil {
+			if err := retry.Sleep(ctx, d); err != nil {
 				return err
 			}
 		}
@@ -287,9 +264,9 @@ func (a *App) globalOffsets(ctx context.Context, cl *kgo.Client, topics []string
 			}
 			return target, start, err
 		}
-		d := retryBackoff(attempt)
+		d := retry.Backoff(attempt)
 		a.log.Warn("global restore: listing offsets failed: retrying", "attempt", attempt, "backoff", d, "err", err)
-		if err := sleepCtx(ctx, d); err != nil {
+		if err := retry.Sleep(ctx, d); err != nil {
 			return nil, nil, err
 		}
 	}

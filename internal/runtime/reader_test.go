@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,22 +22,7 @@ import (
 // App adds: task ids, positions, listener, Restored, error wrapping.
 
 // realBroker connects to the broker dev/kafka started (SAMSA_BOOTSTRAP).
-func realBroker(t *testing.T) *cluster.Cluster {
-	t.Helper()
-	bs := os.Getenv(cluster.EnvBootstrap)
-	if bs == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but SAMSA_BOOTSTRAP is not set")
-		}
-		t.Skip("SKIPPED (no real broker): run ./dev/test, or dev/kafka/run start and export SAMSA_BOOTSTRAP")
-	}
-	c, err := cluster.Connect(strings.Split(bs, ",")...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
+func realBroker(t *testing.T) *cluster.Cluster { t.Helper(); return cluster.Real(t) }
 
 // readerApp returns an App with a changelog reader over a client of the
 // bootstrap servers, and standby tasks with the given stores (by
