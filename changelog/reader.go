@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/retry"
-
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-streams/samsa/internal/retry"
 )
 
 // Reader reads changelog topics into stores: it restores a store's

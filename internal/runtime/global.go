@@ -14,13 +14,12 @@ import (
 	"slices"
 	"time"
 
-	"github.com/samsa-streams/samsa/internal/retry"
-
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-streams/samsa/changelog"
 	"github.com/samsa-streams/samsa/internal/engine"
+	"github.com/samsa-streams/samsa/internal/retry"
 	"github.com/samsa-streams/samsa/processor"
 )
 
