@@ -143,7 +143,12 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	if os.Getenv("SAMSA_BENCH_KEEP") == "" {
+		defer os.RemoveAll(tmp)
+	} else {
+		// SAMSA_BENCH_KEEP=1 keeps the contenders' logs and state.
+		log.Info("keeping the temp dir (SAMSA_BENCH_KEEP)", "dir", tmp)
+	}
 
 	h, err := newHarness(ctx, log, bootstrap, root, tmp, o)
 	if err != nil {
