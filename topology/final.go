@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/samsa-streams/samsa/internal/engine"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )

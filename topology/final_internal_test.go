@@ -1,10 +1,10 @@
 package topology
 
 import (
-	"github.com/samsa-streams/samsa/internal/engine"
 	"testing"
 
 	"github.com/samsa-streams/samsa/changelog"
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 )
 

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/samsa-streams/samsa/internal/engine"
 	"strconv"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"

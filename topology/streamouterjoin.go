@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"github.com/samsa-streams/samsa/internal/engine"
 	"math"
 	"strconv"
 	"time"
 
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
 )

@@ -2,8 +2,8 @@ package topology
 
 import (
 	"fmt"
-	"github.com/samsa-streams/samsa/internal/engine"
 
+	"github.com/samsa-streams/samsa/internal/engine"
 	"github.com/samsa-streams/samsa/internal/stores"
 	"github.com/samsa-streams/samsa/processor"
 	"github.com/samsa-streams/samsa/serde"
