@@ -43,8 +43,7 @@ func AddKeyValueStore[K, V any](t *Topology, s KeyValueStore[K, V], processors .
 		Name:   s.Name,
 		Logged: !s.Unlogged,
 		Wrap: func(o engine.Opened) processor.StateStore {
-			raw := o.Raw
-			return stores.NewKeyValueStore(raw, key, value)
+			return stores.NewKeyValueStore(o.Raw, key, value)
 		},
 	}
 	t.ConnectStore(s.Name, processors...)
