@@ -99,9 +99,7 @@ func (c *Config) FillDefaults() []error {
 	default:
 		out.CommitInterval = 30 * time.Second
 	}
-	if out.MaxPollRecords == 0 {
-		out.MaxPollRecords = 10000
-	}
+	setDefault(&out.MaxPollRecords, 10000)
 	if out.Logger == nil {
 		out.Logger = slog.Default()
 	}
@@ -121,21 +119,11 @@ func (c *Config) FillDefaults() []error {
 			bad("field GroupInstanceID %q %s", out.GroupInstanceID, err)
 		}
 	}
-	if out.TransactionTimeout == 0 {
-		out.TransactionTimeout = 10 * time.Second
-	}
-	if out.StartupTimeout == 0 {
-		out.StartupTimeout = 30 * time.Second
-	}
-	if out.TaskTimeout == 0 {
-		out.TaskTimeout = 5 * time.Minute
-	}
-	if out.CloseTimeout == 0 {
-		out.CloseTimeout = 10 * time.Second
-	}
-	if out.MaxUncommittedBytes == 0 {
-		out.MaxUncommittedBytes = 64 << 20
-	}
+	setDefault(&out.TransactionTimeout, 10*time.Second)
+	setDefault(&out.StartupTimeout, 30*time.Second)
+	setDefault(&out.TaskTimeout, 5*time.Minute)
+	setDefault(&out.CloseTimeout, 10*time.Second)
+	setDefault(&out.MaxUncommittedBytes, 64<<20)
 	switch {
 	case out.CacheMaxBytes == 0:
 		out.CacheMaxBytes = DefaultCacheMaxBytes
@@ -145,24 +133,12 @@ func (c *Config) FillDefaults() []error {
 	// The group timeouts: Kafka Streams' (and franz-go's) defaults, except
 	// the rebalance timeout, which Kafka's Java client takes from
 	// max.poll.interval.ms (5 minutes).
-	if out.SessionTimeout == 0 {
-		out.SessionTimeout = 45 * time.Second
-	}
-	if out.HeartbeatInterval == 0 {
-		out.HeartbeatInterval = 3 * time.Second
-	}
-	if out.RebalanceTimeout == 0 {
-		out.RebalanceTimeout = 5 * time.Minute
-	}
-	if out.FetchMaxBytes == 0 {
-		out.FetchMaxBytes = 50 << 20
-	}
-	if out.FetchMaxPartitionBytes == 0 {
-		out.FetchMaxPartitionBytes = 1 << 20
-	}
-	if out.RepartitionPurgeInterval == 0 {
-		out.RepartitionPurgeInterval = 30 * time.Second
-	}
+	setDefault(&out.SessionTimeout, 45*time.Second)
+	setDefault(&out.HeartbeatInterval, 3*time.Second)
+	setDefault(&out.RebalanceTimeout, 5*time.Minute)
+	setDefault(&out.FetchMaxBytes, 50<<20)
+	setDefault(&out.FetchMaxPartitionBytes, 1<<20)
+	setDefault(&out.RepartitionPurgeInterval, 30*time.Second)
 	if out.HTTPAddr != "" {
 		if err := metrics.CheckAddr(out.HTTPAddr); err != nil {
 			bad("field HTTPAddr %q is not host:port: %v", out.HTTPAddr, err)
@@ -234,4 +210,12 @@ func checkID(id string, max int) string {
 		return fmt.Sprintf("is %d characters long, more than %d", len(id), max)
 	}
 	return ""
+}
+
+// setDefault sets *p to d when it is the zero value.
+func setDefault[T comparable](p *T, d T) {
+	var zero T
+	if *p == zero {
+		*p = d
+	}
 }
