@@ -44,7 +44,7 @@ func TestConfigEmptyReportsEveryRequiredField(t *testing.T) {
 	}
 }
 
-// TestConfigMessages asserts the message of every problem withDefaults
+// TestConfigMessages asserts the message of every problem New
 // reports, each naming its field, and that all problems of one Config come
 // together.
 func TestConfigMessages(t *testing.T) {
