@@ -581,15 +581,7 @@ func (h *harness) runRestore(ctx context.Context, s *scenario, c contender, run 
 	from := 0 // of more
 	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
 	defer h.cleanup(app, rs.StateDir)
-	defer func() {
-		if in.Topic != "" {
-			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if _, err := h.adm.DeleteTopics(dctx, in.Topic); err != nil {
-				h.log.Warn("deleting an input topic", "topic", in.Topic, "err", err)
-			}
-		}
-	}()
+	defer h.deleteInput(in)
 	if err := h.preload(ctx, in); err != nil {
 		return runResult{Contender: c.ID, Run: run}, err
 	}
@@ -955,4 +947,17 @@ func loadAverage() float64 {
 		return -1
 	}
 	return x
+}
+
+// deleteInput deletes the input topic a run pre-loaded (none if in was not
+// loaded), logging a failure.
+func (h *harness) deleteInput(in *input) {
+	if in.Topic == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := h.adm.DeleteTopics(ctx, in.Topic); err != nil {
+		h.log.Warn("deleting an input topic", "topic", in.Topic, "err", err)
+	}
 }

@@ -50,15 +50,7 @@ func (h *harness) runLatency(ctx context.Context, s *scenario, c contender, run 
 	in := &input{Name: fmt.Sprintf("%s-%s-%d", s.ID, c.ID, run), N: latencyWarm, Keys: s.Input.Keys}
 	rs := runSpec{App: app, Out: app + "-out", StateDir: filepath.Join(h.tmp, app)}
 	defer h.cleanup(app, rs.StateDir)
-	defer func() {
-		if in.Topic != "" {
-			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if _, err := h.adm.DeleteTopics(dctx, in.Topic); err != nil {
-				h.log.Warn("deleting an input topic", "topic", in.Topic, "err", err)
-			}
-		}
-	}()
+	defer h.deleteInput(in)
 	if err := h.preload(ctx, in); err != nil {
 		return runResult{Contender: c.ID, Run: run}, err
 	}

@@ -74,78 +74,77 @@ const maxIDLength = 249 - MaxApplicationIDLength - 1
 // (Guarantee, SASL). It returns every problem found, each wrapping
 // ErrConfig and naming its samsa.Config field.
 func (c *Config) FillDefaults() []error {
-	out := c
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...))
 	}
-	if out.ApplicationID == "" {
+	if c.ApplicationID == "" {
 		bad("field ApplicationID is empty")
-	} else if err := checkID(out.ApplicationID, MaxApplicationIDLength); err != "" {
-		bad("field ApplicationID %q %s (it prefixes topic names and ids)", out.ApplicationID, err)
+	} else if err := checkID(c.ApplicationID, MaxApplicationIDLength); err != "" {
+		bad("field ApplicationID %q %s (it prefixes topic names and ids)", c.ApplicationID, err)
 	}
-	if len(out.Bootstrap) == 0 {
+	if len(c.Bootstrap) == 0 {
 		bad("field Bootstrap is empty")
 	}
-	for i, b := range out.Bootstrap {
+	for i, b := range c.Bootstrap {
 		if b == "" {
 			bad("field Bootstrap[%d] is empty", i)
 		}
 	}
 	switch {
-	case out.CommitInterval != 0:
-	case out.ExactlyOnce:
-		out.CommitInterval = 100 * time.Millisecond
+	case c.CommitInterval != 0:
+	case c.ExactlyOnce:
+		c.CommitInterval = 100 * time.Millisecond
 	default:
-		out.CommitInterval = 30 * time.Second
+		c.CommitInterval = 30 * time.Second
 	}
-	setDefault(&out.MaxPollRecords, 10000)
-	if out.Logger == nil {
-		out.Logger = slog.Default()
+	setDefault(&c.MaxPollRecords, 10000)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
-	if out.StateDir == "" && out.ApplicationID != "" {
-		out.StateDir = filepath.Join(os.TempDir(), "samsa", out.ApplicationID)
+	if c.StateDir == "" && c.ApplicationID != "" {
+		c.StateDir = filepath.Join(os.TempDir(), "samsa", c.ApplicationID)
 	}
-	if out.Errors.usesDeadLetter() && out.DeadLetterTopic == "" {
+	if c.Errors.usesDeadLetter() && c.DeadLetterTopic == "" {
 		bad("field DeadLetterTopic is empty but an error policy is DeadLetter")
 	}
-	if out.InstanceID == "" {
-		out.InstanceID = keptInstanceID(out.StateDir, out.InMemoryState)
-	} else if err := checkID(out.InstanceID, maxIDLength); err != "" {
-		bad("field InstanceID %q %s (it is part of the transactional id)", out.InstanceID, err)
+	if c.InstanceID == "" {
+		c.InstanceID = keptInstanceID(c.StateDir, c.InMemoryState)
+	} else if err := checkID(c.InstanceID, maxIDLength); err != "" {
+		bad("field InstanceID %q %s (it is part of the transactional id)", c.InstanceID, err)
 	}
-	if out.GroupInstanceID != "" {
-		if err := checkID(out.GroupInstanceID, maxIDLength); err != "" {
-			bad("field GroupInstanceID %q %s", out.GroupInstanceID, err)
+	if c.GroupInstanceID != "" {
+		if err := checkID(c.GroupInstanceID, maxIDLength); err != "" {
+			bad("field GroupInstanceID %q %s", c.GroupInstanceID, err)
 		}
 	}
-	setDefault(&out.TransactionTimeout, 10*time.Second)
-	setDefault(&out.StartupTimeout, 30*time.Second)
-	setDefault(&out.TaskTimeout, 5*time.Minute)
-	setDefault(&out.CloseTimeout, 10*time.Second)
-	setDefault(&out.MaxUncommittedBytes, 64<<20)
+	setDefault(&c.TransactionTimeout, 10*time.Second)
+	setDefault(&c.StartupTimeout, 30*time.Second)
+	setDefault(&c.TaskTimeout, 5*time.Minute)
+	setDefault(&c.CloseTimeout, 10*time.Second)
+	setDefault(&c.MaxUncommittedBytes, 64<<20)
 	switch {
-	case out.CacheMaxBytes == 0:
-		out.CacheMaxBytes = DefaultCacheMaxBytes
-	case out.CacheMaxBytes < 0:
-		out.CacheMaxBytes = -1
+	case c.CacheMaxBytes == 0:
+		c.CacheMaxBytes = DefaultCacheMaxBytes
+	case c.CacheMaxBytes < 0:
+		c.CacheMaxBytes = -1
 	}
 	// The group timeouts: Kafka Streams' (and franz-go's) defaults, except
 	// the rebalance timeout, which Kafka's Java client takes from
 	// max.poll.interval.ms (5 minutes).
-	setDefault(&out.SessionTimeout, 45*time.Second)
-	setDefault(&out.HeartbeatInterval, 3*time.Second)
-	setDefault(&out.RebalanceTimeout, 5*time.Minute)
-	setDefault(&out.FetchMaxBytes, 50<<20)
-	setDefault(&out.FetchMaxPartitionBytes, 1<<20)
-	setDefault(&out.RepartitionPurgeInterval, 30*time.Second)
-	if out.HTTPAddr != "" {
-		if err := metrics.CheckAddr(out.HTTPAddr); err != nil {
-			bad("field HTTPAddr %q is not host:port: %v", out.HTTPAddr, err)
+	setDefault(&c.SessionTimeout, 45*time.Second)
+	setDefault(&c.HeartbeatInterval, 3*time.Second)
+	setDefault(&c.RebalanceTimeout, 5*time.Minute)
+	setDefault(&c.FetchMaxBytes, 50<<20)
+	setDefault(&c.FetchMaxPartitionBytes, 1<<20)
+	setDefault(&c.RepartitionPurgeInterval, 30*time.Second)
+	if c.HTTPAddr != "" {
+		if err := metrics.CheckAddr(c.HTTPAddr); err != nil {
+			bad("field HTTPAddr %q is not host:port: %v", c.HTTPAddr, err)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(out.InternalTopicConfigs)) {
-		switch v := out.InternalTopicConfigs[k]; {
+	for _, k := range slices.Sorted(maps.Keys(c.InternalTopicConfigs)) {
+		switch v := c.InternalTopicConfigs[k]; {
 		case strings.TrimSpace(k) == "":
 			bad("field InternalTopicConfigs has an empty key")
 		case reservedTopicConfigs[k] != "":
@@ -160,27 +159,27 @@ func (c *Config) FillDefaults() []error {
 		name string
 		v    time.Duration
 	}{
-		{"CommitInterval", out.CommitInterval},
-		{"StartupTimeout", out.StartupTimeout}, {"TaskTimeout", out.TaskTimeout},
-		{"CloseTimeout", out.CloseTimeout}, {"TransactionTimeout", out.TransactionTimeout},
-		{"SessionTimeout", out.SessionTimeout}, {"HeartbeatInterval", out.HeartbeatInterval},
-		{"RebalanceTimeout", out.RebalanceTimeout}, {"RepartitionPurgeInterval", out.RepartitionPurgeInterval},
+		{"CommitInterval", c.CommitInterval},
+		{"StartupTimeout", c.StartupTimeout}, {"TaskTimeout", c.TaskTimeout},
+		{"CloseTimeout", c.CloseTimeout}, {"TransactionTimeout", c.TransactionTimeout},
+		{"SessionTimeout", c.SessionTimeout}, {"HeartbeatInterval", c.HeartbeatInterval},
+		{"RebalanceTimeout", c.RebalanceTimeout}, {"RepartitionPurgeInterval", c.RepartitionPurgeInterval},
 	} {
 		if d.v < 0 {
 			bad("field %s is negative (%s)", d.name, d.v)
 		}
 	}
-	if out.SessionTimeout > 0 && out.HeartbeatInterval >= out.SessionTimeout {
+	if c.SessionTimeout > 0 && c.HeartbeatInterval >= c.SessionTimeout {
 		bad("field HeartbeatInterval (%s) is not below SessionTimeout (%s); a third of it at most is advised",
-			out.HeartbeatInterval, out.SessionTimeout)
+			c.HeartbeatInterval, c.SessionTimeout)
 	}
 	for _, n := range []struct {
 		name string
 		v    int64
 	}{
-		{"MaxPollRecords", int64(out.MaxPollRecords)}, {"MaxUncommittedBytes", out.MaxUncommittedBytes},
-		{"StateCacheSize", out.StateCacheSize}, {"StandbyReplicas", int64(out.StandbyReplicas)},
-		{"FetchMaxBytes", int64(out.FetchMaxBytes)}, {"FetchMaxPartitionBytes", int64(out.FetchMaxPartitionBytes)},
+		{"MaxPollRecords", int64(c.MaxPollRecords)}, {"MaxUncommittedBytes", c.MaxUncommittedBytes},
+		{"StateCacheSize", c.StateCacheSize}, {"StandbyReplicas", int64(c.StandbyReplicas)},
+		{"FetchMaxBytes", int64(c.FetchMaxBytes)}, {"FetchMaxPartitionBytes", int64(c.FetchMaxPartitionBytes)},
 	} {
 		if n.v < 0 {
 			bad("field %s is negative (%d)", n.name, n.v)
